@@ -1,0 +1,56 @@
+"""Choosing a device and seeding every random number generator in one place."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
+    """Return the device to compute on: ``prefer`` if given, else CUDA, then MPS, then CPU.
+
+    >>> pick_device("cpu")
+    device(type='cpu')
+    """
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def available_devices() -> list[torch.device]:
+    """Every device this machine can compute on (CPU first); used by the tests."""
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append(torch.device("mps"))
+    return devices
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """Return ``seed`` if it is a non-negative int, else raise a clear error."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"{name} must be a non-negative int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"{name} must be in [0, 2**32), got {seed}")
+    return int(seed)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch, and return a CPU generator seeded the same way.
+
+    Every experiment in the course calls this once, so the same seed gives the same result.
+    """
+    seed = check_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- learners' own code may use the global NumPy RNG
+    torch.manual_seed(seed)  # also seeds CUDA and MPS
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,188 @@
+"""How big, how sparse, how much compute and how fast: the numbers every lesson reports."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils import benchmark
+
+_MAC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters (weights, biases, normalisation scales), zero or not."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_nonzero(model: nn.Module) -> int:
+    """Number of parameters that are not exactly zero."""
+    return sum(int(torch.count_nonzero(p)) for p in model.parameters())
+
+
+@dataclass(frozen=True)
+class SparsityRow:
+    name: str
+    shape: tuple[int, ...]
+    numel: int
+    nonzero: int
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of entries that are exactly zero."""
+        return 1.0 - self.nonzero / self.numel if self.numel else 0.0
+
+
+class SparsityReport(list):
+    """A list of :class:`SparsityRow`, one per parameter, that prints as a table.
+
+    It renders as HTML in JupyterLab and as aligned text in a terminal.
+    """
+
+    @property
+    def total(self) -> SparsityRow:
+        return SparsityRow("total", (), sum(r.numel for r in self), sum(r.nonzero for r in self))
+
+    def _rows(self) -> list[tuple[str, str, str, str, str]]:
+        rows = [
+            (
+                r.name,
+                "x".join(map(str, r.shape)),
+                f"{r.numel:,}",
+                f"{r.nonzero:,}",
+                f"{r.sparsity:6.1%}",
+            )
+            for r in [*self, self.total]
+        ]
+        return [("parameter", "shape", "entries", "non-zero", "sparsity"), *rows]
+
+    def __str__(self) -> str:
+        rows = self._rows()
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines = [
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in rows
+        ]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head, *body = self._rows()
+        th = "".join(f"<th>{c}</th>" for c in head)
+        trs = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in body)
+        return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def sparsity_report(model: nn.Module, *, weights_only: bool = False) -> SparsityReport:
+    """Per-parameter entries, non-zeros and sparsity, plus a total (``report.total``).
+
+    With ``weights_only=True`` only the weights of Linear and Conv layers are listed.
+    """
+    report = SparsityReport()
+    for module_name, module in model.named_modules():
+        for param_name, p in module.named_parameters(recurse=False):
+            if weights_only and not (isinstance(module, _MAC_LAYERS) and param_name == "weight"):
+                continue
+            name = f"{module_name}.{param_name}" if module_name else param_name
+            report.append(SparsityRow(name, tuple(p.shape), p.numel(), int(torch.count_nonzero(p))))
+    return report
+
+
+def count_macs(model: nn.Module, example_input: torch.Tensor, *, nonzero_only: bool = False) -> int:
+    """Multiply-accumulates of one forward pass on ``example_input`` (all its samples).
+
+    Only Linear and Conv layers count (normalisation, activations and pooling are cheap by
+    comparison). A Linear layer costs ``in_features`` MACs per output value; a Conv layer
+    ``in_channels / groups x kernel volume`` per output value. With ``nonzero_only=True``
+    each output value costs only the non-zero weights of its neuron/filter, summed over
+    neurons: the theoretical cost if zeros were skipped (ShrinkBench's "theoretical speed-up"
+    is the ratio of the two counts).
+    """
+    total = 0
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        out_units = module.out_features if isinstance(module, nn.Linear) else module.out_channels
+        positions = output.numel() // out_units  # batch x spatial positions
+        if nonzero_only:
+            total += positions * int(torch.count_nonzero(module.weight))
+        else:
+            total += positions * module.weight.numel()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _MAC_LAYERS)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(example_input)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return total
+
+
+def file_size(obj: nn.Module | dict) -> int:
+    """Bytes that ``torch.save`` writes for a model's ``state_dict`` (or for a given dict)."""
+    state = obj.state_dict() if isinstance(obj, nn.Module) else obj
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getbuffer().nbytes
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Median and inter-quartile range of one forward pass, in seconds."""
+
+    median: float
+    iqr: float
+    batch_size: int
+    threads: int
+    device: str
+
+    @property
+    def per_sample(self) -> float:
+        return self.median / self.batch_size
+
+
+def measure_latency(
+    model: nn.Module,
+    example_input: torch.Tensor,
+    *,
+    batch_size: int = 256,
+    threads: int = 1,
+    warmup: int = 5,
+    min_run_time: float = 0.3,
+) -> Latency:
+    """Median wall-clock time of ``model(batch)`` in eval mode, without autograd.
+
+    ``example_input`` is one sample (or a batch whose first sample is used), repeated to
+    ``batch_size``. The thread count is fixed (default 1) so that two models timed one after
+    the other are compared fairly; ``torch.utils.benchmark`` runs the measurement, including
+    CUDA synchronisation. Compare models by ratios measured side by side in one run.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    device = next(model.parameters()).device
+    x = example_input[:1].to(device).expand(batch_size, *example_input.shape[1:]).contiguous()
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for _ in range(warmup):
+                model(x)
+        timer = benchmark.Timer(
+            stmt="with torch.no_grad(): model(x)",
+            globals={"model": model, "x": x, "torch": torch},
+            num_threads=threads,
+        )
+        m = timer.blocked_autorange(min_run_time=min_run_time)
+    finally:
+        model.train(was_training)
+    return Latency(m.median, m.iqr, batch_size, threads, str(device))

@@ -1,0 +1,162 @@
+"""Training, evaluation and fine-tuning: one small loop, seeded, device-agnostic.
+
+The loop is deliberately plain (``loss.backward(); optimizer.step()``) so that what the
+library does to keep pruned weights at zero is visible in ``masks.py``, not hidden here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from .data import Splits
+from .device import check_seed, seed_everything
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`: one entry per epoch."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def progress_bar(iterable, *, desc: str, enabled: bool = True, **kwargs):
+    """A ``tqdm.auto`` bar (a widget in JupyterLab, text in a terminal).
+
+    ``disable`` is only passed when the bar is switched off, so that the environment variable
+    ``TQDM_DISABLE=1`` (used by the notebook tests) still silences every bar.
+    """
+    if not enabled:
+        kwargs["disable"] = True
+    return tqdm(iterable, desc=desc, leave=False, **kwargs)
+
+
+def _check_positive(value: object, name: str, kind: type = int) -> None:
+    if isinstance(value, bool) or not isinstance(value, kind | int):
+        raise TypeError(f"{name} must be a positive {kind.__name__}, got {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+
+
+def make_optimizer(
+    model: nn.Module, name: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """``"adam"``, ``"adamw"`` or ``"sgd"`` (with momentum 0.9) over the model's parameters."""
+    params = model.parameters()
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+def _device_of(dataset: TensorDataset) -> torch.device:
+    return dataset.tensors[0].device
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: TensorDataset, *, batch_size: int = 512) -> float:
+    """Accuracy (a fraction in [0, 1]) of ``model`` on ``dataset``, in eval mode.
+
+    The model's train/eval mode is restored afterwards.
+    """
+    _check_positive(batch_size, "batch_size")
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty: nothing to evaluate")
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for x, y in DataLoader(dataset, batch_size=batch_size, num_workers=0):
+        correct += (model(x).argmax(dim=1) == y).sum().item()
+    model.train(was_training)
+    return correct / len(dataset)
+
+
+def fit(
+    model: nn.Module,
+    data: Splits | TensorDataset,
+    *,
+    epochs: int = 30,
+    lr: float = 2e-3,
+    batch_size: int = 32,
+    optimizer: str | torch.optim.Optimizer = "adam",
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    penalty: Callable[[nn.Module], torch.Tensor] | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> History:
+    """Train ``model`` with cross-entropy on ``data`` (``Splits``: train, report val accuracy).
+
+    The model is moved to the data's device. The same ``seed`` gives the same weights bit for
+    bit on CPU. ``penalty(model)``, if given, is added to the loss (Network Slimming's L1 on
+    BatchNorm scales is one). Set ``TQDM_DISABLE=1`` to silence the progress bar.
+    """
+    _check_positive(epochs, "epochs")
+    _check_positive(batch_size, "batch_size")
+    _check_positive(lr, "lr", float)
+    seed = check_seed(seed)
+    train_set = data.train if isinstance(data, Splits) else data
+    val_set = data.val if isinstance(data, Splits) else None
+    if not isinstance(train_set, TensorDataset):
+        raise TypeError(f"data must be Splits or TensorDataset, got {type(data).__name__}")
+    if isinstance(optimizer, str):
+        opt = make_optimizer(model, optimizer, lr, weight_decay)  # validates before any change
+    else:
+        opt = optimizer
+    generator = seed_everything(seed)
+    model.to(_device_of(train_set))
+    loader = DataLoader(
+        train_set, batch_size=batch_size, shuffle=True, generator=generator, num_workers=0
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    history = History()
+    start = time.perf_counter()
+    bar = progress_bar(range(epochs), desc=desc, enabled=progress)
+    for _ in bar:
+        model.train()
+        total, count = 0.0, 0
+        for x, y in loader:
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            if penalty is not None:
+                loss = loss + penalty(model)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(y)
+            count += len(y)
+        history.train_loss.append(total / count)
+        if val_set is not None:
+            history.val_accuracy.append(evaluate(model, val_set))
+            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val=history.val_accuracy[-1])
+    history.seconds = time.perf_counter() - start
+    model.eval()
+    return history
+
+
+def fine_tune(
+    model: nn.Module,
+    data: Splits | TensorDataset,
+    *,
+    epochs: int = 5,
+    lr: float = 2e-4,
+    **kwargs,
+) -> History:
+    """Fine-tune after pruning: :func:`fit` with fewer epochs and a lower learning rate.
+
+    Han et al. (2015) retrain at about 1/10 of the original learning rate; the defaults follow
+    that. Masks installed by the pruning functions keep pruned weights at zero throughout.
+    """
+    return fit(model, data, epochs=epochs, lr=lr, desc=kwargs.pop("desc", "fine-tune"), **kwargs)

@@ -1,0 +1,70 @@
+"""The project's own promises: one dependency list, one test command, clean lint."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_test_command() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = text.split("<!-- test-command", 1)[1]
+    block = re.search(r"```\w*\n(.*?)```", after, re.S)
+    assert block, "README.md needs a code block after its test-command marker"
+    return block.group(1).strip()
+
+
+def test_readme_gives_two_setup_commands_and_ci_reads_the_second():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert 'pip install -e ".[dev]"' in readme
+    assert "conda env create -f environment.yml" in readme
+    assert _readme_test_command() == "python -m pytest"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "<!-- test-command" in ci and "exit 1" in ci  # reads README; fails on pytest's 5
+
+
+def test_environment_yml_installs_the_package_from_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    deps = env["dependencies"]
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    assert pip_section == ["-e .[dev]"] or pip_section == ['-e ".[dev]"']
+    conda_names = {re.split(r"[=<>! ]", d)[0] for d in deps if isinstance(d, str)}
+    assert conda_names == {"python", "pip"}, "list libraries in pyproject.toml only"
+    python_pin = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
+    minimum = pyproject["project"]["requires-python"].removeprefix(">=")
+    assert tuple(map(int, python_pin.split("=")[1].split("."))) >= tuple(
+        map(int, minimum.split("."))
+    )
+    assert "dev" in pyproject["project"]["optional-dependencies"]
+
+
+def test_dependencies_are_ranges_not_pins():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    project = pyproject["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    assert not [r for r in requirements if "==" in r]
+    names = {re.split(r"[<>=!]", r)[0] for r in project["dependencies"]}
+    assert {
+        "torch",
+        "numpy",
+        "matplotlib",
+        "ipywidgets",
+        "jupyterlab",
+        "scikit-learn",
+        "tqdm",
+    } <= names
+
+
+def test_ruff_is_clean():
+    ruff = [sys.executable, "-m", "ruff"]
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(ruff + args, cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
