@@ -7,6 +7,14 @@ score -> select -> apply, then fine-tune and measure.
 
 from .data import Splits, load_digits
 from .device import available_devices, pick_device, seed_everything
+from .masks import (
+    bake_masks,
+    get_masks,
+    install_mask,
+    load_pruned_state_dict,
+    load_sparse,
+    save_sparse,
+)
 from .metrics import (
     Latency,
     SparsityReport,
@@ -19,10 +27,30 @@ from .metrics import (
 )
 from .models import ResidualBlock, TinyResNet, cnn, mlp, tiny_resnet
 from .train import History, evaluate, fine_tune, fit, make_optimizer
+from .unstructured import (
+    global_magnitude_masks,
+    magnitude_mask,
+    magnitude_prune,
+    prunable_parameters,
+    random_prune,
+    sparsity,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "sparsity",
+    "random_prune",
+    "prunable_parameters",
+    "magnitude_prune",
+    "magnitude_mask",
+    "global_magnitude_masks",
+    "save_sparse",
+    "load_sparse",
+    "load_pruned_state_dict",
+    "install_mask",
+    "get_masks",
+    "bake_masks",
     "History",
     "Latency",
     "ResidualBlock",

@@ -1,0 +1,218 @@
+"""Global magnitude selection: this package vs torch.nn.utils.prune, time and extra memory.
+
+    python benchmarks/bench_global_selection.py [--weights 25e6] [--scale 2.5e8 1e9] [--amount 0.9]
+
+Every method runs in its own fresh process on the same random weights (same seed), warmed up
+once on a small input, so its peak extra memory is the rise of the process's peak resident
+size (``ru_maxrss``) over the moment just before the call. Times are medians of a few runs,
+measured in the same session, and reported as ratios. Writes results/global_selection.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from _common import markdown_table, write_results
+from torch import nn
+from torch.nn.utils import prune
+
+import pruning_lessons as pl
+from pruning_lessons.select import kth_smallest_key
+
+METHODS = {
+    "ours: masks": "global_magnitude_masks: exact selection plus the bool keep-masks",
+    "ours: selection only": "the k-th smallest key and the tie count, no masks",
+    "torch: concat + kthvalue": "cat of all |w|, then torch.kthvalue (threshold only)",
+    "torch: global_unstructured": "torch.nn.utils.prune.global_unstructured (L1Unstructured)",
+}
+
+
+def make_weights(n: int) -> list[torch.Tensor]:
+    """Layers of width 4096 (the last one shorter) holding ``n`` normal weights in total."""
+    torch.manual_seed(0)
+    rows, weights = n // 4096, []
+    while rows > 0:
+        r = min(rows, 4096)
+        weights.append(torch.empty(r, 4096).normal_())
+        rows -= r
+    return weights
+
+
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def run_method(method: str, weights: list[torch.Tensor], amount: float) -> int:
+    """Run one method once; return the number of weights it prunes (for a cross-check)."""
+    total = sum(w.numel() for w in weights)
+    k = round(amount * total)
+    if method == "ours: masks":
+        return sum(int((~m).sum()) for m in pl.global_magnitude_masks(weights, amount))
+    if method == "ours: selection only":
+        kth_smallest_key(weights, k, score=torch.abs)
+        return k
+    if method == "torch: concat + kthvalue":
+        torch.kthvalue(torch.cat([w.abs().reshape(-1) for w in weights]), k)
+        return k
+    modules = []
+    for w in weights:
+        module = nn.Module()
+        module.weight = nn.Parameter(w, requires_grad=False)
+        modules.append(module)
+    prune.global_unstructured(
+        [(m, "weight") for m in modules], pruning_method=prune.L1Unstructured, amount=amount
+    )
+    pruned = sum(int((m.weight_mask == 0).sum()) for m in modules)
+    for m in modules:  # undo, so that a repeat starts from plain weights again
+        prune.remove(m, "weight")
+    return pruned
+
+
+def worker(method: str, n: int, amount: float, repeats: int) -> None:
+    """Child process: build the weights, measure one method, print JSON."""
+    torch.set_num_threads(2)
+    run_method(method, make_weights(64 * 4096), amount)  # warm-up: load code, start threads
+    weights = make_weights(n)
+    originals = [w.clone() for w in weights] if method.startswith("torch: global") else None
+    before = peak_rss()
+    times, pruned = [], None
+    for _ in range(repeats):
+        if originals is not None:
+            for w, o in zip(weights, originals, strict=True):
+                w.copy_(o)
+        start = time.perf_counter()
+        pruned = run_method(method, weights, amount)
+        times.append(time.perf_counter() - start)
+    extra = peak_rss() - before
+    print(json.dumps({"seconds": statistics.median(times), "extra_bytes": extra, "pruned": pruned}))
+
+
+def measure(method: str, n: int, amount: float, repeats: int, timeout: float) -> dict:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        method,
+        "--weights",
+        str(n),
+        "--amount",
+        str(amount),
+        "--repeats",
+        str(repeats),
+    ]
+    # A fixed mmap threshold: glibc otherwise raises it after a large free, and freed blocks of
+    # several MB then stay resident, so peak RSS would measure the allocator, not the method.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+    try:
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, check=True, env=env
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish within {timeout:.0f} s"}
+    except subprocess.CalledProcessError as e:
+        return {"error": f"failed (exit {e.returncode}): {e.stderr.strip()[-200:]}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def available_memory() -> int:
+    with open("/proc/meminfo") as f:
+        info = dict(line.split(":", 1) for line in f)
+    return int(info["MemAvailable"].split()[0]) * 1024
+
+
+def study(n: int, amount: float, repeats: int, timeout: float, skip: dict) -> dict:
+    results = {}
+    for method in METHODS:
+        if method in skip:
+            results[method] = {"error": skip[method]}
+        else:
+            results[method] = measure(method, n, amount, repeats, timeout)
+        print(f"  {n:.2e} weights, {method}: {results[method]}", flush=True)
+    return results
+
+
+def rows_for(n: int, results: dict) -> list[list]:
+    model_bytes = 4 * n
+    ours = results["ours: masks"].get("seconds")
+    rows = []
+    for method, r in results.items():
+        if "error" in r:
+            rows.append([f"{n / 1e6:,.0f} M", method, "-", "-", "-", r["error"]])
+            continue
+        speedup = r["seconds"] / ours if ours else float("nan")
+        rows.append(
+            [
+                f"{n / 1e6:,.0f} M",
+                method,
+                f"{r['seconds']:.3f}",
+                f"{speedup:.1f}x",
+                f"{r['extra_bytes'] / 2**20:,.1f} MiB",
+                f"{100 * r['extra_bytes'] / model_bytes:.1f} % of the model",
+            ]
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=float, default=25e6)
+    parser.add_argument(
+        "--scale", type=float, nargs="*", default=[2.5e8, 1e9], help="larger sizes to try"
+    )
+    parser.add_argument("--amount", type=float, default=0.9)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, int(args.weights), args.amount, args.repeats)
+        return
+
+    n = int(args.weights) // 4096 * 4096
+    main_results = study(n, args.amount, args.repeats, 1800, {})
+    counts = {r["pruned"] for r in main_results.values() if "pruned" in r}
+    assert counts == {round(args.amount * n)}, f"methods disagree on the count: {counts}"
+    rows = rows_for(n, main_results)
+    data = {"amount": args.amount, "weights": n, "results": main_results}
+
+    data["scale"] = []
+    for size in args.scale:
+        big = int(size) // 4096 * 4096
+        free = available_memory()
+        skip = {}
+        for method, r in main_results.items():
+            need = 4 * big + r["extra_bytes"] * big / n  # the weights plus the extrapolated extra
+            if need > 0.8 * free:
+                skip[method] = (
+                    f"not run: needs about {need / 2**30:.0f} GiB (extrapolated), "
+                    f"{free / 2**30:.0f} GiB available"
+                )
+        scale_results = study(big, args.amount, 1, 1800, skip)
+        rows += rows_for(big, scale_results)
+        data["scale"].append({"weights": big, "results": scale_results})
+
+    table = markdown_table(
+        ["weights", "method", "seconds", "time vs ours: masks", "peak extra memory", "share"], rows
+    )
+    notes = "\n".join(f"- **{m}**: {d}" for m, d in METHODS.items())
+    notes += (
+        "\n- The bool keep-masks are the output: one byte per weight, a quarter of a float32 "
+        "model. 'selection only' is the working memory beyond that output."
+    )
+    write_results(
+        "global_selection",
+        data,
+        table + "\n\n" + notes,
+        f"Global magnitude selection at {args.amount:.0%} sparsity (2 CPU threads)",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Scores -> keep-masks: exact, deterministic selection of the ``k`` lowest scores.
+
+The rules every pruner in this package shares (see ``shared/design/architecture.md``):
+
+* ``amount`` is a target: ``round(amount * n)`` entries end up pruned (Python rounding, the
+  same count ``torch.nn.utils.prune`` uses: 0.5 x 5 prunes 2, 0.5 x 7 prunes 4).
+* Ties: exactly that many are pruned; among equal scores the lower flat index goes first, in
+  concatenation order when several tensors compete (global pruning).
+* Masks are boolean and ``True`` means *keep*.
+
+How the global selection avoids sorting everything
+--------------------------------------------------
+Concatenating and sorting 25 M scores needs a full copy of them and a sort. Instead, each
+float32 score is mapped to an integer key with the same order (the IEEE-754 sign trick), and
+the ``k``-th smallest key is found digit by digit (radix selection): one pass counts the top
+16 bits of every key, which tells us the bucket holding the ``k``-th value; a second pass
+counts the low 16 bits inside that bucket only. Two reading passes and a third that writes
+the masks, each over small chunks, so the extra memory is a few megabytes whatever the model.
+Scores are compared in float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+
+CHUNK = 1 << 16  # elements read at a time by the streaming passes (256 KiB of float32)
+_BUCKETS = 1 << 16
+
+Score = Callable[[torch.Tensor], torch.Tensor]
+
+
+def prune_count(amount: object, n: int, name: str = "amount") -> int:
+    """How many of ``n`` entries a target ``amount`` prunes: ``round(amount * n)``.
+
+    ``amount`` must be a float in [0, 1]; an int is refused on purpose, because
+    ``torch.nn.utils.prune`` reads an int as a *count*, and mixing the two is a classic bug.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, float):
+        raise TypeError(
+            f"{name} must be a float fraction in [0, 1] (e.g. 0.9 for 90 % zeros), "
+            f"got {type(amount).__name__} {amount!r}"
+        )
+    if not 0.0 <= amount <= 1.0:  # also rejects NaN
+        raise ValueError(f"{name} must be in [0, 1], got {amount}")
+    return round(amount * n)
+
+
+def _keys(scores: torch.Tensor) -> torch.Tensor:
+    """Int32 keys ordered exactly like the float32 ``scores`` (-0.0 counts as +0.0).
+
+    For a non-negative float the raw bits already sort correctly; for a negative one the
+    magnitude bits are flipped so that larger magnitudes come first. (In-place steps on a
+    fresh tensor keep the temporary memory to two chunks.)
+    """
+    bits = (scores.float() + 0.0).view(torch.int32)  # "+ 0.0" copies and turns -0.0 into +0.0
+    flip = bits >> 31
+    flip &= 0x7FFFFFFF
+    bits ^= flip
+    return bits
+
+
+def _chunks(tensor: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+    flat = tensor.detach().reshape(-1)
+    for start in range(0, flat.numel(), CHUNK):
+        yield start, flat[start : start + CHUNK]
+
+
+def _identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+def _chunk_keys(
+    tensors: Sequence[torch.Tensor], score: Score, keep: Sequence[torch.Tensor] | None
+) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """Yield ``(tensor index, offset, keys)`` chunk by chunk; already-pruned entries get -inf."""
+    for i, tensor in enumerate(tensors):
+        for start, chunk in _chunks(tensor):
+            if keep is None:
+                yield i, start, _keys(score(chunk))
+            else:
+                kept = keep[i].reshape(-1)[start : start + chunk.numel()]
+                yield i, start, _keys(torch.where(kept, score(chunk).float(), -math.inf))
+
+
+def _find_in_histogram(hist: torch.Tensor, rank: int) -> tuple[int, int]:
+    """Bucket holding the ``rank``-th smallest (1-based) and how many lie in earlier buckets."""
+    cumulative = hist.cumsum(0)
+    bucket = int(torch.searchsorted(cumulative, rank))
+    before = int(cumulative[bucket - 1]) if bucket > 0 else 0
+    return bucket, before
+
+
+def kth_smallest_key(
+    tensors: Sequence[torch.Tensor],
+    k: int,
+    score: Score = _identity,
+    keep: Sequence[torch.Tensor] | None = None,
+) -> tuple[int, int]:
+    """The key of the ``k``-th smallest score (1-based) and how many scores are strictly below it.
+
+    Two streaming passes over the scores (radix selection on 16-bit digits).
+    """
+    device = tensors[0].device
+    top = torch.zeros(_BUCKETS, dtype=torch.int64, device=device)
+    for _, _, keys in _chunk_keys(tensors, score, keep):
+        keys >>= 16
+        keys += _BUCKETS // 2
+        top += torch.bincount(keys, minlength=_BUCKETS)
+    high, below = _find_in_histogram(top, k)
+    high_signed = high - _BUCKETS // 2
+    low = torch.zeros(_BUCKETS, dtype=torch.int64, device=device)
+    for _, _, keys in _chunk_keys(tensors, score, keep):
+        in_bucket = keys[(keys >> 16) == high_signed]
+        in_bucket &= 0xFFFF
+        low += torch.bincount(in_bucket, minlength=_BUCKETS)
+    low_digit, below_in_bucket = _find_in_histogram(low, k - below)
+    return (high_signed << 16) | low_digit, below + below_in_bucket
+
+
+def smallest_k_masks(
+    tensors: Sequence[torch.Tensor],
+    k: int,
+    *,
+    score: Score = _identity,
+    keep: Sequence[torch.Tensor] | None = None,
+) -> list[torch.Tensor]:
+    """Keep-masks that prune exactly the ``k`` lowest ``score(t)`` over all ``tensors`` together.
+
+    ``score`` is applied chunk by chunk (``torch.abs`` for magnitude pruning), so no copy of all
+    scores is ever made. Entries already pruned in ``keep`` count as the lowest scores, so the
+    new masks only ever add zeros. Ties go to the lower index in concatenation order.
+    """
+    total = sum(t.numel() for t in tensors)
+    if not 0 <= k <= total:
+        raise ValueError(f"k must be in [0, {total}], got {k}")
+    masks = [torch.ones(t.shape, dtype=torch.bool, device=t.device) for t in tensors]
+    if k == 0:
+        return masks
+    cut, below = kth_smallest_key(tensors, k, score, keep)
+    ties_left = k - below  # entries equal to the cut that must still be pruned, first come first
+    for i, start, keys in _chunk_keys(tensors, score, keep):
+        kept = keys > cut
+        equal = keys == cut
+        n_equal = int(equal.sum())
+        if n_equal <= ties_left:
+            ties_left -= n_equal
+        else:
+            spared = equal.nonzero().squeeze(1)[ties_left:]
+            kept[spared] = True
+            ties_left = 0
+        masks[i].view(-1)[start : start + keys.numel()] = kept
+    return masks
+
+
+def threshold_mask(
+    scores: torch.Tensor, threshold: float, keep: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Keep-mask of ``scores > threshold`` (``score <= threshold`` is pruned), within ``keep``."""
+    mask = scores > threshold
+    return mask if keep is None else mask & keep
