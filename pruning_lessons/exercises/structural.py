@@ -1,0 +1,363 @@
+"""Exercise 08, structural pruning: shrink layers and their neighbours so the network still runs."""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from .core import Exercise
+
+# --- reference solutions ---------------------------------------------------------------------
+
+
+def remove_neurons(
+    layer: nn.Linear, next_layer: nn.Linear, keep: torch.Tensor
+) -> tuple[nn.Linear, nn.Linear]:
+    """Keep the neurons ``keep`` (indices) of ``layer`` and the matching inputs of the next."""
+    new = nn.Linear(layer.in_features, len(keep), bias=layer.bias is not None)
+    new_next = nn.Linear(len(keep), next_layer.out_features, bias=next_layer.bias is not None)
+    with torch.no_grad():
+        new.weight.copy_(layer.weight[keep])  # rows are output neurons
+        if layer.bias is not None:
+            new.bias.copy_(layer.bias[keep])
+        new_next.weight.copy_(next_layer.weight[:, keep])  # columns are input features
+        if next_layer.bias is not None:
+            new_next.bias.copy_(next_layer.bias)
+    return new, new_next
+
+
+def remove_filters(
+    conv: nn.Conv2d, bn: nn.BatchNorm2d, next_conv: nn.Conv2d, keep: torch.Tensor
+) -> tuple[nn.Conv2d, nn.BatchNorm2d, nn.Conv2d]:
+    """Keep filters ``keep`` of ``conv``, and those channels of ``bn`` and ``next_conv``."""
+    new_conv = copy.deepcopy(conv)
+    new_bn = copy.deepcopy(bn)
+    new_next = copy.deepcopy(next_conv)
+    with torch.no_grad():
+        new_conv.weight = nn.Parameter(conv.weight[keep].clone())
+        if conv.bias is not None:
+            new_conv.bias = nn.Parameter(conv.bias[keep].clone())
+        new_conv.out_channels = len(keep)
+        new_bn.weight = nn.Parameter(bn.weight[keep].clone())
+        new_bn.bias = nn.Parameter(bn.bias[keep].clone())
+        new_bn.running_mean = bn.running_mean[keep].clone()
+        new_bn.running_var = bn.running_var[keep].clone()
+        new_bn.num_features = len(keep)
+        new_next.weight = nn.Parameter(next_conv.weight[:, keep].clone())
+        new_next.in_channels = len(keep)
+    return new_conv, new_bn, new_next
+
+
+def flatten_keep(keep: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Input features of a Linear after Flatten that belong to the kept channels ``keep``.
+
+    Flatten lays a (C, H, W) map out channel by channel, so channel c owns the features
+    c*H*W ... (c+1)*H*W - 1.
+    """
+    per_channel = height * width
+    offsets = torch.arange(per_channel, device=keep.device)
+    return (keep[:, None] * per_channel + offsets[None, :]).flatten()
+
+
+def drop_layer(model: nn.Sequential, name: str) -> nn.Sequential:
+    """A copy of ``model`` without layer ``name`` (and the activation right after it).
+
+    Only possible when the layer maps a width to the same width, so its neighbours still fit.
+    """
+    layer = model.get_submodule(name)
+    if not isinstance(layer, nn.Linear) or layer.in_features != layer.out_features:
+        raise ValueError(f"{name} changes the width, so removing it breaks its neighbours")
+    names = [n for n, _ in model.named_children()]
+    drop = {name}
+    following = names.index(name) + 1
+    if following < len(names) and isinstance(model[following], nn.ReLU):
+        drop.add(names[following])
+    kept = [(n, copy.deepcopy(m)) for n, m in model.named_children() if n not in drop]
+    return nn.Sequential(OrderedDict(kept))
+
+
+# --- properties ------------------------------------------------------------------------------
+
+
+def _pair():
+    torch.manual_seed(0)
+    return nn.Linear(5, 6), nn.Linear(6, 3)
+
+
+_KEEP = torch.tensor([0, 2, 3, 4])  # neurons 1 and 5 go
+
+
+def _neurons_shapes(fn):
+    layer, next_layer = _pair()
+    result = fn(layer, next_layer, _KEEP)
+    if not isinstance(result, tuple) or len(result) != 2:
+        return "return the two new layers as a tuple (layer, next_layer)"
+    new, new_next = result
+    if tuple(new.weight.shape) != (4, 5):
+        if tuple(new.weight.shape) == (6, 4):
+            return (
+                "you removed inputs of the first layer instead of its neurons: a Linear "
+                "weight is (out_features, in_features), so neurons are rows"
+            )
+        shape = tuple(new.weight.shape)
+        return f"the first layer's weight should be (4, 5) after keeping 4 neurons, not {shape}"
+    if tuple(new_next.weight.shape) != (3, 4):
+        return (
+            f"the next layer's weight is {tuple(new_next.weight.shape)}: it still expects the "
+            "removed neurons as inputs. Remove the matching columns of the next layer too"
+        )
+    if new.out_features != 4 or new_next.in_features != 4:
+        return "update out_features / in_features as well, so the layers describe themselves"
+    return None
+
+
+def _neurons_values(fn):
+    layer, next_layer = _pair()
+    weight, bias = layer.weight.detach().clone(), layer.bias.detach().clone()
+    next_weight, next_bias = next_layer.weight.detach().clone(), next_layer.bias.detach().clone()
+    new, new_next = fn(layer, next_layer, _KEEP)
+    if not torch.equal(new.weight, weight[_KEEP]):
+        return "the first layer's surviving rows are not the kept neurons, in their order"
+    if new.bias is None or not torch.equal(new.bias, bias[_KEEP]):
+        return "the first layer's bias must shrink with its neurons (one bias per neuron)"
+    if not torch.equal(new_next.weight, next_weight[:, _KEEP]):
+        return "the next layer's columns do not match the kept neurons"
+    if new_next.bias is None or not torch.equal(new_next.bias, next_bias):
+        return "the next layer's bias belongs to its outputs, which did not change: keep it whole"
+    return None
+
+
+def _neurons_function(fn):
+    layer, next_layer = _pair()
+    with torch.no_grad():
+        next_layer.weight[:, [1, 5]] = 0.0  # the removed neurons feed nothing forward
+    new, new_next = fn(layer, next_layer, _KEEP)
+    x = torch.randn(7, 5)
+    before = next_layer(torch.relu(layer(x)))
+    after = new_next(torch.relu(new(x)))
+    if not torch.allclose(before, after, atol=1e-6):
+        return "removing neurons whose outgoing weights are zero changed the network's output"
+    return None
+
+
+def _neurons_original(fn):
+    layer, next_layer = _pair()
+    before = [p.clone() for p in (*layer.parameters(), *next_layer.parameters())]
+    fn(layer, next_layer, _KEEP)
+    after = [*layer.parameters(), *next_layer.parameters()]
+    if any(a.shape != b.shape or not torch.equal(a, b) for a, b in zip(before, after, strict=True)):
+        return "the original layers were modified; build new layers and leave the old ones intact"
+    return None
+
+
+def _trio():
+    torch.manual_seed(0)
+    conv, bn, next_conv = nn.Conv2d(2, 6, 3, padding=1), nn.BatchNorm2d(6), nn.Conv2d(6, 4, 3)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    return conv, bn, next_conv
+
+
+def _filters_shapes(fn):
+    conv, bn, next_conv = _trio()
+    result = fn(conv, bn, next_conv, _KEEP)
+    if not isinstance(result, tuple) or len(result) != 3:
+        return "return the three new modules as a tuple (conv, bn, next_conv)"
+    new_conv, new_bn, new_next = result
+    if new_conv.weight.shape[0] != 4:
+        return "the conv should keep 4 filters: its weight is (out_channels, in, kH, kW)"
+    if new_bn.weight.shape[0] != 4 or new_bn.bias.shape[0] != 4:
+        return "BatchNorm's scale and shift must shrink with the filters"
+    if new_bn.running_mean.shape[0] != 4 or new_bn.running_var.shape[0] != 4:
+        return (
+            "BatchNorm's running_mean / running_var still have 6 entries: slice the running "
+            "statistics too, or eval mode fails ('running_mean should contain 4 elements')"
+        )
+    if new_next.weight.shape[1] != 4:
+        return "the next conv still expects 6 input channels: slice its weight's dim 1"
+    return None
+
+
+def _filters_function(fn):
+    conv, bn, next_conv = _trio()
+    with torch.no_grad():
+        next_conv.weight[:, [1, 5]] = 0.0
+    new_conv, new_bn, new_next = fn(conv, bn, next_conv, _KEEP)
+    for module in (bn, new_bn):
+        module.eval()
+    x = torch.randn(3, 2, 5, 5)
+    before = next_conv(torch.relu(bn(conv(x))))
+    after = new_next(torch.relu(new_bn(new_conv(x))))
+    if not torch.allclose(before, after, atol=1e-5):
+        return (
+            "in eval mode the pruned trio computes something else: check that the kept "
+            "channels are the same in the conv, in every BatchNorm tensor and in the next conv"
+        )
+    return None
+
+
+def _filters_original(fn):
+    conv, bn, next_conv = _trio()
+    before = [t.clone() for t in (*conv.parameters(), *bn.state_dict().values())]
+    fn(conv, bn, next_conv, _KEEP)
+    after = [*conv.parameters(), *bn.state_dict().values()]
+    if any(a.shape != b.shape or not torch.equal(a, b) for a, b in zip(before, after, strict=True)):
+        return "the original modules were modified; build new ones"
+    return None
+
+
+def _flatten_values(fn):
+    got = fn(torch.tensor([1, 3]), 2, 2)
+    if not torch.is_tensor(got) or got.dtype not in (torch.int64, torch.int32):
+        return "return a tensor of integer feature indices"
+    if got.numel() == 2:
+        return (
+            "you returned one index per channel, but after Flatten each channel owns "
+            "height x width features"
+        )
+    if got.tolist() != [4, 5, 6, 7, 12, 13, 14, 15]:
+        return (
+            "those are not the features of the kept channels: Flatten lays out channel 0's "
+            "H*W values first, then channel 1's, and so on"
+        )
+    return None
+
+
+def _flatten_runs(fn):
+    torch.manual_seed(0)
+    conv, fc = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(4 * 3 * 3, 2)
+    keep = torch.tensor([0, 2])
+    with torch.no_grad():
+        fc.weight[:, fn(torch.tensor([1, 3]), 3, 3)] = 0.0
+    features = fn(keep, 3, 3)
+    small_conv = nn.Conv2d(1, 2, 3, padding=1)
+    small_fc = nn.Linear(len(features), 2)
+    with torch.no_grad():
+        small_conv.weight.copy_(conv.weight[keep])
+        small_conv.bias.copy_(conv.bias[keep])
+        small_fc.weight.copy_(fc.weight[:, features])
+        small_fc.bias.copy_(fc.bias)
+    x = torch.randn(2, 1, 3, 3)
+    if not torch.allclose(fc(conv(x).flatten(1)), small_fc(small_conv(x).flatten(1)), atol=1e-6):
+        return "slicing the Linear with your indices changes the output"
+    return None
+
+
+def _deep_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(4, 6),
+            relu1=nn.ReLU(),
+            fc2=nn.Linear(6, 6),
+            relu2=nn.ReLU(),
+            fc3=nn.Linear(6, 2),
+        )
+    )
+
+
+def _drop_runs(fn):
+    model = _deep_mlp()
+    smaller = fn(model, "fc2")
+    if not isinstance(smaller, nn.Module):
+        return "return the new, smaller model"
+    try:
+        out = smaller(torch.randn(3, 4))
+    except RuntimeError as error:
+        return f"the smaller model cannot run: {error}"
+    if out.shape != (3, 2):
+        return f"the smaller model's output has shape {tuple(out.shape)}, expected (3, 2)"
+    if any(
+        isinstance(m, nn.Linear) and m.in_features == 6 and m.out_features == 6
+        for m in smaller.modules()
+    ):
+        return "the 6 -> 6 layer is still there"
+    if sum(isinstance(m, nn.ReLU) for m in smaller.modules()) != 1:
+        return "remove the dropped layer's activation too, and keep the other one"
+    return None
+
+
+def _drop_refuses(fn):
+    try:
+        fn(_deep_mlp(), "fc1")
+    except ValueError:
+        return None
+    return (
+        "removing fc1 (4 -> 6) must raise ValueError: fc2 expects 6 inputs and would get 4; "
+        "only a layer whose input and output widths match can go"
+    )
+
+
+def _drop_original(fn):
+    model = _deep_mlp()
+    fn(model, "fc2")
+    if len(model) != 5:
+        return "the original model lost a layer; build a new Sequential instead"
+    return None
+
+
+# --- the exercises ---------------------------------------------------------------------------
+
+ex1 = Exercise(
+    "08.ex1",
+    "remove neurons",
+    remove_neurons,
+    [_neurons_shapes, _neurons_original, _neurons_values, _neurons_function],
+    [
+        "A neuron of a Linear layer is one row of its weight and one entry of its bias. Its "
+        "output is read by the next layer through one column of that layer's weight.",
+        "Index with the kept indices: `layer.weight[keep]` keeps rows; "
+        "`next_layer.weight[:, keep]` keeps columns.",
+        "Build two new nn.Linear layers of the new sizes and copy the sliced tensors into them "
+        "inside `torch.no_grad()`; the next layer's bias stays whole.",
+    ],
+)
+
+ex2 = Exercise(
+    "08.ex2",
+    "remove filters, with BatchNorm",
+    remove_filters,
+    [_filters_shapes, _filters_original, _filters_function],
+    [
+        "A filter is the first dimension of the conv weight; BatchNorm then has one scale, "
+        "shift, running mean and running variance per channel.",
+        "Four BatchNorm tensors must shrink: weight, bias, running_mean, running_var. The next "
+        "conv's weight is (out, in, kH, kW): slice dim 1.",
+        "Deep-copy the three modules, then replace the tensors with sliced clones and update "
+        "out_channels, num_features and in_channels.",
+    ],
+)
+
+ex3 = Exercise(
+    "08.ex3",
+    "flatten into a linear layer",
+    flatten_keep,
+    [_flatten_values, _flatten_runs],
+    [
+        "After Flatten, a (C, H, W) map becomes C*H*W features, channel after channel.",
+        "Channel c owns the features c*H*W up to (c+1)*H*W - 1.",
+        "`(keep[:, None] * (H * W) + torch.arange(H * W)[None, :]).flatten()` lists them.",
+    ],
+)
+
+ex4 = Exercise(
+    "08.ex4",
+    "remove a whole layer",
+    drop_layer,
+    [_drop_refuses, _drop_runs, _drop_original],
+    [
+        "A layer can go only if its input and output widths are equal: its neighbours must "
+        "still fit together.",
+        "Check `in_features == out_features` first and raise ValueError otherwise.",
+        "Build a new nn.Sequential from an OrderedDict of the other children (deep copies), "
+        "leaving out the layer and the ReLU right after it.",
+    ],
+)
+
+EXERCISES = (ex1, ex2, ex3, ex4)
