@@ -144,7 +144,7 @@ def smallest_k_masks(
     for i, start, keys in _chunk_keys(tensors, score, keep):
         kept = keys > cut
         equal = keys == cut
-        n_equal = int(equal.sum())
+        n_equal = int(equal.count_nonzero())
         if n_equal <= ties_left:
             ties_left -= n_equal
         else:

@@ -138,7 +138,7 @@ def _select_by_amount(
     """Keep-masks pruning ``amount`` of ``score(tensor)``, on top of the ``old`` masks."""
     names = list(tensors)
     keeps = [old.get(n, torch.ones_like(tensors[n], dtype=torch.bool)) for n in names]
-    pruned = [int((~keep).sum()) for keep in keeps]
+    pruned = [keep.numel() - int(keep.count_nonzero()) for keep in keeps]
     if scope == "global":
         total = sum(t.numel() for t in tensors.values())
         k = prune_count(amount, total)
@@ -233,7 +233,7 @@ def random_prune(
 def sparsity(model: nn.Module, parameters: Iterable[str] | None = None) -> float:
     """Fraction of zeros over the prunable weights (or the named ``parameters``)."""
     params = prunable_parameters(model, parameters)
-    zeros = sum(int((p == 0).sum()) for p in params.values())
+    zeros = sum(p.numel() - int(p.count_nonzero()) for p in params.values())
     return zeros / sum(p.numel() for p in params.values())
 
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-os.environ.setdefault("TQDM_DISABLE", "1")  # also inherited by notebook kernels
-
-from pruning_lessons import available_devices, load_digits  # noqa: E402
+from pruning_lessons import available_devices, load_digits
 
 
 @pytest.fixture(params=available_devices(), ids=str)
