@@ -7,6 +7,7 @@ score -> select -> apply, then fine-tune and measure.
 
 from .data import Splits, load_digits
 from .device import available_devices, pick_device, seed_everything
+from .glossary import glossary, glossary_table
 from .masks import (
     bake_masks,
     get_masks,
@@ -26,6 +27,7 @@ from .metrics import (
     sparsity_report,
 )
 from .models import ResidualBlock, TinyResNet, cnn, mlp, tiny_resnet
+from .quiz import flash_cards, load_bank, mock_interview, print_quiz, quiz_widget
 from .train import History, evaluate, fine_tune, fit, make_optimizer
 from .unstructured import (
     global_magnitude_masks,
@@ -39,25 +41,8 @@ from .unstructured import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "sparsity",
-    "random_prune",
-    "prunable_parameters",
-    "magnitude_prune",
-    "magnitude_mask",
-    "global_magnitude_masks",
-    "save_sparse",
-    "load_sparse",
-    "load_pruned_state_dict",
-    "install_mask",
-    "get_masks",
-    "bake_masks",
-    "History",
-    "Latency",
-    "ResidualBlock",
-    "SparsityReport",
-    "Splits",
-    "TinyResNet",
     "available_devices",
+    "bake_masks",
     "cnn",
     "count_macs",
     "count_nonzero",
@@ -66,12 +51,36 @@ __all__ = [
     "file_size",
     "fine_tune",
     "fit",
+    "flash_cards",
+    "get_masks",
+    "global_magnitude_masks",
+    "glossary",
+    "glossary_table",
+    "History",
+    "install_mask",
+    "Latency",
+    "load_bank",
     "load_digits",
+    "load_pruned_state_dict",
+    "load_sparse",
+    "magnitude_mask",
+    "magnitude_prune",
     "make_optimizer",
     "measure_latency",
     "mlp",
+    "mock_interview",
     "pick_device",
+    "print_quiz",
+    "prunable_parameters",
+    "quiz_widget",
+    "random_prune",
+    "ResidualBlock",
+    "save_sparse",
     "seed_everything",
+    "sparsity",
     "sparsity_report",
+    "SparsityReport",
+    "Splits",
     "tiny_resnet",
+    "TinyResNet",
 ]
