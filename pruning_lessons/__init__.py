@@ -6,6 +6,7 @@ score -> select -> apply, then fine-tune and measure.
 """
 
 from .data import Splits, load_digits
+from .dependency import UnitGroup, unit_groups
 from .device import available_devices, pick_device, seed_everything
 from .metrics import (
     Latency,
@@ -18,6 +19,14 @@ from .metrics import (
     sparsity_report,
 )
 from .models import ResidualBlock, TinyResNet, cnn, mlp, tiny_resnet
+from .structured import (
+    UNIT_IMPORTANCE,
+    prune_units,
+    random_importance,
+    select_units,
+    unit_scores,
+)
+from .surgery import load_pruned_structure, remove_layers, save_pruned_structure
 from .train import History, evaluate, fine_tune, fit, make_optimizer
 
 __version__ = "0.1.0"
@@ -29,6 +38,8 @@ __all__ = [
     "SparsityReport",
     "Splits",
     "TinyResNet",
+    "UNIT_IMPORTANCE",
+    "UnitGroup",
     "available_devices",
     "cnn",
     "count_macs",
@@ -39,11 +50,19 @@ __all__ = [
     "fine_tune",
     "fit",
     "load_digits",
+    "load_pruned_structure",
     "make_optimizer",
     "measure_latency",
     "mlp",
     "pick_device",
+    "prune_units",
+    "random_importance",
+    "remove_layers",
+    "save_pruned_structure",
     "seed_everything",
+    "select_units",
     "sparsity_report",
     "tiny_resnet",
+    "unit_groups",
+    "unit_scores",
 ]
