@@ -69,6 +69,51 @@ def test_pruned_model_computes_what_the_zeroed_original_computes(kind, scope, de
     assert next(pruned.parameters()).device.type == device.type
 
 
+class _Functional(nn.Module):
+    """Pass-through operations written as functions, methods, pooling and dropout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.pool = nn.AvgPool2d(2)
+        self.drop = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(8 * 4 * 4, 12)
+        self.fc2 = nn.Linear(12, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(torch.relu(self.conv(x)))
+        x = self.drop(torch.flatten(x, 1))
+        return self.fc2(nn.functional.relu(self.fc1(x)).sigmoid())
+
+
+def test_activations_pooling_dropout_and_functional_calls_pass_through():
+    torch.manual_seed(0)
+    model = _Functional().eval()
+    removed = pl.select_units(model, 0.5)
+    assert removed.keys() == {"conv", "fc1"}
+    pruned = pl.prune_units(model, 0.5)
+    assert (pruned.conv.out_channels, pruned.fc1.in_features, pruned.fc2.in_features) == (4, 64, 6)
+    # a removed sigmoid unit still sends sigmoid(0) = 0.5 onwards, so compare shapes only here
+    assert pruned(_images()).shape == (16, 10)
+    only_conv = pl.prune_units(model, {"conv": 0.5})
+    x = _images()
+    with torch.no_grad():
+        zeroed = _zero_removed_units(model, {"conv": removed["conv"]})
+        torch.testing.assert_close(only_conv(x), zeroed(x), atol=1e-5, rtol=0)
+
+
+def test_registered_and_callable_criteria_plug_in(monkeypatch):
+    def largest_first(group: pl.UnitGroup) -> torch.Tensor:
+        return -pl.UNIT_IMPORTANCE["l1"](group)
+
+    monkeypatch.setitem(pl.UNIT_IMPORTANCE, "largest", largest_first)
+    model = _build("cnn")
+    by_name = pl.select_units(model, 0.25, importance="largest")
+    assert by_name == pl.select_units(model, 0.25, importance=largest_first)
+    l1 = pl.unit_scores(model)["conv2"]
+    assert by_name["conv2"] == sorted(torch.sort(l1, descending=True).indices[:16].tolist())
+
+
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
 def test_removing_units_whose_outgoing_weights_are_zero_changes_nothing(kind):
     model = _build(kind).eval()
