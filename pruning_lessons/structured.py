@@ -261,7 +261,8 @@ def prune_units(
     ``"l2"`` (norm of each unit's incoming weights), ``"bn"`` (|BatchNorm scale|), ``"random"``
     (needs ``seed``), any name in :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores``.
     Lowest scores go first, ties to the lower index; all scores are computed before anything
-    is removed. ``scope="global"`` ranks all units together (see :func:`_select_global`).
+    is removed. ``scope="global"`` removes ``round(amount * total)`` units ranked across all
+    layers on scores divided by each layer's mean |score|, and never empties a layer.
 
     Coupled tensors are sliced with each unit: the producer's bias, the BatchNorm after it,
     the inputs of the layers that read it (all of a channel's features after a ``Flatten``),
