@@ -6,6 +6,7 @@ score -> select -> apply, then fine-tune and measure.
 """
 
 from .data import Splits, load_digits
+from .dependency import UnitGroup, unit_groups
 from .device import available_devices, pick_device, seed_everything
 from .glossary import glossary, glossary_table
 from .masks import (
@@ -28,6 +29,14 @@ from .metrics import (
 )
 from .models import ResidualBlock, TinyResNet, cnn, mlp, tiny_resnet
 from .quiz import flash_cards, load_bank, mock_interview, print_quiz, quiz_widget
+from .structured import (
+    UNIT_IMPORTANCE,
+    prune_units,
+    random_importance,
+    select_units,
+    unit_scores,
+)
+from .surgery import load_pruned_structure, remove_layers, save_pruned_structure
 from .train import History, evaluate, fine_tune, fit, make_optimizer
 from .unstructured import (
     global_magnitude_masks,
@@ -62,6 +71,7 @@ __all__ = [
     "load_bank",
     "load_digits",
     "load_pruned_state_dict",
+    "load_pruned_structure",
     "load_sparse",
     "magnitude_mask",
     "magnitude_prune",
@@ -72,15 +82,24 @@ __all__ = [
     "pick_device",
     "print_quiz",
     "prunable_parameters",
+    "prune_units",
     "quiz_widget",
+    "random_importance",
     "random_prune",
+    "remove_layers",
     "ResidualBlock",
+    "save_pruned_structure",
     "save_sparse",
     "seed_everything",
+    "select_units",
     "sparsity",
     "sparsity_report",
     "SparsityReport",
     "Splits",
     "tiny_resnet",
     "TinyResNet",
+    "unit_groups",
+    "UNIT_IMPORTANCE",
+    "unit_scores",
+    "UnitGroup",
 ]

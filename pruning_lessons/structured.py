@@ -1,0 +1,289 @@
+"""Structured pruning: remove whole neurons, filters and layers to get a smaller, faster model.
+
+Unstructured pruning leaves zeros in dense tensors: the file is as large and the forward pass
+as slow as before. Here the pipeline is *score -> select -> rebuild*:
+
+1. :func:`unit_scores` gives every unit (a neuron of a ``Linear``, a filter of a ``Conv``) one
+   importance score, computed on the original model before anything is removed (one-shot).
+2. :func:`select_units` picks the lowest-scored units per layer or globally.
+3. :func:`prune_units` builds a new model whose layers are physically narrower, slicing every
+   coupled tensor found by :func:`~pruning_lessons.dependency.unit_groups`.
+
+Resizing layers, removing whole layers and saving the result live in :mod:`.surgery`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .dependency import UnitGroup, unit_groups
+from .device import check_seed
+from .surgery import replace, sliced
+
+UnitImportance = Callable[[UnitGroup], torch.Tensor]
+SCOPES = ("layer", "global")
+
+
+def _incoming(group: UnitGroup) -> list[torch.Tensor]:
+    """Each producer's weight as ``(units, fan_in)``: row ``u`` holds unit ``u``'s inputs."""
+    return [m.module.weight.detach().flatten(1) for m in group.producers]
+
+
+def l1_importance(group: UnitGroup) -> torch.Tensor:
+    """``score_u = sum_p sum_j |W^p_uj|``: the L1 norm of unit ``u``'s incoming weights.
+
+    Li et al. 2017, "Pruning Filters for Efficient ConvNets". In a residual group the norms of
+    all producers ``p`` feeding the addition are summed.
+    """
+    return sum(w.abs().sum(dim=1) for w in _incoming(group))
+
+
+def l2_importance(group: UnitGroup) -> torch.Tensor:
+    """``score_u = sum_p sqrt(sum_j (W^p_uj)^2)``: the L2 norm of unit ``u``'s incoming weights."""
+    return sum(w.norm(dim=1) for w in _incoming(group))
+
+
+def bn_importance(group: UnitGroup) -> torch.Tensor:
+    """``score_u = sum_b |gamma^b_u|``: the BatchNorm scale of channel ``u``.
+
+    Liu et al. 2017, "Learning Efficient Convolutional Networks through Network Slimming".
+    Summed over the BatchNorms of a residual group.
+    """
+    scales = [m.module.weight for m in group.norms if m.module.weight is not None]
+    if not scales:
+        raise ValueError(
+            f"importance 'bn' needs a BatchNorm with a scale after layer {group.name!r}, "
+            "which has none; use importance='l1' for it"
+        )
+    return sum(s.detach().abs() for s in scales)
+
+
+def random_importance(seed: int) -> UnitImportance:
+    """Uniform random scores from a generator seeded with ``seed``: the baseline to beat."""
+    generator = torch.Generator().manual_seed(check_seed(seed))
+
+    def score(group: UnitGroup) -> torch.Tensor:
+        return torch.rand(group.size, generator=generator)
+
+    return score
+
+
+#: Criteria by name. A criterion takes a :class:`UnitGroup` and returns one score per unit
+#: (lowest = removed first). Register new ones here, or pass a callable as ``importance``.
+UNIT_IMPORTANCE: dict[str, UnitImportance] = {
+    "l1": l1_importance,
+    "l2": l2_importance,
+    "bn": bn_importance,
+}
+
+
+def _resolve_importance(importance: str | UnitImportance, seed: int | None) -> UnitImportance:
+    if callable(importance):
+        return importance
+    names = (*UNIT_IMPORTANCE, "random")
+    if importance == "random":
+        if seed is None:
+            raise ValueError("importance='random' needs seed=<int> so that it is reproducible")
+        return random_importance(seed)
+    if importance not in UNIT_IMPORTANCE:
+        raise ValueError(f"importance must be one of {names} or a callable, got {importance!r}")
+    return UNIT_IMPORTANCE[importance]
+
+
+def _check_fraction(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a float in [0, 1), got {type(value).__name__}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{what} must be in [0, 1), got {value}")
+    return float(value)
+
+
+def _amounts(amount: object, groups: list[UnitGroup], scope: str) -> dict[str, float]:
+    """The fraction to remove from each prunable group, by group name (validated)."""
+    prunable = [g for g in groups if g.pinned is None]
+    if not prunable:
+        raise ValueError(
+            "model has no prunable layer: every Linear/Conv output is tied to the model's "
+            "input or output"
+        )
+    if not isinstance(amount, dict):
+        fraction = _check_fraction(amount, "amount")
+        return {g.name: fraction for g in prunable}
+    if scope == "global":
+        raise ValueError("scope='global' needs one float amount, not a dict of layer amounts")
+    owner = {layer: g for g in groups for layer in g.layers}
+    chosen: dict[str, float] = {}
+    for layer, value in amount.items():
+        if layer not in owner:
+            names = [name for g in prunable for name in g.layers]
+            raise ValueError(f"amount names layer {layer!r}, which is not one of {names}")
+        group = owner[layer]
+        if group.pinned is not None:
+            raise ValueError(f"layer {layer!r} cannot be pruned: {group.pinned}")
+        fraction = _check_fraction(value, f"amount for layer {layer!r}")
+        if chosen.get(group.name, fraction) != fraction:
+            raise ValueError(
+                f"layers {group.layers} are added together and share their units; give them "
+                f"one amount, got {chosen[group.name]} and {fraction}"
+            )
+        chosen[group.name] = fraction
+    return chosen
+
+
+def _scores_of(group: UnitGroup, score: UnitImportance) -> torch.Tensor:
+    scores = score(group)
+    if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (group.size,):
+        raise ValueError(
+            f"importance must return one score per unit of layer {group.name!r} (a tensor of "
+            f"shape ({group.size},)), got {getattr(scores, 'shape', type(scores).__name__)}"
+        )
+    if not torch.isfinite(scores).all():
+        raise ValueError(f"importance returned NaN or infinite scores for layer {group.name!r}")
+    return scores.detach() if scores.is_floating_point() else scores.float()
+
+
+def _count(fraction: float, size: int, name: str) -> int:
+    count = round(fraction * size)
+    if count >= size:
+        raise ValueError(
+            f"amount {fraction} would remove all {size} units of layer {name!r} "
+            f"(round({fraction} x {size}) = {count}); use a smaller amount"
+        )
+    return count
+
+
+def _lowest(scores: torch.Tensor, count: int) -> list[int]:
+    """Indices of the ``count`` lowest scores; among equal scores the lower index goes first."""
+    order = torch.sort(scores, stable=True).indices
+    return sorted(order[:count].tolist())
+
+
+def _select_global(
+    groups: list[UnitGroup], scores: dict[str, torch.Tensor], fraction: float
+) -> dict[str, list[int]]:
+    """Rank all units of all groups together on per-layer normalised scores.
+
+    Each group's scores are divided by their mean absolute value (so every layer averages 1,
+    whatever its fan-in), concatenated in forward order and sorted stably. Units are removed
+    from the lowest up, skipping a unit that would be the last one of its layer.
+    """
+    normalised = []
+    for g in groups:
+        scale = scores[g.name].abs().mean()
+        normalised.append(scores[g.name] / scale if scale > 0 else scores[g.name])
+    owner = [i for i, g in enumerate(groups) for _ in range(g.size)]
+    index = [u for g in groups for u in range(g.size)]
+    total = len(owner)
+    count = round(fraction * total)
+    if count > total - len(groups):
+        raise ValueError(
+            f"amount {fraction} would remove {count} of {total} units, which would empty a "
+            f"layer ({len(groups)} layers keep at least one unit each); use a smaller amount"
+        )
+    left = [g.size for g in groups]
+    removed: list[list[int]] = [[] for _ in groups]
+    for position in torch.sort(torch.cat(normalised), stable=True).indices.tolist():
+        if count == 0:
+            break
+        i = owner[position]
+        if left[i] > 1:
+            removed[i].append(index[position])
+            left[i] -= 1
+            count -= 1
+    return {g.name: sorted(r) for g, r in zip(groups, removed, strict=True)}
+
+
+def _plan(
+    model: nn.Module,
+    amount: float | dict[str, float],
+    importance: str | UnitImportance,
+    scope: str,
+    example_input: torch.Tensor | None,
+    seed: int | None,
+) -> tuple[list[UnitGroup], dict[str, list[int]]]:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    score = _resolve_importance(importance, seed)
+    groups = unit_groups(model, example_input)
+    amounts = _amounts(amount, groups, scope)
+    chosen = [g for g in groups if g.name in amounts]
+    scores = {g.name: _scores_of(g, score) for g in chosen}  # all before anything is removed
+    if scope == "global":
+        return groups, _select_global(chosen, scores, amounts[chosen[0].name])
+    counts = {g.name: _count(amounts[g.name], g.size, g.name) for g in chosen}
+    return groups, {g.name: _lowest(scores[g.name], counts[g.name]) for g in chosen}
+
+
+def unit_scores(
+    model: nn.Module,
+    importance: str | UnitImportance = "l1",
+    *,
+    example_input: torch.Tensor | None = None,
+    seed: int | None = None,
+) -> dict[str, torch.Tensor]:
+    """One score per unit for every prunable group, by group name (see :data:`UNIT_IMPORTANCE`)."""
+    score = _resolve_importance(importance, seed)
+    groups = unit_groups(model, example_input)
+    return {g.name: _scores_of(g, score) for g in groups if g.pinned is None}
+
+
+def select_units(
+    model: nn.Module,
+    amount: float | dict[str, float],
+    *,
+    importance: str | UnitImportance = "l1",
+    scope: str = "layer",
+    example_input: torch.Tensor | None = None,
+    seed: int | None = None,
+) -> dict[str, list[int]]:
+    """The units :func:`prune_units` would remove, as sorted indices by group name."""
+    return _plan(model, amount, importance, scope, example_input, seed)[1]
+
+
+def prune_units(
+    model: nn.Module,
+    amount: float | dict[str, float],
+    *,
+    importance: str | UnitImportance = "l1",
+    scope: str = "layer",
+    example_input: torch.Tensor | None = None,
+    seed: int | None = None,
+) -> nn.Module:
+    """A new, physically smaller copy of ``model`` with the least important units removed.
+
+    ``amount``: a fraction in [0, 1) removed from every prunable layer (``round(amount * n)``
+    units of a layer with ``n``), or a dict ``{layer_name: fraction}`` (unlisted layers are
+    kept whole). The final classifier's outputs are never pruned. ``importance``: ``"l1"``,
+    ``"l2"`` (norm of each unit's incoming weights), ``"bn"`` (|BatchNorm scale|), ``"random"``
+    (needs ``seed``), any name in :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores``.
+    Lowest scores go first, ties to the lower index; all scores are computed before anything
+    is removed. ``scope="global"`` removes ``round(amount * total)`` units ranked across all
+    layers on scores divided by each layer's mean |score|, and never empties a layer.
+
+    Coupled tensors are sliced with each unit: the producer's bias, the BatchNorm after it,
+    the inputs of the layers that read it (all of a channel's features after a ``Flatten``),
+    and every layer tied to it by an addition. ``example_input`` (default: one ``(1, 1, 8, 8)``
+    image) is used once to learn shapes. ``model`` itself is never changed.
+    """
+    groups, removed = _plan(model, amount, importance, scope, example_input, seed)
+    keep_out: dict[str, torch.Tensor] = {}
+    keep_in: dict[str, torch.Tensor] = {}
+    for group in groups:
+        drop = set(removed.get(group.name, ()))
+        if not drop:
+            continue
+        keep = torch.tensor([u for u in range(group.size) if u not in drop])
+        for member in group.producers + group.norms:
+            keep_out[member.name] = keep
+        for member in group.consumers:
+            steps = torch.arange(member.per_unit)
+            keep_in[member.name] = (keep[:, None] * member.per_unit + steps).flatten()
+    pruned = copy.deepcopy(model)
+    for name in dict.fromkeys([*keep_out, *keep_in]):
+        layer = pruned.get_submodule(name)
+        replace(pruned, name, sliced(layer, keep_out.get(name), keep_in.get(name)))
+    return pruned
