@@ -71,3 +71,55 @@ def threshold_explorer(
     slider.observe(redraw, names="value")
     redraw()
     return widgets.VBox([slider, label, output])
+
+
+@dataclass(frozen=True)
+class UnitsEffect:
+    fraction: float
+    parameters: int
+    accuracy: float
+    milliseconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.fraction:.0%} of the units removed: {self.parameters:,} parameters, "
+            f"accuracy {self.accuracy:.1%}, {self.milliseconds:.2f} ms per batch of 256"
+        )
+
+
+def units_effect(
+    model: nn.Module, dataset: TensorDataset, fraction: float, *, importance: str = "l1"
+) -> UnitsEffect:
+    """Remove ``fraction`` of every hidden layer's units (no fine-tuning) and measure it."""
+    from .metrics import count_parameters, measure_latency
+    from .structured import prune_units
+
+    smaller = prune_units(model, fraction, importance=importance) if fraction > 0 else model
+    example = dataset.tensors[0][:1]
+    latency = measure_latency(smaller, example, batch_size=256, min_run_time=0.1)
+    return UnitsEffect(
+        fraction, count_parameters(smaller), evaluate(smaller, dataset), 1e3 * latency.median
+    )
+
+
+def units_explorer(
+    model: nn.Module, dataset: TensorDataset, *, start: float = 0.5, importance: str = "l1"
+) -> widgets.VBox:
+    """A slider over the fraction of neurons/filters removed: parameters, accuracy, latency."""
+    slider = widgets.FloatSlider(
+        value=start,
+        min=0.0,
+        max=0.9,
+        step=0.1,
+        readout_format=".0%",
+        description="removed",
+        continuous_update=False,
+    )
+    label = widgets.HTML()
+
+    def redraw(change: dict | None = None) -> None:
+        label.value = f"<b>{units_effect(model, dataset, slider.value, importance=importance)}</b>"
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, label])

@@ -83,3 +83,25 @@ def test_student_stubs_raise_naming_their_exercise(path):
 def test_solutions_have_no_markers_or_stubs(path):
     code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     assert not [s for s in code if "### BEGIN SOLUTION" in s or "NotImplementedError" in s]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_functions_pass_their_own_checks(path):
+    """A solution that fails its check would silently fall back to the reference."""
+    exercises = {ALL[k].reference.__name__: ALL[k] for k in ALL if k.startswith(path.name[:2])}
+    namespace: dict = {}
+    exec(  # noqa: S102
+        "import copy\nfrom collections import OrderedDict\nimport torch\nfrom torch import nn\n",
+        namespace,
+    )
+    checked = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        defined = re.findall(r"^def (\w+)\(", cell.source, flags=re.M)
+        if cell.cell_type == "code" and any(name in exercises for name in defined):
+            exec(cell.source, namespace)  # noqa: S102
+            for name in defined:
+                if name in exercises:
+                    feedback = exercises[name].check(namespace[name])
+                    assert feedback.status == "correct", feedback
+                    checked.add(name)
+    assert checked == set(exercises)

@@ -1,0 +1,291 @@
+# %% [markdown]
+# # 08 · Exercise: structural pruning
+#
+# Weight pruning leaves zeros in matrices of the same size: nothing gets faster. Here you
+# remove whole **neurons**, **filters** and **layers**, so the network becomes physically
+# smaller, and you keep it working:
+#
+# 1. see why deleting entries from a state dict breaks the network,
+# 2. remove neurons of a Linear layer *and* the matching inputs of the next one,
+# 3. remove filters of a conv layer with its BatchNorm and the next conv,
+# 4. find the features a Flatten hands to a Linear layer for each channel,
+# 5. remove a whole layer whose input and output widths match,
+# 6. re-train to recover accuracy, and measure what was gained.
+#
+# The checks work as in exercise 07: `ex1.check(fn)`, `ex1.hint(1..3)`, `ex1.solution()` and
+# `fn = ex1.use(fn)` (your function if it passes, otherwise the reference with a warning).
+
+# %%
+import copy
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+import pruning_lessons as pl
+from pruning_lessons.exercises.structural import ex1, ex2, ex3, ex4
+
+data = pl.load_digits(seed=0)
+example = data.test.tensors[0][:1]
+pl.seed_everything(0)
+model = pl.mlp()
+pl.fit(model, data, desc="train the MLP")
+accuracy = pl.evaluate(model, data.test)
+print(f"MLP: {accuracy:.1%} test accuracy, {pl.count_parameters(model):,} parameters")
+
+# %% [markdown]
+# ## 1 · The naive attempt: delete rows from the state dict
+#
+# Suppose a strategy says "drop the 150 weakest neurons of `fc1`". The state dict is just a
+# dictionary of tensors, so why not slice `fc1`'s entries and load them back?
+
+# %%
+state = model.state_dict()
+keep = state["fc1.weight"].abs().sum(dim=1).argsort(descending=True)[:150].sort().values
+state["fc1.weight"], state["fc1.bias"] = state["fc1.weight"][keep], state["fc1.bias"][keep]
+try:
+    pl.mlp().load_state_dict(state)
+except RuntimeError as error:
+    print(str(error).splitlines()[1].strip())
+    print("...")
+
+# %% [markdown]
+# The model was built for 300 neurons, so loading fails. Even if we forced the smaller tensors
+# in, `fc2` would still expect 300 inputs and receive 150. Removing a unit is a change to
+# **two** layers: the one that produces it and every layer that reads it.
+#
+# ## 2 · Exercise 1: remove neurons
+#
+# A Linear layer's weight is `(out_features, in_features)`: a neuron is a **row** (and one
+# bias entry); the next layer reads it through a **column**.
+
+
+# %% exercise="08.ex1"
+def remove_neurons(layer: nn.Linear, next_layer: nn.Linear, keep: torch.Tensor):
+    """New (layer, next_layer) keeping only the neurons whose indices are in keep."""
+    ### BEGIN SOLUTION
+    new = nn.Linear(layer.in_features, len(keep))
+    new_next = nn.Linear(len(keep), next_layer.out_features)
+    with torch.no_grad():
+        new.weight.copy_(layer.weight[keep])
+        new.bias.copy_(layer.bias[keep])
+        new_next.weight.copy_(next_layer.weight[:, keep])
+        new_next.bias.copy_(next_layer.bias)
+    return new, new_next
+    ### END SOLUTION
+
+
+# %%
+ex1.check(remove_neurons)
+
+# %%
+remove_neurons = ex1.use(remove_neurons)
+smaller = copy.deepcopy(model)
+smaller.fc1, smaller.fc2 = remove_neurons(model.fc1, model.fc2, keep)
+print(smaller)
+print(
+    f"accuracy with 150 of 300 neurons in fc1, before re-training: "
+    f"{pl.evaluate(smaller, data.test):.1%}"
+)
+
+# %% [markdown]
+# The library does the same for every layer at once: `pl.prune_units(model, 0.5)` scores each
+# neuron by the L1 norm of its incoming weights (Li et al. 2017), removes the lowest half of
+# every hidden layer, and returns a new model (the original is untouched). This cell's output
+# is pinned by the tests:
+
+# %% tags=["nbval-check-output"]
+half = pl.prune_units(pl.mlp(), 0.5)
+print({name: tuple(p.shape) for name, p in half.named_parameters()})
+
+# %% [markdown]
+# ## 3 · Exercise 2: remove filters, with BatchNorm
+#
+# In a CNN a unit is a **filter**: the first dimension of the conv weight. BatchNorm after it
+# holds four tensors per channel (scale, shift, running mean and running variance), and the
+# next conv reads the channel through dimension 1 of its weight.
+
+# %%
+pl.seed_everything(0)
+cnn = pl.cnn()
+pl.fit(cnn, data, epochs=8, desc="train the CNN")
+print(
+    f"CNN: {pl.evaluate(cnn, data.test):.1%} test accuracy, {pl.count_parameters(cnn):,} parameters"
+)
+
+
+def strongest(conv: nn.Conv2d, fraction: float) -> torch.Tensor:
+    """Indices (sorted) of the filters with the largest L1 norms."""
+    norms = conv.weight.detach().abs().flatten(1).sum(dim=1)
+    count = conv.out_channels - round(fraction * conv.out_channels)
+    return norms.argsort(descending=True, stable=True)[:count].sort().values
+
+
+# %% exercise="08.ex2"
+def remove_filters(conv: nn.Conv2d, bn: nn.BatchNorm2d, next_conv: nn.Conv2d, keep: torch.Tensor):
+    """New (conv, bn, next_conv) keeping only the filters (channels) in keep."""
+    ### BEGIN SOLUTION
+    new_conv, new_bn, new_next = copy.deepcopy(conv), copy.deepcopy(bn), copy.deepcopy(next_conv)
+    new_conv.weight = nn.Parameter(conv.weight[keep].clone())
+    if conv.bias is not None:
+        new_conv.bias = nn.Parameter(conv.bias[keep].clone())
+    new_conv.out_channels = len(keep)
+    new_bn.weight = nn.Parameter(bn.weight[keep].clone())
+    new_bn.bias = nn.Parameter(bn.bias[keep].clone())
+    new_bn.running_mean = bn.running_mean[keep].clone()
+    new_bn.running_var = bn.running_var[keep].clone()
+    new_bn.num_features = len(keep)
+    new_next.weight = nn.Parameter(next_conv.weight[:, keep].clone())
+    new_next.in_channels = len(keep)
+    return new_conv, new_bn, new_next
+    ### END SOLUTION
+
+
+# %%
+ex2.check(remove_filters)
+
+# %% [markdown]
+# ## 4 · Exercise 3: from channels to flattened features
+#
+# The last conv block feeds `Flatten` and then a Linear layer. Flatten lays out a
+# `(C, H, W)` map channel after channel, so removing a channel removes `H * W` consecutive
+# input features of the Linear layer.
+
+
+# %% exercise="08.ex3"
+def flatten_keep(keep: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Indices of the Linear layer's input features that belong to the kept channels."""
+    ### BEGIN SOLUTION
+    per_channel = height * width
+    return (keep[:, None] * per_channel + torch.arange(per_channel)[None, :]).flatten()
+    ### END SOLUTION
+
+
+# %%
+ex3.check(flatten_keep)
+
+# %% [markdown]
+# Now prune half of the filters of `conv2` and `conv3` by hand with your two functions:
+
+# %%
+remove_filters = ex2.use(remove_filters)
+flatten_keep = ex3.use(flatten_keep)
+
+by_hand = copy.deepcopy(cnn).eval()
+keep2 = strongest(cnn.conv2, 0.5)
+by_hand.conv2, by_hand.bn2, by_hand.conv3 = remove_filters(cnn.conv2, cnn.bn2, cnn.conv3, keep2)
+keep3 = strongest(cnn.conv3, 0.5)
+new_conv3, by_hand.bn3, _ = remove_filters(by_hand.conv3, cnn.bn3, cnn.conv3, keep3)
+by_hand.conv3 = new_conv3
+features = flatten_keep(keep3, 2, 2)  # conv3's maps are 2 x 2 after the last pooling
+by_hand.fc = nn.Linear(len(features), 10)
+with torch.no_grad():
+    by_hand.fc.weight.copy_(cnn.fc.weight[:, features])
+    by_hand.fc.bias.copy_(cnn.fc.bias)
+
+library = pl.prune_units(cnn, {"conv2": 0.5, "conv3": 0.5})
+x = data.test.tensors[0][:64]
+print("by hand == pl.prune_units:", torch.allclose(by_hand(x), library.eval()(x), atol=1e-5))
+print(
+    f"parameters {pl.count_parameters(cnn):,} -> {pl.count_parameters(by_hand):,}, "
+    f"accuracy before re-training {pl.evaluate(by_hand, data.test):.1%}"
+)
+
+# %% [markdown]
+# ## 5 · Exercise 4: remove a whole layer
+#
+# A layer can go only if what comes out of it has the shape of what goes in: then its
+# neighbours still fit together. In a 64-100-100-10 MLP the middle layer maps 100 to 100.
+
+
+# %% exercise="08.ex4"
+def drop_layer(model: nn.Sequential, name: str) -> nn.Sequential:
+    """A copy of model without layer `name` and its ReLU; ValueError if the widths differ."""
+    ### BEGIN SOLUTION
+    layer = model.get_submodule(name)
+    if layer.in_features != layer.out_features:
+        raise ValueError(f"{name} changes the width, so removing it breaks its neighbours")
+    names = [n for n, _ in model.named_children()]
+    drop = {name, names[names.index(name) + 1]}
+    return nn.Sequential(
+        OrderedDict((n, copy.deepcopy(m)) for n, m in model.named_children() if n not in drop)
+    )
+    ### END SOLUTION
+
+
+# %%
+ex4.check(drop_layer)
+
+# %%
+drop_layer = ex4.use(drop_layer)
+pl.seed_everything(0)
+deep = pl.mlp([64, 100, 100, 10])
+pl.fit(deep, data, desc="train 64-100-100-10")
+shallow = drop_layer(deep, "fc2")
+print(
+    f"with fc2: {pl.evaluate(deep, data.test):.1%}; without it, before re-training: "
+    f"{pl.evaluate(shallow, data.test):.1%}"
+)
+try:
+    drop_layer(deep, "fc1")
+except ValueError as error:
+    print("fc1 cannot go:", error)
+
+# %% [markdown]
+# ## 6 · Re-train to recover, and measure
+#
+# Removing units changes what the next layers receive, so accuracy drops; a few epochs of
+# fine-tuning recover most of it. Then the smaller models are *really* smaller and faster:
+# the latencies below are measured now, on this machine, side by side.
+
+# %%
+rows = []
+for name, dense, pruned in [
+    ("MLP, 50 % of hidden neurons", model, pl.prune_units(model, 0.5)),
+    ("CNN, conv2+conv3 halved", cnn, by_hand),
+    ("MLP 64-100-100-10 without fc2", deep, shallow),
+]:
+    before = pl.evaluate(pruned, data.test)
+    pl.fine_tune(pruned, data, desc="re-train")
+    dense_ms = 1e3 * pl.measure_latency(dense, example, min_run_time=0.1).median
+    pruned_ms = 1e3 * pl.measure_latency(pruned, example, min_run_time=0.1).median
+    rows.append(
+        (
+            name,
+            pl.count_parameters(dense),
+            pl.count_parameters(pruned),
+            pl.evaluate(dense, data.test),
+            before,
+            pl.evaluate(pruned, data.test),
+            dense_ms / pruned_ms,
+        )
+    )
+header = ("model", "params", "dense", "pruned", "re-trained", "speed-up")
+print("{:31s} {:>15s} {:>6s} {:>7s} {:>10s} {:>8s}".format(*header))
+for name, p0, p1, a0, a1, a2, speedup in rows:
+    print(f"{name:31s} {p0:>6,} -> {p1:>6,} {a0:6.1%} {a1:7.1%} {a2:10.1%} {speedup:7.1f}x")
+
+# %% [markdown]
+# ## 7 · Explore: how much can go?
+#
+# The slider removes a fraction of *every* hidden layer's neurons from the trained MLP
+# (without re-training) and reports parameters, accuracy and measured latency. The cell after
+# it shows the default for readers without a kernel.
+
+# %% tags=["nbval-ignore-output"]
+from pruning_lessons.widgets import units_effect, units_explorer
+
+units_explorer(model, data.test)
+
+# %%
+print(units_effect(model, data.test, 0.5))
+
+# %% [markdown]
+# ## What you built
+#
+# * A unit is a row of its layer and a column of the next: both must go together.
+# * BatchNorm carries four per-channel tensors, running statistics included.
+# * After `Flatten`, one channel is `H * W` consecutive features of the Linear layer.
+# * Only a layer whose input and output shapes match can be removed outright.
+# * Structured pruning shrinks parameters, file size and latency for real; fine-tuning
+#   recovers the accuracy.
