@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from torch import nn
 
 from .unstructured import prunable_parameters
@@ -14,6 +16,19 @@ from .unstructured import prunable_parameters
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (6, 3.2)) -> Axes:
     return ax if ax is not None else plt.subplots(figsize=size, layout="constrained")[1]
+
+
+def png(draw, *args, size: tuple[float, float] = (6, 3.2), **kwargs) -> bytes:
+    """Draw ``draw(*args, ax=..., **kwargs)`` on a fresh figure and return it as PNG bytes.
+
+    Uses a bare ``Figure`` (not pyplot), so it works with any matplotlib backend and leaves
+    no open figures behind: what slider widgets show in an ``ipywidgets.Image``.
+    """
+    figure = Figure(figsize=size, layout="constrained")
+    draw(*args, ax=figure.subplots(), **kwargs)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
 
 
 def weight_histogram(

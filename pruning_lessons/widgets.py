@@ -10,13 +10,12 @@ import copy
 from dataclasses import dataclass
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 from torch import nn
 from torch.utils.data import TensorDataset
 
 from .train import evaluate
 from .unstructured import magnitude_prune, prunable_parameters, sparsity
-from .viz import weight_histogram
+from .viz import png, weight_histogram
 
 
 @dataclass(frozen=True)
@@ -58,19 +57,16 @@ def threshold_explorer(
         continuous_update=False,
     )
     label = widgets.HTML()
-    output = widgets.Output()
+    picture = widgets.Image(format="png", layout=widgets.Layout(width="560px"))
 
     def redraw(change: dict | None = None) -> None:
         effect = threshold_effect(model, dataset, slider.value)
         label.value = f"<b>{effect}</b>"
-        with output:
-            output.clear_output(wait=True)
-            weight_histogram(model, slider.value)
-            plt.show()
+        picture.value = png(weight_histogram, model, slider.value)
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, label, output])
+    return widgets.VBox([slider, label, picture])
 
 
 @dataclass(frozen=True)

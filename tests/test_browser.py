@@ -1,0 +1,146 @@
+"""End to end: a real JupyterLab in a real browser runs a lesson and moves its first slider.
+
+Uses Debian's Chromium through Playwright (no browser download) against a JupyterLab server
+started here on 127.0.0.1 with a fixed token. Skips, saying why, where no browser is found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = "07_exercise_weight_pruning.ipynb"
+TOKEN = "pruning-lessons-test"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium found: install it with `apt-get install chromium`"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {server.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                json.load(response)
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"JupyterLab did not answer at {url} within {seconds} s")
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server on localhost serving a copy of the notebook (the repo stays clean)."""
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
+    port = _free_port()
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("MPLBACKEND", None)  # the learner's default: the inline backend
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.token={TOKEN}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--LabApp.news_url=",
+            "--ServerApp.disable_check_xsrf=True",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base}/api/status?token={TOKEN}", server)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _result_text(page) -> str:
+    return page.locator(".widget-vbox:has(.noUi-handle) .widget-html-content").first.inner_text()
+
+
+def _accept_kernel_dialog(page) -> None:
+    """JupyterLab sometimes asks which kernel to start while it is still loading: say yes."""
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        accept.wait_for(timeout=8_000)
+    except Exception:  # noqa: BLE001 -- no dialog: nothing to do
+        return
+    accept.click()
+
+
+def _screenshot(page, folder: Path) -> None:
+    page.screenshot(path=str(folder / "lesson_slider.png"))
+    shots = os.environ.get("PRUNING_LESSONS_SCREENSHOTS")  # a folder to keep it in
+    if shots:
+        shutil.copy(folder / "lesson_slider.png", Path(shots) / "lesson_slider.png")
+
+
+def test_lesson_slider_changes_the_displayed_result(lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{lab}/lab/tree/{NOTEBOOK}?token={TOKEN}")
+            page.locator(".jp-Notebook").wait_for(timeout=60_000)
+            _accept_kernel_dialog(page)
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+            page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+            handle = page.locator(".noUi-handle").first
+            handle.wait_for(timeout=120_000)
+            label = page.locator(".widget-vbox:has(.noUi-handle) .widget-html-content").first
+            label.wait_for(timeout=60_000)
+            before = _result_text(page)
+            assert before.strip(), "the slider's result label is empty"
+            handle.scroll_into_view_if_needed()
+            handle.focus()
+            page.keyboard.press("ArrowRight")
+            deadline = time.monotonic() + 60
+            while _result_text(page) == before and time.monotonic() < deadline:
+                time.sleep(0.5)
+            after = _result_text(page)
+        finally:
+            _screenshot(page, tmp_path)  # also on failure: it shows what went wrong
+            browser.close()
+    assert after != before, f"moving the slider did not change the result: {before!r}"
+    assert (tmp_path / "lesson_slider.png").stat().st_size > 10_000

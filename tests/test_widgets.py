@@ -1,0 +1,61 @@
+"""The functions behind the sliders, and the sliders themselves (moved from Python)."""
+
+import pytest
+
+import pruning_lessons as pl
+from pruning_lessons.viz import png, weight_histogram
+from pruning_lessons.widgets import (
+    threshold_effect,
+    threshold_explorer,
+    units_effect,
+    units_explorer,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    pl.seed_everything(0)
+    model = pl.mlp()
+    pl.fit(model, digits, epochs=3, progress=False)
+    return model
+
+
+def test_threshold_effect_leaves_the_model_alone(trained, digits):
+    before = pl.count_nonzero(trained)
+    none = threshold_effect(trained, digits.test, 0.0)
+    some = threshold_effect(trained, digits.test, 0.05)
+    assert pl.count_nonzero(trained) == before
+    assert none.sparsity == 0.0 and none.accuracy == pl.evaluate(trained, digits.test)
+    assert 0.0 < some.sparsity < 1.0 and 0.0 <= some.accuracy <= 1.0
+    assert "threshold 0.050" in str(some)
+
+
+def test_units_effect(trained, digits):
+    whole = units_effect(trained, digits.test, 0.0)
+    half = units_effect(trained, digits.test, 0.5)
+    assert whole.parameters == pl.count_parameters(trained)
+    assert half.parameters < whole.parameters and half.milliseconds > 0
+    assert "50% of the units removed" in str(half)
+
+
+def test_threshold_explorer_redraws_when_the_slider_moves(trained, digits):
+    box = threshold_explorer(trained, digits.test, start=0.02)
+    slider, label, picture = box.children
+    assert slider.continuous_update is False
+    first_text, first_picture = label.value, picture.value
+    assert "threshold 0.020" in first_text and first_picture[:4] == b"\x89PNG"
+    slider.value = slider.value + 5 * slider.step
+    assert label.value != first_text and picture.value != first_picture
+
+
+def test_units_explorer_redraws_when_the_slider_moves(trained, digits):
+    box = units_explorer(trained, digits.test, start=0.5)
+    slider, label = box.children
+    first = label.value
+    slider.value = 0.2
+    assert label.value != first and "20% of the units removed" in label.value
+
+
+def test_png_draws_without_pyplot(trained):
+    data = png(weight_histogram, trained, 0.05)
+    assert data[:4] == b"\x89PNG" and len(data) > 5_000
