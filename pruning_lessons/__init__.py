@@ -9,6 +9,19 @@ from .data import Splits, load_digits
 from .dependency import UnitGroup, unit_groups
 from .device import available_devices, pick_device, seed_everything
 from .glossary import glossary, glossary_table
+from .importance import (
+    WEIGHT_CRITERIA,
+    MovementTracker,
+    ScoreOptions,
+    lamp_scores,
+    magnitude_scores,
+    movement_scores,
+    prune_weights,
+    random_scores,
+    snip_scores,
+    taylor_scores,
+    weight_scores,
+)
 from .masks import (
     bake_masks,
     get_masks,
@@ -29,6 +42,14 @@ from .metrics import (
 )
 from .models import ResidualBlock, TinyResNet, cnn, mlp, tiny_resnet
 from .quiz import flash_cards, load_bank, mock_interview, print_quiz, quiz_widget
+from .redundancy import merge_redundant_neurons
+from .semistructured import (
+    is_nm_sparse,
+    nm_mask,
+    nm_prune,
+    semi_structured_unavailable,
+    to_semi_structured,
+)
 from .structured import (
     UNIT_IMPORTANCE,
     prune_units,
@@ -38,6 +59,7 @@ from .structured import (
 )
 from .surgery import load_pruned_structure, remove_layers, save_pruned_structure
 from .train import History, evaluate, fine_tune, fit, make_optimizer
+from .unit_importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
 from .unstructured import (
     global_magnitude_masks,
     magnitude_mask,
@@ -52,6 +74,7 @@ __version__ = "0.1.0"
 __all__ = [
     "available_devices",
     "bake_masks",
+    "bn_l1_penalty",
     "cnn",
     "count_macs",
     "count_nonzero",
@@ -61,12 +84,15 @@ __all__ = [
     "fine_tune",
     "fit",
     "flash_cards",
+    "fpgm_importance",
     "get_masks",
     "global_magnitude_masks",
     "glossary",
     "glossary_table",
     "History",
     "install_mask",
+    "is_nm_sparse",
+    "lamp_scores",
     "Latency",
     "load_bank",
     "load_digits",
@@ -75,31 +101,47 @@ __all__ = [
     "load_sparse",
     "magnitude_mask",
     "magnitude_prune",
+    "magnitude_scores",
     "make_optimizer",
     "measure_latency",
+    "merge_redundant_neurons",
     "mlp",
     "mock_interview",
+    "movement_scores",
+    "MovementTracker",
+    "nm_mask",
+    "nm_prune",
     "pick_device",
     "print_quiz",
     "prunable_parameters",
     "prune_units",
+    "prune_weights",
     "quiz_widget",
     "random_importance",
     "random_prune",
+    "random_scores",
     "remove_layers",
     "ResidualBlock",
     "save_pruned_structure",
     "save_sparse",
+    "ScoreOptions",
     "seed_everything",
     "select_units",
+    "semi_structured_unavailable",
+    "snip_scores",
     "sparsity",
     "sparsity_report",
     "SparsityReport",
     "Splits",
+    "taylor_scores",
+    "taylor_unit_importance",
     "tiny_resnet",
     "TinyResNet",
+    "to_semi_structured",
     "unit_groups",
     "UNIT_IMPORTANCE",
     "unit_scores",
     "UnitGroup",
+    "WEIGHT_CRITERIA",
+    "weight_scores",
 ]

@@ -25,6 +25,7 @@ examples:
   python -m pruning_lessons demo
   python -m pruning_lessons demo --sparsity 0.9 0.95 --schedule cubic --seed 1
   python -m pruning_lessons demo --method random --json results.json --plot curve.png
+  python -m pruning_lessons demo --method taylor --sparsity 0.9
 """
 
 
@@ -79,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         choices=sorted(PRUNERS),
         default="magnitude",
-        help="what decides which weights go (default: magnitude)",
+        help="what decides which weights go (default: magnitude); taylor and snip read "
+        "training batches, movement spends part of the fine-tuning budget recording scores",
     )
     demo.add_argument(
         "--scope",

@@ -23,17 +23,33 @@ from torch import nn
 
 from .data import Splits
 from .device import seed_everything
+from .importance import MovementTracker, prune_weights
 from .masks import get_masks, install_mask
 from .schedules import sparsity_schedule
 from .train import evaluate, fit
 from .unstructured import magnitude_prune, random_prune, sparsity
 
+
+def _criterion(name: str) -> Callable[..., dict]:
+    def prune(model: nn.Module, amount: float, scope: str, seed: int, data: Splits) -> dict:
+        return prune_weights(model, amount, criterion=name, scope=scope, seed=seed, data=data)
+
+    return prune
+
+
+#: Weight pruners by name, called as ``pruner(model, amount, scope, seed, data)``.
 PRUNERS: dict[str, Callable[..., dict]] = {
-    "magnitude": lambda model, amount, scope, seed: magnitude_prune(model, amount, scope=scope),
-    "random": lambda model, amount, scope, seed: random_prune(
+    "magnitude": lambda model, amount, scope, seed, data: magnitude_prune(
+        model, amount, scope=scope
+    ),
+    "random": lambda model, amount, scope, seed, data: random_prune(
         model, amount, scope=scope, seed=seed
     ),
+    **{name: _criterion(name) for name in ("taylor", "snip", "movement", "lamp")},
 }
+
+#: Pruners whose scores are recorded while the model fine-tunes (see ``prune_and_fine_tune``).
+TRAINED_SCORES = {"movement"}
 
 
 @dataclass
@@ -131,12 +147,22 @@ def prune_and_fine_tune(
 
     The total fine-tuning budget is ``fine_tune_epochs`` whatever the schedule, shared over
     its steps, so schedules are compared fairly. Each step's accuracy is recorded twice:
-    right after pruning and after fine-tuning.
+    right after pruning and after fine-tuning. Data-driven methods (``"taylor"``, ``"snip"``)
+    read their batches from ``data.train``. ``"movement"`` scores come from fine-tuning
+    itself: the budget gets one more share, spent fine-tuning the dense model under a
+    :class:`~pruning_lessons.importance.MovementTracker` before the first pruning step, and
+    the tracker keeps recording until the end (the total is still ``fine_tune_epochs``).
     """
     if method not in PRUNERS:
         raise ValueError(f"method must be one of {sorted(PRUNERS)}, got {method!r}")
     levels = sparsity_schedule(schedule, sparsity, steps)
-    budget = _split_budget(fine_tune_epochs, len(levels))
+    tracked = method in TRAINED_SCORES
+    budget = _split_budget(fine_tune_epochs, len(levels) + tracked)
+    if tracked and budget[0] == 0:
+        raise ValueError(
+            f"method {method!r} records its scores while fine-tuning, before the first pruning "
+            f"step: it needs fine_tune_epochs >= {len(levels) + 1} (got {fine_tune_epochs})"
+        )
     record.config.update(
         sparsity=sparsity,
         schedule=schedule,
@@ -145,16 +171,25 @@ def prune_and_fine_tune(
         method=method,
         scope=scope,
     )
-    for level, epochs in zip(levels, budget, strict=True):
-        seconds = _timed(lambda level=level: PRUNERS[method](model, level, scope, seed))
-        record.add(model, data, "prune", seconds)
-        if epochs:
-            seconds = _timed(
-                lambda epochs=epochs: fit(
-                    model, data, epochs=epochs, lr=lr, seed=seed, desc="fine-tune"
-                )
-            )
-            record.add(model, data, "fine-tune", seconds, epochs)
+    tracker = MovementTracker(model).start() if tracked else None
+
+    def fine_tune_for(epochs: int) -> None:
+        seconds = _timed(
+            lambda: fit(model, data, epochs=epochs, lr=lr, seed=seed, desc="fine-tune")
+        )
+        record.add(model, data, "fine-tune", seconds, epochs)
+
+    try:
+        if tracked:
+            fine_tune_for(budget.pop(0))
+        for level, epochs in zip(levels, budget, strict=True):
+            seconds = _timed(lambda level=level: PRUNERS[method](model, level, scope, seed, data))
+            record.add(model, data, "prune", seconds)
+            if epochs:
+                fine_tune_for(epochs)
+    finally:
+        if tracker is not None:
+            tracker.stop()
     return record
 
 

@@ -23,6 +23,7 @@ from torch import nn
 from .dependency import UnitGroup, unit_groups
 from .device import check_seed
 from .surgery import replace, sliced
+from .unit_importance import fpgm_importance
 
 UnitImportance = Callable[[UnitGroup], torch.Tensor]
 SCOPES = ("layer", "global")
@@ -78,7 +79,11 @@ UNIT_IMPORTANCE: dict[str, UnitImportance] = {
     "l1": l1_importance,
     "l2": l2_importance,
     "bn": bn_importance,
+    "fpgm": fpgm_importance,
 }
+
+#: Criteria that need data, so a name alone cannot build them: what to pass instead.
+NEEDS_DATA = {"taylor": "importance=taylor_unit_importance(model, data)"}
 
 
 def _resolve_importance(importance: str | UnitImportance, seed: int | None) -> UnitImportance:
@@ -89,6 +94,11 @@ def _resolve_importance(importance: str | UnitImportance, seed: int | None) -> U
         if seed is None:
             raise ValueError("importance='random' needs seed=<int> so that it is reproducible")
         return random_importance(seed)
+    if importance in NEEDS_DATA:
+        raise ValueError(
+            f"importance {importance!r} needs data to compute gradients: pass "
+            f"{NEEDS_DATA[importance]}"
+        )
     if importance not in UNIT_IMPORTANCE:
         raise ValueError(f"importance must be one of {names} or a callable, got {importance!r}")
     return UNIT_IMPORTANCE[importance]
@@ -258,8 +268,10 @@ def prune_units(
     ``amount``: a fraction in [0, 1) removed from every prunable layer (``round(amount * n)``
     units of a layer with ``n``), or a dict ``{layer_name: fraction}`` (unlisted layers are
     kept whole). The final classifier's outputs are never pruned. ``importance``: ``"l1"``,
-    ``"l2"`` (norm of each unit's incoming weights), ``"bn"`` (|BatchNorm scale|), ``"random"``
-    (needs ``seed``), any name in :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores``.
+    ``"l2"`` (norm of each unit's incoming weights), ``"bn"`` (|BatchNorm scale|), ``"fpgm"``
+    (distance to the layer's other filters), ``"random"`` (needs ``seed``), any name in
+    :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores`` such as
+    ``taylor_unit_importance(model, data)``.
     Lowest scores go first, ties to the lower index; all scores are computed before anything
     is removed. ``scope="global"`` removes ``round(amount * total)`` units ranked across all
     layers on scores divided by each layer's mean |score|, and never empties a layer.
@@ -270,6 +282,17 @@ def prune_units(
     image) is used once to learn shapes. ``model`` itself is never changed.
     """
     groups, removed = _plan(model, amount, importance, scope, example_input, seed)
+    return remove_units(model, groups, removed)
+
+
+def remove_units(
+    model: nn.Module, groups: list[UnitGroup], removed: dict[str, list[int]]
+) -> nn.Module:
+    """A copy of ``model`` without the ``removed`` units (indices by group name).
+
+    The apply step shared by every structured criterion: each group's producers and norms lose
+    those outputs, its consumers the matching inputs. ``model`` is not changed.
+    """
     keep_out: dict[str, torch.Tensor] = {}
     keep_in: dict[str, torch.Tensor] = {}
     for group in groups:
