@@ -117,6 +117,19 @@ def _split_budget(epochs: int, parts: int) -> list[int]:
     return [base + (1 if i >= parts - extra else 0) for i in range(parts)]
 
 
+def _fine_tune_plan(epochs: int, steps: int) -> list[int]:
+    """Fine-tuning epochs after each pruning step, ``epochs`` in total.
+
+    One step gets everything. With several, the steps before the last share the first half
+    of the budget and the final sparsity gets the second half: like Zhu & Gupta (2017), the
+    sparsity reaches its target well before the end, so the network can recover at it.
+    """
+    if steps == 1:
+        return [epochs]
+    ramp = _split_budget(epochs // 2, steps - 1)
+    return [*ramp, epochs - sum(ramp)]
+
+
 def train_dense(
     build: Callable[[], nn.Module], data: Splits, *, epochs: int = 30, seed: int = 0
 ) -> tuple[nn.Module, Record]:
@@ -145,11 +158,12 @@ def prune_and_fine_tune(
 ) -> Record:
     """Prune ``model`` in place following ``schedule``, fine-tuning after each pruning step.
 
-    The total fine-tuning budget is ``fine_tune_epochs`` whatever the schedule, shared over
-    its steps, so schedules are compared fairly. Each step's accuracy is recorded twice:
-    right after pruning and after fine-tuning. Data-driven methods (``"taylor"``, ``"snip"``)
-    read their batches from ``data.train``. ``"movement"`` scores come from fine-tuning
-    itself: the budget gets one more share, spent fine-tuning the dense model under a
+    The total fine-tuning budget is ``fine_tune_epochs`` whatever the schedule, so schedules
+    are compared fairly (:func:`_fine_tune_plan` shares it over the steps; the last phase
+    decays the learning rate). Each step's accuracy is recorded right after pruning and
+    after fine-tuning. Data-driven methods (``"taylor"``, ``"snip"``) read their batches
+    from ``data.train``. ``"movement"`` scores come from fine-tuning itself: one more share
+    of the budget is spent fine-tuning the dense model under a
     :class:`~pruning_lessons.importance.MovementTracker` before the first pruning step, and
     the tracker keeps recording until the end (the total is still ``fine_tune_epochs``).
     """
@@ -157,8 +171,9 @@ def prune_and_fine_tune(
         raise ValueError(f"method must be one of {sorted(PRUNERS)}, got {method!r}")
     levels = sparsity_schedule(schedule, sparsity, steps)
     tracked = method in TRAINED_SCORES
-    budget = _split_budget(fine_tune_epochs, len(levels) + tracked)
-    if tracked and budget[0] == 0:
+    first = fine_tune_epochs // (len(levels) + 1) if tracked else 0
+    budget = _fine_tune_plan(fine_tune_epochs - first, len(levels))
+    if tracked and first == 0:
         raise ValueError(
             f"method {method!r} records its scores while fine-tuning, before the first pruning "
             f"step: it needs fine_tune_epochs >= {len(levels) + 1} (got {fine_tune_epochs})"
@@ -173,20 +188,28 @@ def prune_and_fine_tune(
     )
     tracker = MovementTracker(model).start() if tracked else None
 
-    def fine_tune_for(epochs: int) -> None:
+    def fine_tune_for(epochs: int, lr_schedule: str = "constant") -> None:
         seconds = _timed(
-            lambda: fit(model, data, epochs=epochs, lr=lr, seed=seed, desc="fine-tune")
+            lambda: fit(
+                model,
+                data,
+                epochs=epochs,
+                lr=lr,
+                seed=seed,
+                desc="fine-tune",
+                lr_schedule=lr_schedule,
+            )
         )
         record.add(model, data, "fine-tune", seconds, epochs)
 
     try:
         if tracked:
-            fine_tune_for(budget.pop(0))
-        for level, epochs in zip(levels, budget, strict=True):
+            fine_tune_for(first)
+        for i, (level, epochs) in enumerate(zip(levels, budget, strict=True)):
             seconds = _timed(lambda level=level: PRUNERS[method](model, level, scope, seed, data))
             record.add(model, data, "prune", seconds)
             if epochs:
-                fine_tune_for(epochs)
+                fine_tune_for(epochs, "cosine" if i == len(levels) - 1 else "constant")
     finally:
         if tracker is not None:
             tracker.stop()

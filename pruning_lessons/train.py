@@ -19,6 +19,7 @@ from .data import Splits
 from .device import check_seed, seed_everything
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -95,13 +96,15 @@ def fit(
     weight_decay: float = 0.0,
     seed: int = 0,
     penalty: Callable[[nn.Module], torch.Tensor] | None = None,
+    lr_schedule: str = "constant",
     progress: bool = True,
     desc: str = "train",
 ) -> History:
     """Train ``model`` with cross-entropy on ``data`` (``Splits``: train, report val accuracy).
 
     The model is moved to the data's device. The same ``seed`` gives the same weights bit for
-    bit on CPU. ``penalty(model)``, if given, is added to the loss (Network Slimming's L1 on
+    bit on CPU. ``lr_schedule="cosine"`` decays the learning rate to zero over the call.
+    ``penalty(model)``, if given, is added to the loss (Network Slimming's L1 on
     BatchNorm scales is one). Set ``TQDM_DISABLE=1`` to silence the progress bar.
     """
     _check_positive(epochs, "epochs")
@@ -116,11 +119,16 @@ def fit(
         opt = make_optimizer(model, optimizer, lr, weight_decay)  # validates before any change
     else:
         opt = optimizer
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
     generator = seed_everything(seed)
     model.to(_device_of(train_set))
     loader = DataLoader(
         train_set, batch_size=batch_size, shuffle=True, generator=generator, num_workers=0
     )
+    scheduler = None
+    if lr_schedule == "cosine":  # decay to zero over this call's steps
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * len(loader))
     loss_fn = nn.CrossEntropyLoss()
     history = History()
     start = time.perf_counter()
@@ -135,6 +143,8 @@ def fit(
                 loss = loss + penalty(model)
             loss.backward()
             opt.step()
+            if scheduler is not None:
+                scheduler.step()
             total += loss.item() * len(y)
             count += len(y)
         history.train_loss.append(total / count)

@@ -13,6 +13,7 @@ from pruning_lessons.analysis import (
 )
 from pruning_lessons.pipeline import (
     Record,
+    _fine_tune_plan,
     _split_budget,
     lottery_ticket,
     prune_and_fine_tune,
@@ -48,6 +49,9 @@ def test_record_follows_the_schedule_at_an_equal_budget(trained, digits, schedul
 def test_budget_split():
     assert _split_budget(10, 3) == [3, 3, 4] and sum(_split_budget(7, 5)) == 7
     assert _split_budget(2, 5) == [0, 0, 0, 1, 1]
+    assert _fine_tune_plan(10, 1) == [10]
+    assert _fine_tune_plan(20, 5) == [2, 2, 3, 3, 10]  # ramp in the first half, then recover
+    assert sum(_fine_tune_plan(7, 4)) == 7
 
 
 def test_run_and_bad_method(digits):

@@ -67,6 +67,7 @@ def test_evaluate_restores_mode():
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"optimizer": "rmsprop"}, ValueError, "optimizer"),
         ({"seed": -3}, ValueError, "seed"),
+        ({"lr_schedule": "step"}, ValueError, "lr_schedule must be one of"),
     ],
 )
 def test_fit_bad_input_leaves_model_unchanged(kwargs, error, words):
