@@ -160,7 +160,7 @@ def goals(dense: dict, mlp: dict, lottery: dict, cnn: dict) -> list[list[str]]:
         [
             "CNN, 50% channels",
             "within 1 point of dense",
-            f"{100 * gap:.2f} points below",
+            f"{100 * abs(gap):.2f} points {'below' if gap > 0 else 'above'} dense",
             "met" if gap <= 0.01 else "MISSED",
         ]
     )
