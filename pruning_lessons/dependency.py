@@ -155,12 +155,15 @@ class _Spaces:
 
 
 @contextmanager
-def evaluating(model: nn.Module) -> Iterator[None]:
-    """Eval mode and no autograd for a look at the model; every module's mode is restored."""
+def evaluating(model: nn.Module, *, grad: bool = False) -> Iterator[None]:
+    """Eval mode (BatchNorm statistics stay put, no dropout), autograd off unless ``grad``.
+
+    Every module's train/eval mode is restored afterwards.
+    """
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             yield
     finally:
         for module, mode in modes.items():

@@ -24,7 +24,6 @@ below every other weight whatever their score, so pruning again only adds zeros.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
@@ -35,6 +34,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.weak import WeakIdKeyDictionary
 
 from .data import Splits
+from .dependency import evaluating
 from .device import check_seed
 from .masks import get_masks
 from .select import prune_count
@@ -94,19 +94,6 @@ def data_batches(data: Data | None, batches: int, batch_size: int, who: str) -> 
     return [(x, y) for x, y in chosen]
 
 
-@contextmanager
-def _scoring(model: nn.Module) -> Iterator[None]:
-    """Eval mode (BatchNorm statistics stay as they are, no dropout), gradients on; restored."""
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.enable_grad():
-            yield
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
-
-
 def gradients(
     model: nn.Module,
     params: Mapping[str, nn.Parameter],
@@ -123,7 +110,7 @@ def gradients(
             raise ValueError(f"parameter {name!r} has requires_grad=False; no gradient for it")
     loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
     device = next(iter(params.values())).device
-    with _scoring(model):
+    with evaluating(model, grad=True):
         for x, y in batches:
             loss = loss_fn(model(x.to(device)), y.to(device))
             grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)

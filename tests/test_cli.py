@@ -44,7 +44,7 @@ def test_tiny_run_prints_a_table_and_saves_json_and_plot(tmp_path, capsys):
         (["demo", "--sparsity", "lots"], "is not a number"),
         (["demo", "--method", "psychic"], "invalid choice"),
         (["demo", "--schedule", "weekly"], "invalid choice"),
-        (["demo", "--seed", "-1"], "seed must be >= 0"),
+        (["demo", "--seed", "-1"], "seed must be at least 0"),
         (["demo", "--steps", "0"], "must be at least 1"),
         (["demo", "--json", "/no/such/folder/r.json"], "does not exist"),
         (["prune-everything"], "invalid choice"),
