@@ -80,7 +80,7 @@ def run_method(method: str, weights: list[torch.Tensor], amount: float) -> int:
 
 def worker(method: str, n: int, amount: float, repeats: int) -> None:
     """Child process: build the weights, run one method ``repeats`` times, print JSON."""
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     run_method(method, make_weights(64 * 4096), amount)  # warm-up: load code, start threads
     weights = make_weights(n)
     originals = [w.clone() for w in weights] if method.startswith("torch: global") else None
@@ -187,8 +187,10 @@ def main() -> None:
     )
     parser.add_argument("--amount", type=float, default=0.9)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in each worker")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ["BENCH_THREADS"] = str(args.threads)  # read by the workers
     if args.worker:
         worker(args.worker, int(args.weights), args.amount, args.repeats)
         return
@@ -228,7 +230,7 @@ def main() -> None:
         "global_selection",
         data,
         table + "\n\n" + notes,
-        f"Global magnitude selection at {args.amount:.0%} sparsity (2 CPU threads)",
+        f"Global magnitude selection at {args.amount:.0%} sparsity ({args.threads} CPU thread(s))",
     )
 
 
