@@ -215,8 +215,8 @@ def amount_explorer(
             )
             weight_histogram(model, effect.cut, ax=left)
             bars(
-                {"dense": effect.dense_bytes, "sparse": effect.sparse_bytes},
-                ylabel="bytes on disk",
+                {"dense": effect.dense_bytes / 1e3, "sparse": effect.sparse_bytes / 1e3},
+                ylabel="kB on disk",
                 ax=right,
             )
             plt.show()
@@ -227,6 +227,36 @@ def amount_explorer(
 
 
 # --- lesson 02: weight vs structured pruning at the same budget ------------------------------
+
+
+def side_by_side_ms(
+    models: dict[str, nn.Module],
+    example: torch.Tensor,
+    *,
+    rounds: int = 5,
+    batch_size: int = 256,
+    min_run_time: float = 0.02,
+) -> dict[str, float]:
+    """Milliseconds per batch of each model: the fastest of ``rounds`` alternating rounds.
+
+    Round after round every model is timed once with :func:`~pruning_lessons.measure_latency`
+    (one thread), so a burst of load from another program hits all of them alike. Each model
+    keeps its fastest round: other programs, page faults of the memory allocator and the like
+    can only add time, never remove it, so the minimum is the steadiest estimate on a busy
+    machine.
+    """
+    from .metrics import measure_latency
+
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            latency = measure_latency(
+                model, example, batch_size=batch_size, min_run_time=min_run_time
+            )
+            seconds[name].append(latency.median)
+    return {name: 1e3 * min(values) for name, values in seconds.items()}
 
 
 def unit_keep_masks(
@@ -301,11 +331,11 @@ def granularity_effect(
     Structured: remove ``fraction`` of every hidden layer's units (L1 norm, Li et al. 2017),
     giving a model with ``P`` parameters. Weight pruning: zero the smallest weights globally
     (Han et al. 2015) until exactly ``P`` parameters are left non-zero. No fine-tuning.
-    Latency is measured on the weight-pruned model with its masks baked in, as you would
-    export it: a plain dense model that happens to hold zeros.
+    Latency is measured side by side (:func:`side_by_side_ms`), on the weight-pruned model with
+    its masks baked in, as you would export it: a plain dense model that happens to hold zeros.
     """
     from .masks import bake_masks, get_masks
-    from .metrics import count_parameters, measure_latency
+    from .metrics import count_parameters
     from .structured import prune_units
 
     smaller = prune_units(model, fraction, importance=importance)
@@ -319,12 +349,11 @@ def granularity_effect(
     weight_masks = {name: keep.clone() for name, keep in get_masks(zeroed).items()}
     weight_accuracy = evaluate(zeroed, dataset)
     bake_masks(zeroed)
-    example = dataset.tensors[0][:1]
-
-    def milliseconds(m: nn.Module) -> float:
-        latency = measure_latency(m, example, batch_size=batch_size, min_run_time=0.1)
-        return 1e3 * latency.median
-
+    ms = side_by_side_ms(
+        {"dense": model, "weight": zeroed, "unit": smaller},
+        dataset.tensors[0][:1],
+        batch_size=batch_size,
+    )
     return GranularityEffect(
         fraction=fraction,
         dense_parameters=count_parameters(model),
@@ -333,9 +362,9 @@ def granularity_effect(
         dense_accuracy=evaluate(model, dataset),
         weight_accuracy=weight_accuracy,
         unit_accuracy=evaluate(smaller, dataset),
-        dense_ms=milliseconds(model),
-        weight_ms=milliseconds(zeroed),
-        unit_ms=milliseconds(smaller),
+        dense_ms=ms["dense"],
+        weight_ms=ms["weight"],
+        unit_ms=ms["unit"],
         batch_size=batch_size,
         weight_masks=weight_masks,
         unit_masks=unit_keep_masks(model, fraction, importance=importance),
@@ -427,14 +456,15 @@ def fit_to_budget(
     """Remove the smallest fraction of units (from ``amounts``) whose cost fits the budget.
 
     ``measure``: ``"macs"`` (one forward pass of one sample, :func:`count_macs`),
-    ``"parameters"`` or ``"latency"`` (milliseconds per batch of 256, measured now, so it
-    varies a little between runs). ``budget`` is the allowed cost as a fraction of the dense
-    model's. Every amount is tried, smallest first, so the whole cost curve is returned too
-    (amounts that would empty a layer are skipped); ``fits`` is False when even the largest
-    amount costs too much (then that one is returned).
+    ``"parameters"`` or ``"latency"`` (milliseconds per batch of 256, the fastest of a few
+    rounds of :func:`side_by_side_ms`, measured now, so it varies a little between runs).
+    ``budget`` is the allowed cost as a fraction of the dense model's. Every amount is tried,
+    smallest first, so the whole cost curve is returned too (amounts that would empty a layer
+    are skipped); ``fits`` is False when even the largest amount costs too much (then that
+    one is returned).
     """
     from .dependency import unit_groups
-    from .metrics import count_macs, count_parameters, measure_latency
+    from .metrics import count_macs, count_parameters
     from .structured import prune_units
 
     if measure not in BUDGET_MEASURES:
@@ -450,7 +480,7 @@ def fit_to_budget(
             return float(count_macs(m, example))
         if measure == "parameters":
             return float(count_parameters(m))
-        return 1e3 * measure_latency(m, example, min_run_time=0.1).median
+        return side_by_side_ms({"model": m}, example)["model"]
 
     sizes = [g.size for g in unit_groups(model) if g.pinned is None]
     dense_cost = cost(model)

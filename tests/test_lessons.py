@@ -17,8 +17,18 @@ from pruning_lessons.widgets import (
     fit_to_budget,
     granularity_effect,
     granularity_explorer,
+    side_by_side_ms,
     unit_keep_masks,
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These models are tiny: one thread is as fast, and does not stall on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +140,14 @@ def test_granularity_effect_prunes_both_ways_to_one_budget(small_mlp, digits):
         assert 0.0 <= value <= 1.0
     assert min(effect.dense_ms, effect.weight_ms, effect.unit_ms) > 0
     assert len(str(effect).splitlines()) == 3
+
+
+def test_side_by_side_ms_times_every_model(small_mlp, digits):
+    models = {"dense": small_mlp, "smaller": pl.prune_units(small_mlp, 0.5)}
+    ms = side_by_side_ms(models, digits.test.tensors[0][:1], rounds=2, min_run_time=0.01)
+    assert list(ms) == ["dense", "smaller"] and all(v > 0 for v in ms.values())
+    with pytest.raises(ValueError, match="rounds must be a positive int"):
+        side_by_side_ms(models, digits.test.tensors[0][:1], rounds=0)
 
 
 def test_granularity_explorer_redraws_the_label_when_the_slider_moves(small_mlp, digits):
