@@ -91,3 +91,27 @@ def bars(values: Mapping[str, float], *, ylabel: str, ax: Axes | None = None) ->
     ax.bar_label(drawn, fmt="%.3g")
     ax.set(ylabel=ylabel)
     return ax
+
+
+def budget_curve(fit, *, ax: Axes | None = None) -> Axes:
+    """Cost (% of dense) against the fraction of units removed, with the budget and the pick.
+
+    ``fit`` is a :class:`~pruning_lessons.widgets.BudgetFit`.
+    """
+    ax = _axes(ax)
+    xs = [100 * amount for amount, _ in fit.curve]
+    ys = [100 * cost / fit.dense_cost for _, cost in fit.curve]
+    ax.plot(xs, ys, marker="o", color="#4c72b0", label=f"cost ({fit.measure})")
+    ax.axhline(100 * fit.budget, color="#dd8452", linestyle="--", label="budget")
+    ax.plot(
+        [100 * fit.amount],
+        [100 * fit.cost / fit.dense_cost],
+        marker="*",
+        markersize=16,
+        color="#55a868" if fit.fits else "#c44e52",
+        linestyle="none",
+        label="least pruning that fits" if fit.fits else "nothing fits",
+    )
+    ax.set(xlabel="units removed from every layer (%)", ylabel="cost (% of dense)")
+    ax.legend()
+    return ax
