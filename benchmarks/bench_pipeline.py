@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["magnitude", "lamp"])
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.8, 0.9, 0.95, 0.98])
     parser.add_argument("--train-epochs", type=int, default=30)
-    parser.add_argument("--fine-tune-epochs", type=int, default=30)
+    parser.add_argument("--fine-tune-epochs", type=int, default=60)
     parser.add_argument("--cnn-epochs", type=int, default=10)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5, help="lottery-ticket rounds")
