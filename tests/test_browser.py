@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = "07_exercise_weight_pruning.ipynb"
+NOTEBOOK = "01_what_is_pruning.ipynb"
 TOKEN = "pruning-lessons-test"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BROWSER_ARGS = [
@@ -93,8 +93,11 @@ def lab(tmp_path):
             server.kill()
 
 
+RESULT = ".pl-result"  # the CSS class of the label that states a slider's result
+
+
 def _result_text(page) -> str:
-    return page.locator(".widget-vbox:has(.noUi-handle) .widget-html-content").first.inner_text()
+    return page.locator(RESULT).first.inner_text()
 
 
 def _accept_kernel_dialog(page) -> None:
@@ -128,8 +131,7 @@ def test_lesson_slider_changes_the_displayed_result(lab, tmp_path):
             page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
             handle = page.locator(".noUi-handle").first
             handle.wait_for(timeout=120_000)
-            label = page.locator(".widget-vbox:has(.noUi-handle) .widget-html-content").first
-            label.wait_for(timeout=60_000)
+            page.locator(RESULT).first.wait_for(timeout=60_000)
             before = _result_text(page)
             assert before.strip(), "the slider's result label is empty"
             handle.scroll_into_view_if_needed()
