@@ -274,8 +274,9 @@ def draw_schedules(effect: ScheduleEffect, *, ax: Axes | None = None) -> Axes:
 
     ax = _axes(ax)
     for kind, levels in effect.levels.items():
-        xs = list(range(len(levels) + 1))
-        ax.step(xs, [0.0, *(100 * level for level in levels)], where="post", marker="o", label=kind)
+        padded = levels + levels[-1:] * (effect.steps - len(levels))  # one-shot stays there
+        xs = list(range(len(padded) + 1))
+        ax.step(xs, [0.0, *(100 * level for level in padded)], where="post", marker="o", label=kind)
     fine = [i / 20 for i in range(20 * effect.steps + 1)]
     curve = [100 * cubic_sparsity(t, effect.final, steps=effect.steps) for t in fine]
     ax.plot(fine, curve, color="grey", linestyle=":", label="cubic curve s(t)")
