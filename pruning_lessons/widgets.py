@@ -372,7 +372,14 @@ def draw_sensitivity(
         (line,) = ax.plot(xs, [100 * a for a in accuracies], marker="o", label=name)
         if amounts is not None and name in amounts:
             i = scan.amounts.index(amounts[name])
-            ax.plot(xs[i], 100 * accuracies[i], marker="*", markersize=16, color=line.get_color())
+            ax.plot(
+                xs[i],
+                100 * accuracies[i],
+                marker="*",
+                markersize=18,
+                markeredgecolor="black",
+                color=line.get_color(),
+            )
     ax.axhline(100 * scan.baseline, color="grey", linestyle="--", label="unpruned")
     ax.set(
         xlabel="share of this layer's weights pruned (%)",
