@@ -263,11 +263,11 @@ def draw_runs(ax, column: int, title: str) -> None:
     ax.set(title=title, xlabel="share of the weights removed (%)", ylim=(0, 100))
 
 
-figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True, layout="constrained")
+figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True, layout="constrained")
 draw_runs(left, 1, "right after pruning")
 draw_runs(right, 2, "after one epoch of fine-tuning")
 left.set_ylabel("test accuracy (%)")
-right.legend(loc="lower left", fontsize=8)
+right.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
 plt.show()
 
 print("Near 90 % of the weights removed, after one epoch of fine-tuning:")
@@ -279,7 +279,8 @@ for name, (removed, _, after) in sorted(nearest.items(), key=lambda item: -item[
 # What to notice:
 #
 # * **Right after pruning**, the criteria differ a lot: the better a criterion picks, the less
-#   accuracy falls. Random falls far below the others.
+#   accuracy falls. Random falls far below the sensible criteria (movement is a special
+#   case, see the last point).
 # * **One epoch of fine-tuning** closes much of the gap at moderate sparsity, which is why
 #   comparisons are only fair at an *equal fine-tuning budget*.
 # * Dropping **whole neurons** by their norm costs more accuracy than removing the same number
@@ -427,7 +428,7 @@ print(
 #
 # Drag the slider (it recomputes when you let go) to prune the same model with four
 # criteria at the chosen amount, *without* fine-tuning: the bars are each criterion's test
-# accuracy. The cell below the slider shows the result at 90 % for readers without a kernel.
+# accuracy. The cell below the slider shows the default amount for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
 from pruning_lessons.widgets import criteria_effect, criteria_explorer, draw_criteria

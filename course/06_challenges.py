@@ -269,7 +269,7 @@ plt.show()
 #
 # Accuracy on the clean test set is not the whole story. Here the dense model, the model
 # pruned and fine-tuned above, and a model with half of its neurons removed (and fine-tuned
-# the same way) see the same test images with Gaussian noise added, and shifted by a few
+# for as many epochs) see the same test images with Gaussian noise added, and shifted by a few
 # pixels (`perturb` / `perturbed_accuracy`).
 
 # %%
@@ -306,7 +306,7 @@ for kind, strength in (("noise", 0.3), ("shift", 1)):
 # inputs, evaluate the pruned model on such inputs too, and compare it with the dense one.
 #
 # Drag the slider (it redraws when you let go): the digits as the models see them, and each
-# model's accuracy. The cell below it shows noise 0.3 for readers without a kernel.
+# model's accuracy. The cell below it shows the default strength for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
 from pruning_lessons.widgets import draw_noise, draw_noisy_digits, noise_effect, noise_explorer
