@@ -123,9 +123,10 @@ def units_explorer(
 
 # --- lessons 04-06: criteria, schedules, layer ratios, robustness ----------------------------
 
+# Imports for this section only (functions import the rest where they need it), so that the
+# section does not depend on what the top of the module imports.
 from collections.abc import Mapping, Sequence  # noqa: E402
 
-import torch  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
 from .analysis import Sensitivity, amounts_for_budget, perturb, perturbed_accuracy  # noqa: E402
@@ -216,6 +217,8 @@ def criteria_explorer(
     criteria: Sequence[str] = LESSON_CRITERIA,
 ) -> widgets.VBox:
     """A slider over the share of weights pruned: every criterion's accuracy at that amount."""
+    from .viz import png
+
     slider = widgets.FloatSlider(
         value=start,
         min=0.0,
@@ -292,6 +295,8 @@ def draw_schedules(effect: ScheduleEffect, *, ax: Axes | None = None) -> Axes:
 
 def schedule_explorer(*, final: float = 0.9, steps: int = 5) -> widgets.VBox:
     """Sliders over the final sparsity and the number of steps: the schedules, redrawn."""
+    from .viz import png
+
     final_slider = widgets.FloatSlider(
         value=final,
         min=0.5,
@@ -394,6 +399,8 @@ def layer_ratio_explorer(
     model: nn.Module, dataset: TensorDataset, scan: Sensitivity, *, start: float = 0.01
 ) -> widgets.VBox:
     """A slider over the accuracy drop allowed per layer: the ratios it picks, and the result."""
+    from .viz import png
+
     slider = widgets.FloatSlider(
         value=start,
         min=0.0,
@@ -468,6 +475,8 @@ def draw_noisy_digits(
     ax: Axes | None = None,
 ) -> Axes:
     """The first ``count`` images of ``dataset`` as the models see them after :func:`perturb`."""
+    import torch
+
     from .viz import _axes
 
     ax = _axes(ax, (6, 1.6))
@@ -496,6 +505,8 @@ def noise_explorer(
     kind: str = "noise",
 ) -> widgets.VBox:
     """A slider over the noise (or shift) strength: the digits as seen, each model's accuracy."""
+    from .viz import png
+
     if kind == "noise":
         slider = widgets.FloatSlider(
             value=start, min=0.0, max=0.8, step=0.05, readout_format=".2f", description="noise"
