@@ -539,3 +539,412 @@ def budget_explorer(
     slider.observe(redraw, names="value")
     redraw()
     return widgets.VBox([slider, label, output])
+
+
+# --- lessons 04-06: criteria, schedules, layer ratios, robustness ----------------------------
+
+# Imports for this section only (functions import the rest where they need it), so that the
+# section does not depend on what the top of the module imports.
+from collections.abc import Mapping, Sequence  # noqa: E402
+
+from matplotlib.axes import Axes  # noqa: E402
+
+from .analysis import Sensitivity, amounts_for_budget, perturb, perturbed_accuracy  # noqa: E402
+from .data import Splits  # noqa: E402
+from .schedules import cubic_sparsity, sparsity_schedule  # noqa: E402
+
+#: The weight criteria the lesson-04 slider compares (all score a trained model; SNIP and
+#: movement need a different recipe, see the lesson).
+LESSON_CRITERIA = ("magnitude", "lamp", "taylor", "random")
+
+
+def _lesson_label() -> widgets.HTML:
+    """A slider's result line (the CSS class lets a browser test find it on the page)."""
+    label = widgets.HTML()
+    label.add_class("pl-result")
+    return label
+
+
+def _picture(width: str = "560px") -> widgets.Image:
+    return widgets.Image(format="png", layout=widgets.Layout(width=width))
+
+
+@dataclass(frozen=True)
+class CriteriaEffect:
+    """Test accuracy right after pruning the same share of weights by several criteria."""
+
+    amount: float
+    dense: float
+    accuracy: dict[str, float]
+
+    def __str__(self) -> str:
+        ranked = sorted(self.accuracy.items(), key=lambda item: -item[1])
+        parts = ", ".join(f"{name} {accuracy:.1%}" for name, accuracy in ranked)
+        return (
+            f"{self.amount:.0%} of the weights pruned, no fine-tuning: {parts} "
+            f"(dense {self.dense:.1%})"
+        )
+
+
+def criteria_effect(
+    model: nn.Module,
+    data: Splits,
+    amount: float,
+    *,
+    criteria: Sequence[str] = LESSON_CRITERIA,
+    scope: str = "global",
+    seed: int = 1,
+) -> CriteriaEffect:
+    """Prune a copy of ``model`` to ``amount`` with each criterion (no fine-tuning) and test it.
+
+    Each criterion is a name in :data:`~pruning_lessons.importance.WEIGHT_CRITERIA`; the ones
+    that need gradients (``"taylor"``, ``"snip"``) read batches of ``data.train``. Accuracy is
+    measured on ``data.test``. ``model`` itself is not changed.
+
+    ``seed`` seeds the ``"random"`` criterion. It should differ from the seed the model was
+    initialised with: ``random_scores(seed=s)`` draws the same uniform numbers that
+    ``torch.manual_seed(s)`` gave the first layer's initial weights, so that "random" choice
+    would follow the initial weights. The lessons initialise with seed 0, hence the default 1.
+    """
+    from .importance import prune_weights
+
+    accuracy = {}
+    for criterion in criteria:
+        pruned = copy.deepcopy(model)
+        prune_weights(pruned, amount, criterion=criterion, scope=scope, data=data, seed=seed)
+        accuracy[criterion] = evaluate(pruned, data.test)
+    return CriteriaEffect(amount, evaluate(model, data.test), accuracy)
+
+
+def draw_criteria(effect: CriteriaEffect, *, ax: Axes | None = None) -> Axes:
+    """Bars of each criterion's accuracy, with the dense model as a dashed line."""
+    from .viz import bars
+
+    ax = bars({k: 100 * v for k, v in effect.accuracy.items()}, ylabel="test accuracy (%)", ax=ax)
+    ax.axhline(100 * effect.dense, color="grey", linestyle="--")
+    ax.set(
+        ylim=(0, 105),
+        title=f"{effect.amount:.0%} of the weights pruned, no fine-tuning (dashed: dense)",
+    )
+    return ax
+
+
+def criteria_explorer(
+    model: nn.Module,
+    data: Splits,
+    *,
+    start: float = 0.9,
+    criteria: Sequence[str] = LESSON_CRITERIA,
+) -> widgets.VBox:
+    """A slider over the share of weights pruned: every criterion's accuracy at that amount."""
+    from .viz import png
+
+    slider = widgets.FloatSlider(
+        value=start,
+        min=0.0,
+        max=0.99,
+        step=0.01,
+        readout_format=".0%",
+        description="pruned",
+        continuous_update=False,
+    )
+    label, picture = _lesson_label(), _picture()
+
+    def redraw(change: dict | None = None) -> None:
+        effect = criteria_effect(model, data, slider.value, criteria=criteria)
+        label.value = f"<b>{effect}</b>"
+        picture.value = png(draw_criteria, effect)
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, label, picture])
+
+
+@dataclass(frozen=True)
+class ScheduleEffect:
+    """The sparsity after each pruning step of the one-shot, iterative and cubic schedules."""
+
+    final: float
+    steps: int
+    levels: dict[str, list[float]]
+
+    def __str__(self) -> str:
+        parts = [
+            f"{kind}: " + " -> ".join(f"{level:.1%}" for level in levels)
+            for kind, levels in self.levels.items()
+        ]
+        return f"to {self.final:.0%} in {self.steps} step(s) | " + " | ".join(parts)
+
+    def first_step(self, kind: str) -> float:
+        """The share of all weights removed by the first pruning step of ``kind``."""
+        return self.levels[kind][0]
+
+    def last_step(self, kind: str) -> float:
+        """The share of all weights removed by the last pruning step of ``kind``."""
+        levels = [0.0, *self.levels[kind]]
+        return levels[-1] - levels[-2]
+
+
+def schedule_effect(final: float, steps: int) -> ScheduleEffect:
+    """The levels :func:`~pruning_lessons.schedules.sparsity_schedule` gives each schedule."""
+    kinds = ("one-shot", "iterative", "cubic")
+    return ScheduleEffect(final, steps, {k: sparsity_schedule(k, final, steps) for k in kinds})
+
+
+def draw_schedules(effect: ScheduleEffect, *, ax: Axes | None = None) -> Axes:
+    """Sparsity against pruning step for each schedule, with Zhu & Gupta's cubic curve."""
+    from .viz import _axes
+
+    ax = _axes(ax)
+    for kind, levels in effect.levels.items():
+        padded = levels + levels[-1:] * (effect.steps - len(levels))  # one-shot stays there
+        xs = list(range(len(padded) + 1))
+        ax.step(xs, [0.0, *(100 * level for level in padded)], where="post", marker="o", label=kind)
+    fine = [i / 20 for i in range(20 * effect.steps + 1)]
+    curve = [100 * cubic_sparsity(t, effect.final, steps=effect.steps) for t in fine]
+    ax.plot(fine, curve, color="grey", linestyle=":", label="cubic curve s(t)")
+    ax.set(
+        xlabel="pruning step",
+        ylabel="sparsity (%)",
+        ylim=(0, 100),
+        title=f"Reaching {effect.final:.0%} in {effect.steps} step(s)",
+    )
+    ax.legend(loc="lower right")
+    return ax
+
+
+def schedule_explorer(*, final: float = 0.9, steps: int = 5) -> widgets.VBox:
+    """Sliders over the final sparsity and the number of steps: the schedules, redrawn."""
+    from .viz import png
+
+    final_slider = widgets.FloatSlider(
+        value=final,
+        min=0.5,
+        max=0.98,
+        step=0.01,
+        readout_format=".0%",
+        description="final",
+        continuous_update=False,
+    )
+    steps_slider = widgets.IntSlider(
+        value=steps, min=1, max=10, description="steps", continuous_update=False
+    )
+    label, picture = _lesson_label(), _picture()
+
+    def redraw(change: dict | None = None) -> None:
+        effect = schedule_effect(final_slider.value, steps_slider.value)
+        label.value = f"<b>{effect}</b>"
+        picture.value = png(draw_schedules, effect)
+
+    final_slider.observe(redraw, names="value")
+    steps_slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([final_slider, steps_slider, label, picture])
+
+
+@dataclass(frozen=True)
+class LayerRatioEffect:
+    """Per-layer amounts chosen from a sensitivity scan, and what they do all together."""
+
+    max_drop: float
+    amounts: dict[str, float]
+    sparsity: float
+    accuracy: float
+    baseline: float
+
+    def __str__(self) -> str:
+        chosen = ", ".join(f"{name} {amount:.0%}" for name, amount in self.amounts.items())
+        return (
+            f"allowing {self.max_drop:.1%} per layer: {chosen}; all pruned together: "
+            f"{self.sparsity:.1%} of the weights, accuracy {self.accuracy:.1%} "
+            f"(unpruned {self.baseline:.1%})"
+        )
+
+
+def layer_ratio_effect(
+    model: nn.Module, dataset: TensorDataset, scan: Sensitivity, max_drop: float
+) -> LayerRatioEffect:
+    """Per-layer amounts from ``scan`` for ``max_drop``, applied together to a copy of ``model``.
+
+    :func:`~pruning_lessons.analysis.amounts_for_budget` picks, for each layer, the largest
+    scanned amount whose accuracy stayed within ``max_drop`` of the baseline when that layer
+    alone was pruned. Here every layer is then pruned by magnitude to its amount at once (what
+    the default scan did to one layer at a time) and measured on ``dataset``: the drops of
+    the single layers do not simply add up. ``model`` is not changed.
+    """
+    amounts = amounts_for_budget(scan, max_drop)
+    pruned = copy.deepcopy(model)
+    for name, amount in amounts.items():
+        magnitude_prune(pruned, amount, parameters=[name])
+    return LayerRatioEffect(
+        max_drop,
+        amounts,
+        sparsity(pruned, list(amounts)),
+        evaluate(pruned, dataset),
+        scan.baseline,
+    )
+
+
+def draw_sensitivity(
+    scan: Sensitivity, amounts: Mapping[str, float] | None = None, *, ax: Axes | None = None
+) -> Axes:
+    """Accuracy against the amount each layer alone is pruned; chosen ``amounts`` as stars."""
+    from .viz import _axes
+
+    ax = _axes(ax)
+    xs = [100 * a for a in scan.amounts]
+    for name, accuracies in scan.accuracy.items():
+        (line,) = ax.plot(xs, [100 * a for a in accuracies], marker="o", label=name)
+        if amounts is not None and name in amounts:
+            i = scan.amounts.index(amounts[name])
+            ax.plot(
+                xs[i],
+                100 * accuracies[i],
+                marker="*",
+                markersize=18,
+                markeredgecolor="black",
+                color=line.get_color(),
+            )
+    ax.axhline(100 * scan.baseline, color="grey", linestyle="--", label="unpruned")
+    ax.set(
+        xlabel="share of this layer's weights pruned (%)",
+        ylabel="accuracy (%)",
+        title="Pruning one layer at a time",
+    )
+    ax.legend(loc="lower left")
+    return ax
+
+
+def layer_ratio_explorer(
+    model: nn.Module, dataset: TensorDataset, scan: Sensitivity, *, start: float = 0.01
+) -> widgets.VBox:
+    """A slider over the accuracy drop allowed per layer: the ratios it picks, and the result."""
+    from .viz import png
+
+    slider = widgets.FloatSlider(
+        value=start,
+        min=0.0,
+        max=0.2,
+        step=0.005,
+        readout_format=".1%",
+        description="max drop",
+        continuous_update=False,
+    )
+    label, picture = _lesson_label(), _picture()
+
+    def redraw(change: dict | None = None) -> None:
+        effect = layer_ratio_effect(model, dataset, scan, slider.value)
+        label.value = f"<b>{effect}</b>"
+        picture.value = png(draw_sensitivity, scan, effect.amounts)
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, label, picture])
+
+
+@dataclass(frozen=True)
+class NoiseEffect:
+    """Accuracy of several models on the same perturbed copy of a dataset."""
+
+    kind: str
+    strength: float
+    accuracy: dict[str, float]
+
+    @property
+    def title(self) -> str:
+        if self.kind == "noise":
+            return f"Gaussian noise, std {self.strength:.2f}"
+        return f"shifted by up to {self.strength:g} pixel(s)"
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{name} {accuracy:.1%}" for name, accuracy in self.accuracy.items())
+        return f"{self.title}: {parts}"
+
+
+def noise_effect(
+    models: Mapping[str, nn.Module],
+    dataset: TensorDataset,
+    strength: float,
+    *,
+    kind: str = "noise",
+    seed: int = 0,
+) -> NoiseEffect:
+    """Accuracy of each model on ``dataset`` perturbed by ``kind`` at ``strength``.
+
+    All models see the very same perturbed images (:func:`~pruning_lessons.analysis.perturb`
+    with ``seed``): Gaussian noise of standard deviation ``strength`` for ``"noise"``, a random
+    shift of ``strength`` whole pixels for ``"shift"``.
+    """
+    return NoiseEffect(
+        kind,
+        strength,
+        {
+            name: perturbed_accuracy(model, dataset, kind, strength, seed)
+            for name, model in models.items()
+        },
+    )
+
+
+def draw_noisy_digits(
+    dataset: TensorDataset,
+    strength: float,
+    *,
+    kind: str = "noise",
+    count: int = 6,
+    seed: int = 0,
+    ax: Axes | None = None,
+) -> Axes:
+    """The first ``count`` images of ``dataset`` as the models see them after :func:`perturb`."""
+    import torch
+
+    from .viz import _axes
+
+    ax = _axes(ax, (6, 1.6))
+    images = perturb(dataset.tensors[0][:count], kind, strength, seed).cpu()
+    blank = torch.ones(images.shape[-2], 1)
+    row = torch.cat([torch.cat([image[0], blank], dim=1) for image in images], dim=1)
+    ax.imshow(row.numpy(), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    return ax
+
+
+def draw_noise(effect: NoiseEffect, *, ax: Axes | None = None) -> Axes:
+    """Bars of each model's accuracy on the perturbed images."""
+    from .viz import bars
+
+    ax = bars({k: 100 * v for k, v in effect.accuracy.items()}, ylabel="test accuracy (%)", ax=ax)
+    ax.set(ylim=(0, 105), title=effect.title)
+    return ax
+
+
+def noise_explorer(
+    models: Mapping[str, nn.Module],
+    dataset: TensorDataset,
+    *,
+    start: float = 0.3,
+    kind: str = "noise",
+) -> widgets.VBox:
+    """A slider over the noise (or shift) strength: the digits as seen, each model's accuracy."""
+    from .viz import png
+
+    if kind == "noise":
+        slider = widgets.FloatSlider(
+            value=start, min=0.0, max=0.8, step=0.05, readout_format=".2f", description="noise"
+        )
+    else:
+        slider = widgets.IntSlider(value=int(start), min=0, max=3, description="shift (px)")
+    slider.continuous_update = False
+    label = _lesson_label()
+    digits_picture, bars_picture = _picture("480px"), _picture("420px")
+
+    def redraw(change: dict | None = None) -> None:
+        effect = noise_effect(models, dataset, slider.value, kind=kind)
+        label.value = f"<b>{effect}</b>"
+        digits_picture.value = png(
+            draw_noisy_digits, dataset, slider.value, kind=kind, size=(6, 1.6)
+        )
+        bars_picture.value = png(draw_noise, effect, size=(5, 3))
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, label, digits_picture, bars_picture])

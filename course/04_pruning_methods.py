@@ -1,0 +1,489 @@
+# %% [markdown]
+# # 04 · The common pruning methods
+#
+# **The interview question:** *What are the common pruning methods?*
+#
+# Every pruning method answers the same question, *which parts of the network can go?*, and
+# the methods differ in the evidence they look at. A useful way to sort them is into four
+# families:
+#
+# | family | looks at | in the library |
+# |---|---|---|
+# | **magnitude** | how large each weight is | `prune_weights`: `"magnitude"`, `"lamp"` |
+# | **structural** | whole neurons, filters or layers | `prune_units`: `"l1"`, `"bn"` |
+# | **redundancy** | units that duplicate others | `merge_redundant_neurons`, `"fpgm"` |
+# | **gradient-based** | the loss's reaction to a weight | `"taylor"`, `"snip"`, `"movement"` |
+#
+# Next to them stands one yardstick that is not a method at all: **random** pruning. A
+# criterion that cannot beat a random choice of the same size has not learnt anything about
+# the network.
+#
+# In this lesson all of them prune *the same trained model*. A small comparison runs live
+# (one seed, no fine-tuning or a single epoch of it, so it takes seconds). The full study
+# (every criterion, several seeds, proper fine-tuning) takes minutes, so it was run once with
+# `python benchmarks/bench_criteria.py` and this notebook reads its saved results from
+# `benchmarks/results/criteria.json`.
+
+# %%
+import copy
+import json
+import statistics
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+import pruning_lessons as pl
+from pruning_lessons.viz import mask_heatmap
+
+data = pl.load_digits(seed=0)
+pl.seed_everything(0)
+model = pl.mlp()  # 64 -> 300 -> 100 -> 10
+pl.fit(model, data, desc="train the MLP")
+dense_accuracy = pl.evaluate(model, data.test)
+weights = pl.prunable_parameters(model)
+dense_weights = sum(w.numel() for w in weights.values())
+print(
+    f"dense MLP: {dense_accuracy:.1%} test accuracy, {dense_weights:,} weights in {list(weights)}"
+)
+
+# %% [markdown]
+# ## 1 · Magnitude: small weights matter least
+#
+# The oldest and simplest rule (Han et al. 2015): a weight's importance is its absolute value
+# $|w|$. A small weight multiplies its input by almost nothing, so removing it should change
+# little. It costs one pass over the weights and needs no data.
+#
+# Two choices come with it. **Scope**: rank each layer on its own, or all weights together
+# (global). **Scaling**: layers have weights of different typical sizes, so a global ranking
+# can empty a layer whose weights are all small. LAMP (Lee et al. 2021) rescales each weight
+# by the weights larger than it in its own layer, so every layer's largest weight scores the
+# same and no layer is wiped out.
+#
+# ## 2 · Structural: remove whole units
+#
+# Instead of single weights, score a whole **neuron** (a row of a Linear weight) or **filter**
+# (of a convolution), and remove it together with everything that reads it. Common scores:
+# the L1 norm of the unit's incoming weights (Li et al. 2017) or the scale of the BatchNorm
+# after it (Liu et al. 2017, Network Slimming). Whole **layers** can go too, when the layers
+# around them have matching widths (exercise 08 does it). The result is a genuinely smaller
+# dense network, which is why this family gives real speed-ups (lesson 02).
+#
+# ## 3 · Redundancy: remove what is duplicated
+#
+# A unit may be large and still useless, if another unit already computes the same thing.
+# Two ideas:
+#
+# * **Merging** (Srinivas & Babu 2015): when neurons $i$ and $j$ have (nearly) the same
+#   incoming weights, they output (nearly) the same activation $h$. The next layer computes
+#   $a_i h + a_j h = (a_i + a_j) h$, so drop $j$ and add its outgoing weights $a_j$ to $a_i$.
+# * **Geometric median** (FPGM, He et al. 2019): in each layer, the filters closest to all the
+#   others (near the layer's geometric median) are the easiest for the rest to stand in for,
+#   so they go first, however large they are.
+#
+# Merging is exact for true duplicates. Let us make one: copy neuron 0 of `fc1` onto neuron 1,
+# then merge a single neuron of that layer away. (This cell's output is pinned by the tests.)
+
+# %% tags=["nbval-check-output"]
+twin = copy.deepcopy(model)
+with torch.no_grad():
+    twin.fc1.weight[1] = twin.fc1.weight[0]
+    twin.fc1.bias[1] = twin.fc1.bias[0]
+merged = pl.merge_redundant_neurons(twin, 1 / twin.fc1.out_features, layers="fc1")
+images = data.test.tensors[0]
+with torch.no_grad():
+    same = torch.allclose(twin(images), merged(images), atol=1e-5)
+print(f"fc1 neurons: {twin.fc1.out_features} -> {merged.fc1.out_features}")
+print(f"same outputs on every test image: {same}")
+
+# %% [markdown]
+# ## 4 · Gradient-based: ask the loss
+#
+# Size is only a proxy. The gradient $g = \partial L / \partial w$ says how the loss reacts to
+# a weight, and a first-order Taylor expansion estimates the change in loss when $w$ is set to
+# zero as about $-g\,w$. Three criteria use that:
+#
+# * **Taylor** (Molchanov et al. 2019): score $(g\,w)^2$, averaged over a few batches.
+# * **SNIP** (Lee et al. 2019): score $|g\,w|$ on one batch of a network that is *not trained
+#   yet*, prune once, then train the sparse network: pruning *before* training.
+# * **Movement** (Sanh et al. 2020): during fine-tuning, keep the weights that training pushes
+#   away from zero and drop the ones it pulls towards zero; the score $-\sum_t g_t\,w_t$ is
+#   recorded while the model trains.
+#
+# They need data and backward passes, so they cost more than magnitude.
+#
+# ## 5 · What each method removes
+#
+# Here are the keep-masks of the first layer (one row per neuron, one column per input pixel)
+# when the same share of all weights goes by four weight criteria, and when half of every
+# hidden layer's neurons go by two unit criteria. Dark = kept.
+
+# %%
+amount = 0.8
+random_seed = 1  # not 0: seed 0 would replay the random numbers that initialised fc1
+masks = {}
+for criterion in ("magnitude", "taylor", "lamp", "random"):
+    pruned = copy.deepcopy(model)
+    masks[criterion] = pl.prune_weights(
+        pruned, amount, criterion=criterion, data=data, seed=random_seed
+    )
+for importance in ("l1", "fpgm"):
+    keep = torch.ones_like(model.fc1.weight, dtype=torch.bool)
+    keep[pl.select_units(model, 0.5, importance=importance)["fc1"]] = False
+    masks[f"neurons, {importance.upper()}"] = {"fc1.weight": keep}
+
+figure, axes = plt.subplots(1, 6, figsize=(13, 3.4), sharey=True, layout="constrained")
+figure.suptitle(f"fc1 keep-masks: {amount:.0%} of all weights, or half of the neurons, pruned")
+for ax, (name, mask) in zip(axes, masks.items(), strict=True):
+    kept = mask["fc1.weight"].float().mean().item()
+    mask_heatmap(mask["fc1.weight"], ax=ax, title=f"{name}\n{kept:.0%} of fc1 kept")
+plt.show()
+
+magnitude_pruned = ~masks["magnitude"]["fc1.weight"]
+for criterion in ("magnitude", "taylor", "lamp", "random"):
+    shares = ", ".join(f"{n} {(~m).float().mean():.0%}" for n, m in masks[criterion].items())
+    pruned_here = ~masks[criterion]["fc1.weight"]
+    shared = (pruned_here & magnitude_pruned).sum() / magnitude_pruned.sum()
+    print(
+        f"{criterion:9s} pruned {shares}; of the fc1 weights magnitude prunes it prunes "
+        f"{shared:.0%} (chance: {pruned_here.float().mean():.0%})"
+    )
+
+# %% [markdown]
+# What the pictures and the numbers say:
+#
+# * **Global** criteria do not prune every layer by the same share: the printed shares differ
+#   from layer to layer, and LAMP's differ from magnitude's, because LAMP compares each weight
+#   with the larger weights of its own layer.
+# * **Magnitude** empties whole columns: the border pixels of the digits are always blank, so
+#   their weights get no gradient and stay at their small initial values while the others grow.
+# * **Taylor** draws vertical stripes. The gradient of a weight is proportional to its input,
+#   so the weights of pixels that are rarely inked score low whatever their size. It agrees
+#   with magnitude more often than chance would, but far from always.
+# * **Random** agrees with magnitude about as often as chance predicts, by definition.
+# * The **unit** criteria remove whole rows: a neuron and all its incoming weights.
+#
+# ## 6 · A live comparison on one plot
+#
+# Now all four families and the random baseline prune the same model to several sizes. To put
+# weights and units on one axis, the x-axis is the **share of the weights removed** (a neuron
+# takes its whole row and the matching column of the next layer with it). Each pruned model is
+# measured right after pruning and again after **one epoch** of fine-tuning. Two recipes
+# differ, as they must:
+#
+# * **movement** fine-tunes a copy of the dense model for two epochs to record its scores,
+#   then prunes;
+# * **SNIP** prunes the *initial* weights (the ones the dense model started from) and then
+#   gets the whole training run, so it appears only in the right-hand panel.
+
+
+# %%
+def nonzero_weights(m: torch.nn.Module) -> int:
+    return sum(int(w.count_nonzero()) for w in pl.prunable_parameters(m).values())
+
+
+runs: dict[str, list[tuple[float, float | None, float]]] = {}
+
+
+def measure(name: str, pruned: torch.nn.Module, *, before_fine_tuning: bool = True) -> None:
+    """Record (share of weights removed, accuracy now, accuracy after one fine-tuning epoch)."""
+    before = pl.evaluate(pruned, data.test) if before_fine_tuning else None
+    pl.fine_tune(pruned, data, epochs=1, progress=False)
+    removed = 1 - nonzero_weights(pruned) / dense_weights
+    runs.setdefault(name, []).append((removed, before, pl.evaluate(pruned, data.test)))
+
+
+amounts = (0.5, 0.8, 0.9, 0.95)  # share of the weights, for weight criteria
+unit_shares = (0.3, 0.5, 0.7, 0.8)  # share of each hidden layer's neurons, for unit criteria
+
+for criterion in ("magnitude", "lamp", "taylor", "random"):
+    for a in amounts:
+        pruned = copy.deepcopy(model)
+        pl.prune_weights(pruned, a, criterion=criterion, data=data, seed=random_seed)
+        measure(criterion, pruned)
+
+tracked = copy.deepcopy(model)
+with pl.MovementTracker(tracked) as tracker:
+    pl.fine_tune(tracked, data, epochs=2, progress=False)
+for a in amounts:
+    pruned = copy.deepcopy(tracked)
+    pl.prune_weights(pruned, a, criterion=tracker.scores())
+    measure("movement", pruned)
+
+pl.seed_everything(0)
+initial = pl.mlp()  # the same initial weights the dense model started from
+snip_scores = pl.snip_scores(initial, data)
+for a in amounts:
+    sparse = copy.deepcopy(initial)
+    pl.prune_weights(sparse, a, criterion=snip_scores)
+    pl.fit(sparse, data, progress=False)  # the full training run, after pruning
+    measure("snip", sparse, before_fine_tuning=False)
+
+for share in unit_shares:
+    measure("neurons, L1", pl.prune_units(model, share, importance="l1"))
+    measure("neurons, FPGM", pl.prune_units(model, share, importance="fpgm"))
+    measure("neurons, merged", pl.merge_redundant_neurons(model, share))
+
+# %%
+FAMILY = {  # method -> (family, line style)
+    "magnitude": ("magnitude", "-"),
+    "lamp": ("magnitude", "--"),
+    "neurons, L1": ("structural", "-"),
+    "neurons, FPGM": ("redundancy", "-"),
+    "neurons, merged": ("redundancy", "--"),
+    "taylor": ("gradient", "-"),
+    "snip": ("gradient", "--"),
+    "movement": ("gradient", ":"),
+    "random": ("random", "-"),
+}
+COLOUR = {
+    "magnitude": "tab:blue",
+    "structural": "tab:green",
+    "redundancy": "tab:purple",
+    "gradient": "tab:orange",
+    "random": "tab:grey",
+}
+
+
+def draw_runs(ax, column: int, title: str) -> None:
+    for name, points in runs.items():
+        family, style = FAMILY[name]
+        shown = [(p[0], p[column]) for p in points if p[column] is not None]
+        if shown:
+            xs, ys = zip(*shown, strict=True)
+            ax.plot(
+                [100 * x for x in xs],
+                [100 * y for y in ys],
+                marker="o",
+                linestyle=style,
+                color=COLOUR[family],
+                label=f"{name} ({family})",
+            )
+    ax.axhline(100 * dense_accuracy, color="black", linestyle=":", label="dense")
+    ax.set(title=title, xlabel="share of the weights removed (%)", ylim=(0, 100))
+
+
+figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True, layout="constrained")
+draw_runs(left, 1, "right after pruning")
+draw_runs(right, 2, "after one epoch of fine-tuning")
+left.set_ylabel("test accuracy (%)")
+right.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+plt.show()
+
+print("Near 90 % of the weights removed, after one epoch of fine-tuning:")
+nearest = {name: min(points, key=lambda p: abs(p[0] - 0.9)) for name, points in runs.items()}
+for name, (removed, _, after) in sorted(nearest.items(), key=lambda item: -item[1][2]):
+    print(f"  {name:16s} {removed:6.1%} removed: {after:.1%}")
+
+# %% [markdown]
+# What to notice:
+#
+# * **Right after pruning**, the criteria differ a lot: the better a criterion picks, the less
+#   accuracy falls. Random falls far below the sensible criteria (movement is a special
+#   case, see the last point).
+# * **One epoch of fine-tuning** closes much of the gap at moderate sparsity, which is why
+#   comparisons are only fair at an *equal fine-tuning budget*.
+# * Dropping **whole neurons** by their norm costs more accuracy than removing the same number
+#   of single weights by magnitude: the choice is coarser. What it buys is speed (lesson 02).
+# * **Merging** keeps more accuracy than dropping neurons by their norm, because it hands the
+#   work of each removed neuron to its most similar neighbour.
+# * **Movement** does badly here, and that is worth understanding. Its scores record how
+#   training moves each weight. That says a lot when a pre-trained model is being adapted to
+#   a new task, which is what it was designed for; it says little about a model that has
+#   already converged on this very task, whose weights hardly move any more.
+#
+# One seed and one epoch make a noisy picture, though. The full study below is the one to
+# quote.
+#
+# ## 7 · The full study, read from `benchmarks/results/criteria.json`
+#
+# `python benchmarks/bench_criteria.py` trains the dense models once per seed, prunes a copy
+# with every criterion, fine-tunes each for the same number of epochs and records the test
+# accuracy. Running it takes minutes, so here we only read what it saved.
+
+# %%
+results_dir = next(
+    p / "benchmarks" / "results"
+    for p in (Path.cwd(), *Path.cwd().parents)
+    if (p / "benchmarks" / "results").is_dir()
+)
+study = json.loads((results_dir / "criteria.json").read_text())
+settings = study["settings"]
+print(
+    f"{settings['seeds']} seeds; MLP trained {settings['mlp_epochs']} epochs and CNN "
+    f"{settings['cnn_epochs']}; every pruned model fine-tuned {settings['fine_tune_epochs']} "
+    f"epochs; dense MLP {statistics.fmean(study['dense_accuracy']['MLP']):.1%}, dense CNN "
+    f"{statistics.fmean(study['dense_accuracy']['CNN']):.1%} (means over seeds)"
+)
+
+STUDY_FAMILY = {  # (granularity, label in the file) -> family
+    ("weights", "magnitude, global"): "magnitude",
+    ("weights", "LAMP"): "magnitude",
+    ("weights", "Taylor, global"): "gradient",
+    ("weights", "SNIP (at init, then trained)"): "gradient",
+    ("weights", "movement"): "gradient",
+    ("weights", "random"): "random",
+    ("neurons", "L1"): "structural",
+    ("neurons", "merge redundant (weights)"): "redundancy",
+    ("neurons", "merge redundant (activations)"): "redundancy",
+    ("neurons", "random"): "random",
+    ("channels", "L1"): "structural",
+    ("channels", "BN scale"): "structural",
+    ("channels", "FPGM"): "redundancy",
+    ("channels", "Taylor"): "gradient",
+    ("channels", "random"): "random",
+}
+
+
+def weights_removed(row: dict) -> float:
+    """Share of the MLP's weights a row removed, from the sizes the file records."""
+    kept = row["kept"][0]
+    if row["granularity"] == "weights":
+        return 1 - sum(kept.values()) / dense_weights
+    sizes = [model.fc1.in_features, *kept, model.fc3.out_features]
+    return 1 - nonzero_weights(pl.mlp(sizes)) / dense_weights
+
+
+curves: dict[str, dict] = {}
+for row in study["rows"]:
+    key = (row["granularity"], row["criterion"])
+    if key not in STUDY_FAMILY:
+        continue
+    x = weights_removed(row) if row["model"] == "MLP" else row["sparsity"]
+    curve = curves.setdefault(f"{row['model']} {key[0]}: {key[1]}", {"family": STUDY_FAMILY[key]})
+    curve.setdefault("points", []).append(
+        (x, statistics.fmean(row["after"]), statistics.pstdev(row["after"]))
+    )
+
+figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
+styles = {}
+for name, curve in curves.items():
+    ax = left if name.startswith("MLP") else right
+    style = ["-", "--", ":", "-."][styles.setdefault((ax, curve["family"]), 0)]
+    styles[(ax, curve["family"])] += 1
+    xs, means, stds = zip(*curve["points"], strict=True)
+    ax.errorbar(
+        [100 * x for x in xs],
+        [100 * m for m in means],
+        yerr=[100 * s for s in stds],
+        marker="o",
+        capsize=3,
+        linestyle=style,
+        color=COLOUR[curve["family"]],
+        label=name.split(" ", 1)[1],
+    )
+left.set(
+    title="MLP: weights and neurons",
+    xlabel="share of the weights removed (%)",
+    ylabel="test accuracy after fine-tuning (%)",
+)
+right.set(title="CNN: channels", xlabel="share of every layer's channels removed (%)")
+for ax in (left, right):
+    ax.legend(fontsize=7, loc="lower left")
+plt.show()
+
+
+def row_of(model_name: str, granularity: str, criterion: str, share: float) -> dict:
+    return next(
+        r
+        for r in study["rows"]
+        if (r["model"], r["granularity"], r["criterion"], r["sparsity"])
+        == (model_name, granularity, criterion, share)
+    )
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.fmean(values):.1%} +- {statistics.pstdev(values):.1%}"
+
+
+top = max(settings["sparsities"])
+print(f"MLP weights at {top:.0%} sparsity, after fine-tuning (mean +- std over seeds):")
+weight_rows = [row_of("MLP", g, c, top) for g, c in STUDY_FAMILY if g == "weights"]
+for r in sorted(weight_rows, key=lambda r: -statistics.fmean(r["after"])):
+    print(f"  {r['criterion']:30s} {spread(r['after'])}")
+cnn_rows = [row_of("CNN", g, c, top) for g, c in STUDY_FAMILY if g == "channels"]
+means = {r["criterion"]: statistics.fmean(r["after"]) for r in cnn_rows}
+chosen = {name: mean for name, mean in means.items() if name != "random"}
+print(
+    f"CNN with {top:.0%} of its channels removed: the criteria end between "
+    f"{min(chosen.values()):.1%} and {max(chosen.values()):.1%} after fine-tuning; random "
+    f"channels reach {means['random']:.1%}, better than "
+    f"{sum(means['random'] > m for m in chosen.values())} of the {len(chosen)} criteria"
+)
+
+# %% [markdown]
+# Read the plots the way a reviewer would:
+#
+# * Look at **where curves separate**: at moderate sparsity every sensible criterion recovers
+#   after fine-tuning; the differences show at the high end.
+# * Compare every method to **random at the same x**. The gap is what the criterion is worth.
+#   On the CNN, see where random channels land among the channel criteria (printed above):
+#   when random is among them, *how many* channels each layer keeps matters more than *which*.
+# * The **error bars** are the spread over seeds. Two curves whose bars overlap are not
+#   clearly different.
+# * Look at where **SNIP** lands: it prunes before any training, and on a small network that
+#   gets a full training run afterwards, the sparse network has time to adapt to its mask.
+#
+# ## 8 · Explore: move the amount
+#
+# Drag the slider (it recomputes when you let go) to prune the same model with four
+# criteria at the chosen amount, *without* fine-tuning: the bars are each criterion's test
+# accuracy. The cell below the slider shows the default amount for readers without a kernel.
+
+# %% tags=["nbval-ignore-output"]
+from pruning_lessons.widgets import criteria_effect, criteria_explorer, draw_criteria
+
+criteria_explorer(model, data)
+
+# %%
+effect = criteria_effect(model, data, 0.9)
+print(effect)
+draw_criteria(effect)
+plt.show()
+
+# %% [markdown]
+# ## As you would say it in an interview
+#
+# > "I sort pruning methods by the evidence they use. **Magnitude** pruning removes the
+# > smallest weights; it is nearly free and, ranked globally, a strong baseline; LAMP rescales
+# > the scores per layer so a global cut never empties a layer. **Structural** pruning scores
+# > whole neurons, filters or layers, for example by their weight norm or BatchNorm scale, and
+# > removes them, so the network really shrinks and runs faster, at some cost in accuracy.
+# > **Redundancy** methods remove units that others can replace: merging near-duplicate
+# > neurons into one, or FPGM, which drops the filters closest to the layer's geometric
+# > median. **Gradient-based** methods estimate the change in loss: Taylor uses
+# > (gradient x weight) squared, SNIP does that at initialisation to prune before training,
+# > movement keeps the weights fine-tuning pushes away from zero. Whatever the method, I
+# > compare it with random pruning at the same sparsity and the same fine-tuning budget,
+# > over several seeds; simple magnitude criteria are surprisingly hard to beat."
+#
+# ## Check yourself
+#
+# 1. Why does every comparison of criteria need a random baseline, and what must be equal
+#    between the baseline and the method?
+# 2. Taylor and magnitude both give each weight a score. What does Taylor use that magnitude
+#    does not, and what does that cost?
+# 3. Why does removing whole neurons cost more accuracy than removing the same number of
+#    weights, and why would you do it anyway?
+# 4. Two neurons of a layer have identical incoming weights and biases. How do you remove one
+#    without changing the network's output?
+# 5. SNIP scores an untrained network. What does pruning before training save, and what is
+#    the risk?
+#
+# <details><summary>Answers</summary>
+#
+# 1. Random pruning shows how much accuracy the *amount* of pruning costs by itself; only the
+#    gap above it is due to the criterion. Same sparsity, same model, same fine-tuning budget
+#    (and several seeds), or the comparison measures the budget instead of the criterion.
+# 2. The gradient of the loss, so it needs data and backward passes (more time and memory);
+#    in return it sees how much the loss depends on the weight, not just its size.
+# 3. A neuron is removed with all its weights, good and bad together, so the choice is
+#    coarser. But the result is a smaller dense network: fewer MACs, real speed-ups and a
+#    smaller file on ordinary hardware, which scattered zeros do not give.
+# 4. Merge them: delete one and add its outgoing weights to the other's. Both computed the
+#    same activation, so the next layer receives exactly the same sum.
+# 5. It saves training the dense network first: you train only the sparse one. The risk is
+#    that one batch on random weights is a noisy guide; the choice is made once and never
+#    revised, and it can leave layers badly connected at high sparsity.
+#
+# </details>

@@ -1,0 +1,354 @@
+# %% [markdown]
+# # 05 · The steps of pruning
+#
+# **The interview question:** *What are the concrete steps of pruning during training?*
+#
+# Pruning is rarely one cut. The usual recipe is a short pipeline:
+#
+# 1. **Initialise** the network (and keep a copy of the initial weights, in case you want to
+#    rewind to them later).
+# 2. **Train** it until it reaches the accuracy you need. A criterion such as magnitude only
+#    means something once the weights have learnt.
+# 3. **Prune**: score, select and remove (lesson 04 compared the criteria).
+# 4. **Fine-tune**: train the pruned network a little more, so the surviving weights take
+#    over the work of the removed ones.
+# 5. **Evaluate** on data that none of the choices were made on.
+#
+# Steps 3 and 4 can happen once (**one-shot**) or alternate several times while the sparsity
+# rises (**iterative**, **gradual**). And **lottery-ticket rewinding** replaces step 4
+# altogether: after pruning, the survivors go back to their *initial* values and the sparse
+# network trains again.
+#
+# This notebook runs each of these on the digits MLP, briefly. Comparing schedules properly
+# needs several seeds and a real fine-tuning budget, which takes minutes: that study was run
+# with `python benchmarks/bench_pipeline.py`, and this notebook reads its saved results from
+# `benchmarks/results/pipeline.json` and `pipeline.png`.
+
+# %%
+import copy
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from IPython.display import Image, display
+
+import pruning_lessons as pl
+from pruning_lessons.pipeline import lottery_ticket, prune_and_fine_tune, train_dense
+from pruning_lessons.schedules import cubic_sparsity, sparsity_schedule
+
+data = pl.load_digits(seed=0)
+
+# %% [markdown]
+# ## 1 · The pipeline, step by step
+#
+# `train_dense` does steps 1 and 2 (a seeded initialisation, then training) and starts a
+# `Record`: one line per step with the sparsity, the test accuracy and the time it took.
+# `prune_and_fine_tune` adds steps 3 to 5 to the same record.
+
+# %%
+target = 0.95  # the accuracy the dense model must reach before we prune it
+model, record = train_dense(pl.mlp, data, epochs=30, seed=0)  # steps 1 and 2
+verdict = "reached" if record.dense_accuracy >= target else "did NOT reach"
+print(f"dense accuracy {record.dense_accuracy:.1%}: {verdict} the target of {target:.0%}")
+dense, dense_record = copy.deepcopy(model), copy.deepcopy(record)  # kept for later sections
+
+prune_and_fine_tune(model, data, record, sparsity=0.9, schedule="one-shot", fine_tune_epochs=6)
+print(record)
+
+# %% [markdown]
+# Read the record from top to bottom: the accuracy **drops** at the prune step and
+# **recovers** during fine-tuning. Every later step's accuracy is measured on the test set,
+# which no step of the pipeline trained on or chose anything with. Notice also where the
+# time goes: pruning itself is nearly free; training and fine-tuning are the cost.
+#
+# ## 2 · When to prune: three schedules
+#
+# Steps 3 and 4 can be arranged in different ways. All three below end at the same sparsity
+# and, in this library, spend the **same total number of fine-tuning epochs**, so that they
+# can be compared fairly:
+#
+# * **One-shot**: prune to the target at once, then fine-tune with the whole budget.
+# * **Iterative** (as in Han et al. 2015): several rounds; each one removes the same fraction
+#   of the weights that are *still there*, then fine-tunes.
+# * **Gradual, cubic** (Zhu & Gupta 2017): the sparsity follows
+#   $s_t = s_f + (s_i - s_f)\,(1 - \tfrac{t - t_0}{n\,\Delta t})^3$,
+#   which rises fast at first, while there are many redundant weights, and slowly at the end,
+#   when every weight counts.
+#
+# With several steps, the library spends the first half of the fine-tuning budget between
+# the pruning steps and the second half at the final sparsity, with a learning rate that
+# decays to zero. The levels each schedule reaches (this cell's output is pinned by the
+# tests):
+
+# %% tags=["nbval-check-output"]
+for kind in ("one-shot", "iterative", "cubic"):
+    levels = sparsity_schedule(kind, 0.9, steps=5)
+    print(f"{kind:9s}", " ".join(f"{level:.3f}" for level in levels))
+formula = [cubic_sparsity(t, 0.9, steps=5) for t in range(1, 6)]
+print("cubic levels = s_t at t = 1..5:", formula == sparsity_schedule("cubic", 0.9, steps=5))
+
+# %% [markdown]
+# The cubic schedule takes bigger bites early than the iterative one and only crumbs at the
+# end. Move the sliders to see how the final sparsity and the number of steps change that
+# (it redraws when you let go). The dotted line is the continuous curve $s(t)$; the cell
+# below the sliders shows the default for readers without a kernel.
+
+# %% tags=["nbval-ignore-output"]
+from pruning_lessons.widgets import draw_schedules, schedule_effect, schedule_explorer
+
+schedule_explorer()
+
+# %%
+effect = schedule_effect(0.9, 5)
+print(effect)
+for kind in ("iterative", "cubic"):
+    print(
+        f"{kind}: the first step removes {effect.first_step(kind):.1%} of all weights, "
+        f"the last {effect.last_step(kind):.1%}"
+    )
+draw_schedules(effect)
+plt.show()
+
+# %% [markdown]
+# ## 3 · The three schedules, live
+#
+# Now the three schedules prune copies of the same trained model to the same sparsity with
+# the same small fine-tuning budget. The plot follows each run through its record: sparsity
+# and test accuracy against the fine-tuning epochs spent so far. Each prune step is a drop,
+# each fine-tuning phase a recovery.
+
+# %%
+sparsity, steps, budget = 0.95, 3, 6
+records = {}
+for schedule in ("one-shot", "iterative", "cubic"):
+    run = copy.deepcopy(dense_record)
+    prune_and_fine_tune(
+        copy.deepcopy(dense),
+        data,
+        run,
+        sparsity=sparsity,
+        schedule=schedule,
+        steps=steps,
+        fine_tune_epochs=budget,
+    )
+    records[schedule] = run
+
+figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True, layout="constrained")
+for schedule, run in records.items():
+    epochs, xs, sparsities, accuracies = 0, [0], [0.0], [100 * run.dense_accuracy]
+    for step in run.steps[1:]:  # after the dense training
+        epochs += step.epochs
+        xs.append(epochs)
+        sparsities.append(100 * step.sparsity)
+        accuracies.append(100 * step.accuracy)
+    top.plot(xs, sparsities, marker="o", label=schedule)
+    bottom.plot(xs, accuracies, marker="o", label=schedule)
+top.set(ylabel="sparsity (%)", title=f"Pruning to {sparsity:.0%} with {budget} fine-tuning epochs")
+bottom.set(xlabel="fine-tuning epochs so far", ylabel="test accuracy (%)")
+bottom.axhline(100 * dense_record.dense_accuracy, color="grey", linestyle="--", label="dense")
+bottom.legend()
+plt.show()
+
+for schedule, run in records.items():
+    worst = min(s.accuracy for s in run.steps)
+    print(f"{schedule:9s} lowest point {worst:.1%}, final {run.final_accuracy:.1%}")
+before_last, last = [s.sparsity for s in records["cubic"].steps if s.step == "prune"][-2:]
+print(
+    f"The last cubic step removes {last - before_last:.1%} of all weights, but that is "
+    f"{(last - before_last) / (1 - before_last):.0%} of the weights still there."
+)
+
+# %% [markdown]
+# Two things to see. First, at high sparsity even a cut that looks small is a big one: what
+# matters is the share of the weights *still there* that it removes (printed above), which is
+# why the last steps of a schedule hurt the most. Second, which schedule ends highest in
+# this run cannot be trusted: one seed and a few epochs do not settle it. The study below
+# does.
+#
+# ## 4 · The full study, read from `benchmarks/results/pipeline.json`
+#
+# `python benchmarks/bench_pipeline.py` ran every schedule with two criteria (global
+# magnitude and LAMP) at several sparsities, each over several seeds, with a proper
+# fine-tuning budget. Here is the figure it saved:
+
+# %%
+results_dir = next(
+    p / "benchmarks" / "results"
+    for p in (Path.cwd(), *Path.cwd().parents)
+    if (p / "benchmarks" / "results").is_dir()
+)
+display(Image(filename=str(results_dir / "pipeline.png"), width=700))
+study = json.loads((results_dir / "pipeline.json").read_text())
+settings = study["settings"]
+print(
+    f"{len(settings['seeds'])} seeds, {settings['train_epochs']} training epochs, then "
+    f"{settings['fine_tune_epochs']} fine-tuning epochs for every schedule "
+    f"({settings['steps']} pruning steps for iterative and cubic); "
+    f"dense {study['dense']['mean']:.1%} +- {study['dense']['std']:.1%}"
+)
+
+
+def cell(stats: dict) -> str:
+    return f"{stats['mean']:.1%} +- {stats['std']:.1%}"
+
+
+def compare(a: dict, b: dict) -> str:
+    """How the mean of a compares with b's, against their spread over seeds."""
+    gap = a["mean"] - b["mean"]
+    if abs(gap) > a["std"] + b["std"]:
+        return f"{100 * gap:+.1f} points, more than the spread"
+    return f"{100 * gap:+.1f} points, within the spread"
+
+
+for method, by_schedule in study["mlp"].items():
+    print(f"\n{method}:")
+    for key in by_schedule["one-shot"]:
+        row = {schedule: by_schedule[schedule][key] for schedule in by_schedule}
+        best = max(row, key=lambda s: row[s]["mean"])
+        parts = ", ".join(f"{s} {cell(stats)}" for s, stats in row.items())
+        versus = (
+            f"best: {best} ({compare(row[best], row['one-shot'])} against one-shot)"
+            if best != "one-shot"
+            else "best: one-shot"
+        )
+        print(f"  {float(key):4.0%}: {parts}; {versus}")
+
+# %% [markdown]
+# How to read it: at the lower sparsities the schedules end within the spread of each
+# other, so the schedule does not matter much there. Look at the highest sparsity: when the
+# last cut is large, a gradual schedule gives the network time to adapt between cuts, and
+# the printed gaps show whether that beat one-shot by more than the seed-to-seed spread.
+#
+# ## 5 · Lottery tickets: rewind instead of fine-tune
+#
+# Frankle & Carbin (2019) asked a different question: is there a small subnetwork that could
+# have been trained *from the start*? Their recipe:
+#
+# 1. train the dense network, 2. prune the smallest weights, 3. **reset** the survivors to
+# their **initial** values, 4. train again; repeat for a few rounds, pruning more each time.
+#
+# The sparse network found this way is a *ticket*. The paper reports tickets at 10-20 % of
+# the weights that train as well as the dense network, and that the same mask with a fresh
+# random initialisation does worse: the initial values matter, not only the mask. The control
+# experiment is therefore part of the recipe. `lottery_ticket` runs both; a short live run:
+
+# %%
+ticket, ticket_record, control, control_record = lottery_ticket(
+    pl.mlp, data, sparsity=0.9, rounds=2, epochs=15, seed=0
+)
+print("ticket (rewound to the initial weights):")
+print(ticket_record)
+print("\nsame mask, fresh random initialisation:")
+print(control_record)
+gap = ticket_record.final_accuracy - control_record.final_accuracy
+rewinds = [s.accuracy for s in ticket_record.steps if s.step == "rewind"]
+print("\naccuracy right after each rewind:", ", ".join(f"{a:.1%}" for a in rewinds))
+print(
+    f"This run: the ticket ends {100 * abs(gap):.1f} points {'above' if gap > 0 else 'below'} "
+    "its random "
+    "re-initialisation (one seed, so this alone proves nothing)."
+)
+
+# %% [markdown]
+# Note the **rewind** lines: right after rewinding, the network has the mask of a trained
+# network but untrained weights, so its accuracy falls sharply (the sparser, the further);
+# training brings it back.
+#
+# And here are the saved results over several seeds. The verdict on each line is computed
+# from the file: it says whether the ticket beat its random re-initialisation, and whether by
+# more than the spread over seeds.
+
+# %%
+lottery = study["lottery"]
+labels = list(lottery)
+beaten, clearly = 0, 0
+for key in labels:
+    ticket_stats, random_stats = lottery[key]["ticket"], lottery[key]["random_reinit"]
+    gap = ticket_stats["mean"] - random_stats["mean"]
+    beaten += gap > 0
+    clearly += gap > ticket_stats["std"] + random_stats["std"]
+    print(
+        f"{float(key):4.0%}: ticket {cell(ticket_stats)}, random re-init {cell(random_stats)}: "
+        f"{compare(ticket_stats, random_stats)}"
+    )
+print(
+    f"\nThe ticket's mean beat its random re-initialisation at {beaten} of {len(labels)} "
+    f"sparsities, by more than the spread at {clearly}."
+)
+epochs = settings["train_epochs"]
+print(
+    f"Its price: {settings['rounds']} rounds of training plus a last run, "
+    f"{(settings['rounds'] + 1) * epochs} epochs, against {epochs + settings['fine_tune_epochs']}"
+    " for training once and fine-tuning."
+)
+
+xs = range(len(labels))
+figure, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
+for offset, (name, colour) in zip(
+    (-0.2, 0.2), (("ticket", "tab:pink"), ("random_reinit", "tab:grey")), strict=True
+):
+    ax.bar(
+        [x + offset for x in xs],
+        [100 * lottery[k][name]["mean"] for k in labels],
+        width=0.4,
+        yerr=[100 * lottery[k][name]["std"] for k in labels],
+        capsize=3,
+        color=colour,
+        label=name.replace("_", " "),
+    )
+lowest = min(lottery[k][n]["mean"] for k in labels for n in ("ticket", "random_reinit"))
+ax.set(
+    xticks=list(xs),
+    xticklabels=[f"{float(k):.0%}" for k in labels],
+    xlabel="sparsity",
+    ylabel="test accuracy (%)",
+    ylim=(100 * lowest - 5, 100),
+    title="Lottery ticket vs the same mask, randomly re-initialised",
+)
+ax.legend(loc="upper right", ncol=2)
+plt.show()
+
+# %% [markdown]
+# Lottery tickets are more a scientific finding than a cheap recipe: they need several full
+# trainings, where pruning with fine-tuning needs one training and a short recovery. Their
+# practical lesson is that *a sparse network can train well from the start if it starts from
+# the right values*, which is what pruning-at-initialisation methods such as SNIP (lesson 04)
+# try to achieve without the repeated training.
+#
+# ## As you would say it in an interview
+#
+# > "The classic pipeline is: initialise, train the dense model to the accuracy you need,
+# > prune with some criterion, fine-tune the pruned model so the remaining weights compensate,
+# > and evaluate on held-out data. The pruning and fine-tuning can be one-shot, or repeated:
+# > iterative pruning removes a fixed fraction of what remains each round, and the gradual
+# > cubic schedule of Zhu and Gupta raises the sparsity quickly at first and slowly at the end.
+# > To compare schedules fairly I give them the same total fine-tuning budget and several
+# > seeds; gradual schedules tend to pay off at high sparsity, where one big cut hurts most.
+# > An alternative to fine-tuning is lottery-ticket rewinding: after pruning, reset the
+# > surviving weights to their initial values and retrain. It only counts as a ticket if it
+# > beats the same mask with a fresh random initialisation, and it costs several trainings."
+#
+# ## Check yourself
+#
+# 1. Why train the dense network before pruning it by magnitude, instead of pruning at once?
+# 2. Iterative pruning to a final sparsity $s$ in $n$ equal rounds removes which fraction of
+#    the *remaining* weights in each round?
+# 3. Why must schedules be compared at an equal fine-tuning budget?
+# 4. What is the control experiment for a lottery ticket, and what does it rule out?
+# 5. Right after a rewind the accuracy falls sharply. Why is that expected?
+#
+# <details><summary>Answers</summary>
+#
+# 1. Magnitude only reflects importance once the weights have learnt: at initialisation the
+#    sizes are random. (Methods that do prune before training, such as SNIP, use gradients
+#    instead of sizes.)
+# 2. $1 - (1 - s)^{1/n}$: after $n$ rounds the fraction left is $(1 - s)$, as required.
+# 3. Because more fine-tuning recovers more accuracy by itself: a schedule with more epochs
+#    would win for that reason alone, and you would be comparing budgets, not schedules.
+# 4. Keep the same mask but start from a fresh random initialisation, and train the same way.
+#    If the ticket is not better, the initial values did not matter, only the mask did (or
+#    neither did).
+# 5. The weights are back at their untrained initial values; only the mask comes from the
+#    trained network. The ticket is meant to be *trained* from there, not used as it is.
+#
+# </details>

@@ -1,0 +1,431 @@
+# %% [markdown]
+# # 06 · The challenges of pruning
+#
+# **The interview question:** *What are the challenges of pruning?*
+#
+# Five problems come up in almost every pruning project:
+#
+# 1. **Accuracy loss**: pruning removes capacity; fine-tuning wins some of it back, not always
+#    all of it.
+# 2. **Computational cost**: scoring and pruning are cheap, but fine-tuning is not, and some
+#    criteria need gradients or even several full trainings.
+# 3. **Stability**: a result from one seed can be luck.
+# 4. **Generalisation**: a pruned model that matches the dense one on the clean test set may
+#    fail sooner on noisy or shifted inputs.
+# 5. **Per-layer ratios**: layers differ in how much pruning they can take, so one ratio for
+#    all layers is rarely the best choice.
+#
+# Each is measured below on the digits MLP: live where that takes seconds, and from the saved
+# benchmark results where a study takes minutes (`python benchmarks/bench_criteria.py` wrote
+# `benchmarks/results/criteria.json`, `python benchmarks/bench_pipeline.py` wrote
+# `pipeline.json`).
+
+# %%
+import copy
+import json
+import statistics
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+import pruning_lessons as pl
+from pruning_lessons.analysis import (
+    Sensitivity,
+    amounts_for_budget,
+    over_seeds,
+    perturbed_accuracy,
+    sensitivity_scan,
+)
+from pruning_lessons.pipeline import prune_and_fine_tune, train_dense
+from pruning_lessons.viz import bars
+
+data = pl.load_digits(seed=0)
+model, record = train_dense(pl.mlp, data, epochs=30, seed=0)
+print(f"dense MLP: {record.dense_accuracy:.1%} test accuracy")
+
+results_dir = next(
+    p / "benchmarks" / "results"
+    for p in (Path.cwd(), *Path.cwd().parents)
+    if (p / "benchmarks" / "results").is_dir()
+)
+criteria = json.loads((results_dir / "criteria.json").read_text())
+pipeline = json.loads((results_dir / "pipeline.json").read_text())
+
+
+def rows(model_name: str, granularity: str, criterion: str) -> list[dict]:
+    """The rows of criteria.json for one criterion, by increasing sparsity."""
+    found = [
+        r
+        for r in criteria["rows"]
+        if (r["model"], r["granularity"], r["criterion"]) == (model_name, granularity, criterion)
+    ]
+    return sorted(found, key=lambda r: r["sparsity"])
+
+
+def mean(values: list[float]) -> float:
+    return statistics.fmean(values)
+
+
+def std(values: list[float]) -> float:
+    return statistics.pstdev(values)
+
+
+# %% [markdown]
+# ## 1 · Accuracy loss, before and after fine-tuning
+#
+# The criteria study recorded every pruned model twice: right after pruning and after the
+# same fine-tuning budget. Dashed lines are before, solid lines after (mean and spread over
+# the seeds).
+
+# %%
+shown = ("magnitude, global", "LAMP", "Taylor, global", "random")
+dense = mean(criteria["dense_accuracy"]["MLP"])
+colours = dict(zip(shown, ("C0", "C1", "C2", "C7"), strict=True))
+figure, ax = plt.subplots(figsize=(9, 4), layout="constrained")
+for criterion, colour in colours.items():
+    found = rows("MLP", "weights", criterion)
+    xs = [100 * r["sparsity"] for r in found]
+    for key, style in (("before", "--"), ("after", "-")):
+        ax.errorbar(
+            xs,
+            [100 * mean(r[key]) for r in found],
+            yerr=[100 * std(r[key]) for r in found],
+            color=colour,
+            linestyle=style,
+            marker="o",
+            capsize=3,
+            label=f"{criterion}, {key}",
+        )
+ax.axhline(100 * dense, color="grey", linestyle=":", label="dense")
+ax.set(xlabel="sparsity (%)", ylabel="test accuracy (%)", title="MLP weights, from criteria.json")
+ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+plt.show()
+
+epochs = criteria["settings"]["fine_tune_epochs"]
+print(f"Points lost against the dense model ({dense:.1%}), before -> after {epochs} epochs:")
+for criterion in shown:
+    losses = ", ".join(
+        f"{r['sparsity']:.0%}: {100 * (dense - mean(r['before'])):.1f} -> "
+        f"{100 * (dense - mean(r['after'])):.1f}"
+        for r in rows("MLP", "weights", criterion)
+    )
+    print(f"  {criterion:18s} {losses}")
+one_shot, cubic = (pipeline["mlp"]["magnitude"][s]["0.98"] for s in ("one-shot", "cubic"))
+print(
+    f"pipeline.json, magnitude at 98 %: one-shot {one_shot['mean']:.1%}, cubic schedule "
+    f"{cubic['mean']:.1%} with the same fine-tuning budget"
+)
+
+# %% [markdown]
+# Fine-tuning recovers most of the loss at moderate sparsity. Past some point it cannot: the
+# network simply lacks the capacity, and the criterion and the schedule matter more and more
+# (lesson 05). The honest way to report a pruning result is therefore the whole curve, both
+# before and after fine-tuning, not one flattering point.
+#
+# ## 2 · Computational cost
+#
+# How long did each criterion take to *score* the network (median over seeds, from the same
+# file)? Note the logarithmic axis. Movement is left out: reading its scores costs nothing,
+# because they are recorded during fine-tuning epochs, which is where its cost hides.
+
+# %%
+score_seconds = {}
+for r in criteria["rows"]:
+    if r["criterion"] == "movement":
+        continue
+    if r["model"] == "MLP" or r["criterion"] in ("L1", "FPGM", "Taylor", "BN scale"):
+        score_seconds[f"{r['model']} {r['granularity']}: {r['criterion']}"] = r[
+            "score_seconds_median"
+        ]
+ordered = dict(sorted(score_seconds.items(), key=lambda item: item[1]))
+figure, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
+ax.barh(list(ordered), [1e3 * s for s in ordered.values()], color="#4c72b0")
+ax.set(xscale="log", xlabel="milliseconds to score (log scale)", title="Scoring time")
+ax.tick_params(axis="y", labelsize=7)
+plt.show()
+slowest, fastest = max(ordered, key=ordered.get), min(ordered, key=ordered.get)
+print(
+    f"fastest: {fastest} ({1e3 * ordered[fastest]:.2f} ms); slowest: {slowest} "
+    f"({1e3 * ordered[slowest]:.0f} ms)"
+)
+
+# %% [markdown]
+# Even the slowest scoring is quick on a model this size. Now the full bill for one pruning
+# run, live: the `Record` of the pipeline times each step.
+
+# %%
+pruned_amount = 0.9
+pruned = copy.deepcopy(model)
+run = copy.deepcopy(record)
+prune_and_fine_tune(pruned, data, run, sparsity=pruned_amount, fine_tune_epochs=5)
+seconds = {
+    step: sum(s.seconds for s in run.steps if s.step == step)
+    for step in ("train", "prune", "fine-tune")
+}
+ax = bars(seconds, ylabel="seconds")
+ax.set_title(f"Where the time goes: pruning {pruned_amount:.0%} of the weights")
+plt.show()
+print(
+    f"fine-tuning took {seconds['fine-tune'] / seconds['prune']:,.0f} times as long as pruning; "
+    f"accuracy {run.final_accuracy:.1%}"
+)
+settings = pipeline["settings"]
+ticket_epochs = (settings["rounds"] + 1) * settings["train_epochs"]
+print(
+    f"In pipeline.json, a lottery ticket costs {ticket_epochs} training epochs in all; training "
+    f"once and fine-tuning cost {settings['train_epochs'] + settings['fine_tune_epochs']}."
+)
+
+# %% [markdown]
+# So the cost of pruning is mostly the cost of **recovering** from it. On a large model that
+# means GPU-days of fine-tuning, which is why one-shot methods that need little or no
+# retraining are an active research topic, and why a gradient criterion's extra backward
+# passes are usually a small price next to the fine-tuning.
+#
+# ## 3 · Stability: one seed is not a result
+#
+# From the files first: the spread (standard deviation) over seeds before and after
+# fine-tuning, at each sparsity. Mind the two different scales.
+
+# %%
+figure, axes = plt.subplots(1, 2, figsize=(11, 3.2), layout="constrained")
+for ax, key in zip(axes, ("before", "after"), strict=True):
+    for i, (criterion, colour) in enumerate(colours.items()):
+        found = rows("MLP", "weights", criterion)
+        ax.bar(
+            [j + (i - 1.5) * 0.2 for j in range(len(found))],
+            [100 * std(r[key]) for r in found],
+            width=0.2,
+            color=colour,
+            label=criterion,
+        )
+    ax.set(
+        xticks=range(len(found)),
+        xticklabels=[f"{r['sparsity']:.0%}" for r in found],
+        xlabel="sparsity",
+        ylabel="std over seeds (points)",
+        title=f"{key} fine-tuning",
+    )
+axes[0].legend(fontsize=8)
+plt.show()
+
+before = mean([std(r["before"]) for c in shown for r in rows("MLP", "weights", c)])
+after = mean([std(r["after"]) for c in shown for r in rows("MLP", "weights", c)])
+print(
+    f"average spread over these rows: {100 * before:.1f} points before fine-tuning, "
+    f"{100 * after:.1f} after ({criteria['settings']['seeds']} seeds)"
+)
+print(
+    f"pipeline.json at 98 %: one-shot +- {100 * one_shot['std']:.1f} points, cubic +- "
+    f"{100 * cubic['std']:.1f}"
+)
+
+# %% [markdown]
+# Right after pruning, accuracy swings by many points from seed to seed; fine-tuning narrows
+# that, but at the hardest settings the spread stays large. `over_seeds(experiment, seeds)`
+# runs any experiment once per seed and reports mean +- standard deviation. Two cheap ones,
+# live: random pruning of the same trained model with different seeds, and the whole recipe
+# (short training, then magnitude pruning) with different training seeds.
+
+# %%
+random_amount = 0.5
+
+
+def random_pruning(seed: int) -> float:
+    trial = copy.deepcopy(model)
+    pl.random_prune(trial, random_amount, scope="global", seed=seed)
+    return pl.evaluate(trial, data.test)
+
+
+def whole_recipe(seed: int) -> float:
+    pl.seed_everything(seed)
+    trial = pl.mlp()
+    pl.fit(trial, data, epochs=10, seed=seed, progress=False)
+    pl.magnitude_prune(trial, pruned_amount, scope="global")
+    return pl.evaluate(trial, data.test)
+
+
+spreads = {
+    f"random {random_amount:.0%}, same model": over_seeds(random_pruning, seeds=range(1, 6)),
+    f"train + magnitude {pruned_amount:.0%}": over_seeds(whole_recipe, seeds=range(3)),
+}
+figure, ax = plt.subplots(figsize=(6, 2.6), layout="constrained")
+for row, (name, spread) in enumerate(spreads.items()):
+    ax.plot([100 * v for v in spread.values], [row] * len(spread.values), "o", alpha=0.7)
+    print(f"{name}: {spread}")
+ax.set(
+    yticks=range(len(spreads)),
+    yticklabels=list(spreads),
+    xlabel="test accuracy (%), one dot per seed",
+    ylim=(-0.5, len(spreads) - 0.5),
+)
+plt.show()
+
+# %% [markdown]
+# This is why lessons 04 and 05 read their conclusions from several seeds: a difference
+# between two methods means something only when it is larger than the spread of each.
+#
+# ## 4 · Generalisation: off the clean test set
+#
+# Accuracy on the clean test set is not the whole story. Here the dense model, the model
+# pruned and fine-tuned above, and a model with half of its neurons removed (and fine-tuned
+# for as many epochs) see the same test images with Gaussian noise added, and shifted by a few
+# pixels (`perturb` / `perturbed_accuracy`).
+
+# %%
+neurons = pl.prune_units(model, 0.5)
+pl.fine_tune(neurons, data, epochs=5, progress=False)
+models = {
+    "dense": model,
+    f"{pl.sparsity(pruned):.0%} of weights": pruned,
+    "half the neurons": neurons,
+}
+noise_levels = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+shifts = [0, 1, 2, 3]
+figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True, layout="constrained")
+for name, m in models.items():
+    noisy = [perturbed_accuracy(m, data.test, "noise", s) for s in noise_levels]
+    shifted = [perturbed_accuracy(m, data.test, "shift", s) for s in shifts]
+    left.plot(noise_levels, [100 * a for a in noisy], marker="o", label=name)
+    right.plot(shifts, [100 * a for a in shifted], marker="o", label=name)
+left.set(xlabel="noise standard deviation", ylabel="test accuracy (%)", title="Gaussian noise")
+right.set(xlabel="shift (pixels, at most)", title="Shifted digits", xticks=shifts)
+left.legend()
+plt.show()
+
+for kind, strength in (("noise", 0.3), ("shift", 1)):
+    clean = {name: pl.evaluate(m, data.test) for name, m in models.items()}
+    hit = {name: perturbed_accuracy(m, data.test, kind, strength) for name, m in models.items()}
+    drops = ", ".join(f"{n} {100 * (clean[n] - hit[n]):.1f}" for n in models)
+    print(f"{kind} {strength}: points lost against clean data: {drops}")
+
+# %% [markdown]
+# Whether pruning makes a model more fragile depends on the model, the method and how much
+# was removed, and the effect can be small or large; on clean data alone you would not see
+# it either way. If the deployed model will meet noisy, shifted or otherwise different
+# inputs, evaluate the pruned model on such inputs too, and compare it with the dense one.
+#
+# Drag the slider (it redraws when you let go): the digits as the models see them, and each
+# model's accuracy. The cell below it shows the default strength for readers without a kernel.
+
+# %% tags=["nbval-ignore-output"]
+from pruning_lessons.widgets import draw_noise, draw_noisy_digits, noise_effect, noise_explorer
+
+noise_explorer(models, data.test)
+
+# %%
+effect = noise_effect(models, data.test, 0.3)
+print(effect)
+draw_noisy_digits(data.test, 0.3)
+draw_noise(effect)
+plt.show()
+
+# %% [markdown]
+# ## 5 · Choosing per-layer ratios: sensitivity analysis
+#
+# Layers are not equally important. A **sensitivity scan** (Li et al. 2017) prunes one layer at
+# a time, at several amounts, and watches the accuracy. Do it on the **validation** set: the
+# test set must stay untouched by every choice, or its accuracy is no longer an honest
+# estimate. (For structured pruning, layers whose units are coupled, for example through a
+# residual addition, must be scanned together.)
+
+# %%
+scan = sensitivity_scan(model, data.val)
+print(scan)
+
+# %% [markdown]
+# `amounts_for_budget(scan, max_drop)` then gives each layer the largest scanned amount whose
+# accuracy stayed within `max_drop` of the baseline. A tiny hand-made scan shows the rule
+# (this cell's output is pinned by the tests): layer `b` is more sensitive, so it gets less.
+
+# %% tags=["nbval-check-output"]
+toy = Sensitivity(
+    amounts=(0.0, 0.5, 0.9),
+    accuracy={"a": [0.97, 0.97, 0.80], "b": [0.97, 0.95, 0.60]},
+    baseline=0.97,
+)
+print(amounts_for_budget(toy, 0.01))
+print(amounts_for_budget(toy, 0.05))
+
+# %% [markdown]
+# Now the real scan. The slider sets the accuracy drop allowed *per layer*; the stars show
+# the amounts it picks, and the line above the plot what happens when all layers are pruned
+# to those amounts *together* (on the validation set). The cell below the slider shows a
+# budget of one point, for readers without a kernel.
+
+# %% tags=["nbval-ignore-output"]
+from pruning_lessons.widgets import draw_sensitivity, layer_ratio_effect, layer_ratio_explorer
+
+layer_ratio_explorer(model, data.val, scan)
+
+# %%
+chosen = layer_ratio_effect(model, data.val, scan, 0.01)
+print(chosen)
+draw_sensitivity(scan, chosen.amounts)
+plt.show()
+
+# %% [markdown]
+# The drops of single layers do not simply add up: pruning all layers together usually costs
+# more than the worst layer alone. Is the sensitivity-based choice worth it? Compare it, on
+# the **test** set, with two simpler ways of reaching the same overall sparsity: the same
+# share in every layer, and one global magnitude ranking.
+
+# %%
+by_ratio = copy.deepcopy(model)
+for name, amount in chosen.amounts.items():
+    pl.magnitude_prune(by_ratio, amount, parameters=[name])
+overall = pl.sparsity(by_ratio)
+uniform, global_cut = copy.deepcopy(model), copy.deepcopy(model)
+pl.magnitude_prune(uniform, overall, scope="layer")
+pl.magnitude_prune(global_cut, overall, scope="global")
+for name, m in (("per-layer ratios", by_ratio), ("same share", uniform), ("global", global_cut)):
+    print(
+        f"{name:16s} {pl.sparsity(m):.1%} of the weights pruned: "
+        f"{pl.evaluate(m, data.test):.1%} test accuracy (no fine-tuning)"
+    )
+
+# %% [markdown]
+# Per-layer ratios from a scan protect the sensitive layers, and a global ranking does
+# something similar implicitly, through the weights' sizes. Which one wins at a given
+# sparsity is printed above for this model; on deep networks, whose layers differ much more
+# than these three, such per-layer choices matter more.
+#
+# ## As you would say it in an interview
+#
+# > "The first challenge is accuracy loss: every cut removes capacity, fine-tuning recovers
+# > much of it at moderate sparsity but not at high sparsity, so I report whole
+# > accuracy-versus-sparsity curves before and after fine-tuning. The second is cost: scoring
+# > is cheap, but fine-tuning, or the repeated training of lottery tickets, dominates the bill.
+# > Third, stability: results vary from seed to seed, especially before fine-tuning, so I run
+# > several seeds and only trust differences bigger than the spread. Fourth, generalisation:
+# > a pruned model can match the dense one on clean data and still degrade differently under
+# > noise or distribution shift, so I test it on perturbed inputs too. Fifth, choosing
+# > per-layer ratios: layers differ in sensitivity, so I run a sensitivity scan on the
+# > validation set, prune the tolerant layers harder, and check the combination, because the
+# > single-layer drops don't add up."
+#
+# ## Check yourself
+#
+# 1. Why should a pruning result be reported both before and after fine-tuning?
+# 2. In a pruning pipeline, which step usually costs the most time, and why?
+# 3. Two criteria differ by half a point after fine-tuning on one seed. What do you need
+#    before calling one better?
+# 4. Why run the sensitivity scan on the validation set rather than the test set?
+# 5. Each layer alone loses at most one point at its chosen amount. Why can the network lose
+#    more when all layers are pruned to those amounts together?
+#
+# <details><summary>Answers</summary>
+#
+# 1. Before fine-tuning shows how good the criterion's choice is; after fine-tuning shows
+#    what you will actually deploy, and how much the budget of retraining hides the
+#    differences. One without the other misleads.
+# 2. Fine-tuning (or retraining): it runs many passes over the training data, while scoring
+#    and pruning read the weights, or a few batches, once.
+# 3. Several seeds, the same fine-tuning budget, and a difference larger than the spread
+#    over seeds (ideally on the whole curve, not one point).
+# 4. Because the scan is used to *choose* the ratios. Choosing on the test set tunes the
+#    model to it, and its accuracy then overestimates how the model does on new data.
+# 5. The scan measures each layer with all other layers intact. Pruned together, the errors
+#    of one layer feed into the next, which has also lost weights, so the damage compounds.
+#
+# </details>
