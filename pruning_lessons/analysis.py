@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from .device import independent_generator
 from .train import evaluate
 from .unstructured import magnitude_prune, prunable_parameters
 
@@ -123,7 +124,7 @@ def perturb(images: torch.Tensor, kind: str, strength: float, seed: int = 0) -> 
     * ``"shift"``: move each image by ``strength`` pixels (an int) in a random direction,
       filling with blank pixels.
     """
-    generator = torch.Generator().manual_seed(seed)
+    generator = independent_generator(seed, "perturb")
     if kind == "noise":
         noise = torch.randn(images.shape, generator=generator).to(images.device)
         return (images + strength * noise).clamp(0.0, 1.0)

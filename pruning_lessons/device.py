@@ -54,3 +54,16 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed)  # noqa: NPY002 -- learners' own code may use the global NumPy RNG
     torch.manual_seed(seed)  # also seeds CUDA and MPS
     return torch.Generator().manual_seed(seed)
+
+
+def independent_generator(seed: int, purpose: str) -> torch.Generator:
+    """A CPU generator for ``purpose``, reproducible from ``seed`` but unrelated to the model's.
+
+    ``torch.Generator().manual_seed(s)`` produces exactly the numbers ``torch.manual_seed(s)``
+    gave the model's initialisation: random pruning scores drawn that way are the first
+    layer's initial weights in disguise, and "random" pruning would prune by initial value.
+    Mixing ``purpose`` into the seed (NumPy's ``SeedSequence``) gives an unrelated stream.
+    """
+    entropy = [check_seed(seed), *purpose.encode()]
+    high, low = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed((int(high) << 32) | int(low))

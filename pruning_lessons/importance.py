@@ -35,7 +35,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from .data import Splits
 from .dependency import evaluating
-from .device import check_seed
+from .device import independent_generator
 from .masks import get_masks
 from .select import prune_count
 from .unstructured import _check_scope, _install, _select_by_amount, prunable_parameters
@@ -131,8 +131,8 @@ def magnitude_scores(model: nn.Module, parameters: Iterable[str] | None = None) 
 def random_scores(
     model: nn.Module, parameters: Iterable[str] | None = None, *, seed: int = 0
 ) -> Scores:
-    """Uniform noise from a generator seeded with ``seed``: the same weights as ``random_prune``."""
-    generator = torch.Generator().manual_seed(check_seed(seed))
+    """Uniform noise, reproducible from ``seed``: the same choice as ``random_prune``."""
+    generator = independent_generator(seed, "random weights")
     return {
         n: torch.rand(p.shape, generator=generator).to(p.device)
         for n, p in prunable_parameters(model, parameters).items()

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .dependency import UnitGroup, unit_groups
-from .device import check_seed
+from .device import independent_generator
 from .surgery import replace, sliced
 from .unit_importance import fpgm_importance
 
@@ -64,8 +64,8 @@ def bn_importance(group: UnitGroup) -> torch.Tensor:
 
 
 def random_importance(seed: int) -> UnitImportance:
-    """Uniform random scores from a generator seeded with ``seed``: the baseline to beat."""
-    generator = torch.Generator().manual_seed(check_seed(seed))
+    """Uniform random scores, reproducible from ``seed``: the baseline to beat."""
+    generator = independent_generator(seed, "random units")
 
     def score(group: UnitGroup) -> torch.Tensor:
         return torch.rand(group.size, generator=generator)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from .device import check_seed
+from .device import check_seed, independent_generator
 from .masks import _split, get_masks, install_mask
 from .select import prune_count, smallest_k_masks, threshold_mask
 
@@ -225,7 +225,7 @@ def random_prune(
     seed = check_seed(seed)
     _check_scope(scope)
     params = prunable_parameters(model, parameters, spare_classifier=spare_classifier)
-    generator = torch.Generator().manual_seed(seed)
+    generator = independent_generator(seed, "random weights")
     noise = {n: torch.rand(p.shape, generator=generator).to(p.device) for n, p in params.items()}
     return _install(model, _select_by_amount(noise, get_masks(model), amount, scope, _same))
 

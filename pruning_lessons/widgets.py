@@ -601,10 +601,8 @@ def criteria_effect(
     that need gradients (``"taylor"``, ``"snip"``) read batches of ``data.train``. Accuracy is
     measured on ``data.test``. ``model`` itself is not changed.
 
-    ``seed`` seeds the ``"random"`` criterion. It should differ from the seed the model was
-    initialised with: ``random_scores(seed=s)`` draws the same uniform numbers that
-    ``torch.manual_seed(s)`` gave the first layer's initial weights, so that "random" choice
-    would follow the initial weights. The lessons initialise with seed 0, hence the default 1.
+    ``seed`` seeds the ``"random"`` criterion (its stream is independent of the model's
+    initialisation, see :func:`~pruning_lessons.device.independent_generator`).
     """
     from .importance import prune_weights
 

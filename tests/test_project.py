@@ -68,3 +68,10 @@ def test_ruff_is_clean():
     for args in (["check", "."], ["format", "--check", "."]):
         result = subprocess.run(ruff + args, cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_lists_every_notebook_and_nothing_else():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `(\d\d_\w+)` \|", readme, flags=re.M))
+    sources = {p.stem for p in (ROOT / "course").glob("[0-9][0-9]_*.py")}
+    assert listed == sources

@@ -366,3 +366,24 @@ def test_torch_pruned_module_is_refused():
     prune.l1_unstructured(model.fc1, "weight", 0.5)
     with pytest.raises(ValueError, match="torch.nn.utils.prune"):
         magnitude_prune(model, 0.5)
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_random_pruning_ignores_the_initial_weights_even_with_the_same_seed(scope):
+    """Seeding the scores like the initialisation would prune by initial weight value."""
+    pl.seed_everything(4)
+    model = pl.mlp()
+    initial = model.fc1.weight.detach().clone()
+    keep = random_prune(model, 0.5, seed=4, scope=scope)["fc1.weight"]
+    smallest = initial.flatten() < initial.flatten().median()
+    share = float((~keep.flatten())[smallest].float().mean())
+    assert 0.4 < share < 0.6, f"{share:.0%} of the lowest initial values were pruned"
+
+
+def test_independent_generator_is_reproducible_and_unrelated_to_manual_seed():
+    from pruning_lessons.device import independent_generator
+
+    a = torch.rand(5, generator=independent_generator(3, "x"))
+    assert torch.equal(a, torch.rand(5, generator=independent_generator(3, "x")))
+    assert not torch.equal(a, torch.rand(5, generator=independent_generator(3, "y")))
+    assert not torch.equal(a, torch.rand(5, generator=torch.Generator().manual_seed(3)))
