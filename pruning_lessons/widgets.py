@@ -58,7 +58,7 @@ def threshold_explorer(
         description="threshold",
         continuous_update=False,
     )
-    label = widgets.HTML()
+    label = _result_label()
     picture = widgets.Image(format="png", layout=widgets.Layout(width="560px"))
 
     def redraw(change: dict | None = None) -> None:
@@ -113,7 +113,7 @@ def units_explorer(
         description="removed",
         continuous_update=False,
     )
-    label = widgets.HTML()
+    label = _result_label()
 
     def redraw(change: dict | None = None) -> None:
         label.value = f"<b>{units_effect(model, dataset, slider.value, importance=importance)}</b>"
@@ -558,13 +558,6 @@ from .schedules import cubic_sparsity, sparsity_schedule  # noqa: E402
 LESSON_CRITERIA = ("magnitude", "lamp", "taylor", "random")
 
 
-def _lesson_label() -> widgets.HTML:
-    """A slider's result line (the CSS class lets a browser test find it on the page)."""
-    label = widgets.HTML()
-    label.add_class("pl-result")
-    return label
-
-
 def _picture(width: str = "560px") -> widgets.Image:
     return widgets.Image(format="png", layout=widgets.Layout(width=width))
 
@@ -646,7 +639,7 @@ def criteria_explorer(
         description="pruned",
         continuous_update=False,
     )
-    label, picture = _lesson_label(), _picture()
+    label, picture = _result_label(), _picture()
 
     def redraw(change: dict | None = None) -> None:
         effect = criteria_effect(model, data, slider.value, criteria=criteria)
@@ -727,7 +720,7 @@ def schedule_explorer(*, final: float = 0.9, steps: int = 5) -> widgets.VBox:
     steps_slider = widgets.IntSlider(
         value=steps, min=1, max=10, description="steps", continuous_update=False
     )
-    label, picture = _lesson_label(), _picture()
+    label, picture = _result_label(), _picture()
 
     def redraw(change: dict | None = None) -> None:
         effect = schedule_effect(final_slider.value, steps_slider.value)
@@ -828,7 +821,7 @@ def layer_ratio_explorer(
         description="max drop",
         continuous_update=False,
     )
-    label, picture = _lesson_label(), _picture()
+    label, picture = _result_label(), _picture()
 
     def redraw(change: dict | None = None) -> None:
         effect = layer_ratio_effect(model, dataset, scan, slider.value)
@@ -932,7 +925,7 @@ def noise_explorer(
     else:
         slider = widgets.IntSlider(value=int(start), min=0, max=3, description="shift (px)")
     slider.continuous_update = False
-    label = _lesson_label()
+    label = _result_label()
     digits_picture, bars_picture = _picture("480px"), _picture("420px")
 
     def redraw(change: dict | None = None) -> None:
