@@ -20,6 +20,28 @@ from .unstructured import magnitude_prune, prunable_parameters, sparsity
 from .viz import png, weight_histogram
 
 
+def _slider(
+    value: float, low: float, high: float, step: float, description: str, fmt: str
+) -> widgets.FloatSlider:
+    """A float slider that reports only when let go (``continuous_update=False``)."""
+    return widgets.FloatSlider(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        readout_format=fmt,
+        description=description,
+        continuous_update=False,
+    )
+
+
+def _wired(slider: widgets.ValueWidget, redraw, *parts: widgets.Widget) -> widgets.VBox:
+    """Redraw whenever ``slider`` moves, draw once now, and stack the slider over ``parts``."""
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, *parts])
+
+
 @dataclass(frozen=True)
 class ThresholdEffect:
     threshold: float
@@ -49,15 +71,7 @@ def threshold_explorer(
 ) -> widgets.VBox:
     """A threshold slider: accuracy and sparsity in words, the weight histogram with the cut."""
     top = round(largest_magnitude(model) / 2, 3)
-    slider = widgets.FloatSlider(
-        value=start,
-        min=0.0,
-        max=top,
-        step=top / steps,
-        readout_format=".3f",
-        description="threshold",
-        continuous_update=False,
-    )
+    slider = _slider(start, 0.0, top, top / steps, "threshold", ".3f")
     label = _result_label()
     picture = widgets.Image(format="png", layout=widgets.Layout(width="560px"))
 
@@ -66,9 +80,7 @@ def threshold_explorer(
         label.value = f"<b>{effect}</b>"
         picture.value = png(weight_histogram, model, slider.value)
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, label, picture])
+    return _wired(slider, redraw, label, picture)
 
 
 @dataclass(frozen=True)
@@ -104,23 +116,13 @@ def units_explorer(
     model: nn.Module, dataset: TensorDataset, *, start: float = 0.5, importance: str = "l1"
 ) -> widgets.VBox:
     """A slider over the fraction of neurons/filters removed: parameters, accuracy, latency."""
-    slider = widgets.FloatSlider(
-        value=start,
-        min=0.0,
-        max=0.9,
-        step=0.1,
-        readout_format=".0%",
-        description="removed",
-        continuous_update=False,
-    )
+    slider = _slider(start, 0.0, 0.9, 0.1, "removed", ".0%")
     label = _result_label()
 
     def redraw(change: dict | None = None) -> None:
         label.value = f"<b>{units_effect(model, dataset, slider.value, importance=importance)}</b>"
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, label])
+    return _wired(slider, redraw, label)
 
 
 # --- lesson 01: how much to prune ------------------------------------------------------------
@@ -190,15 +192,7 @@ def amount_explorer(
     """A slider over the fraction of weights pruned: accuracy, non-zeros, file size, histogram."""
     from .viz import bars
 
-    slider = widgets.FloatSlider(
-        value=start,
-        min=0.0,
-        max=0.99,
-        step=0.01,
-        readout_format=".0%",
-        description="pruned",
-        continuous_update=False,
-    )
+    slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
     label = _result_label()
     output = widgets.Output()
 
@@ -218,9 +212,7 @@ def amount_explorer(
             )
             plt.show()
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, label, output])
+    return _wired(slider, redraw, label, output)
 
 
 # --- lesson 02: weight vs structured pruning at the same budget ------------------------------
@@ -374,15 +366,7 @@ def granularity_explorer(
     """A slider over the budget: both sparsity patterns of ``layer``, accuracy and latency."""
     from .viz import mask_heatmap
 
-    slider = widgets.FloatSlider(
-        value=start,
-        min=0.1,
-        max=0.9,
-        step=0.1,
-        readout_format=".0%",
-        description="units off",
-        continuous_update=False,
-    )
+    slider = _slider(start, 0.1, 0.9, 0.1, "units off", ".0%")
     label = _result_label()
     output = widgets.Output()
 
@@ -396,9 +380,7 @@ def granularity_explorer(
             mask_heatmap(effect.unit_masks[layer], ax=right, title=f"{layer}: structured")
             plt.show()
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, label, output])
+    return _wired(slider, redraw, label, output)
 
 
 # --- lesson 03: prune to fit a budget ----------------------------------------------------------
@@ -516,15 +498,7 @@ def budget_explorer(
     """A slider over the budget (a fraction of the dense cost): what fits, and what it costs."""
     from .viz import budget_curve
 
-    slider = widgets.FloatSlider(
-        value=start,
-        min=0.05,
-        max=1.0,
-        step=0.05,
-        readout_format=".0%",
-        description="budget",
-        continuous_update=False,
-    )
+    slider = _slider(start, 0.05, 1.0, 0.05, "budget", ".0%")
     label = _result_label()
     output = widgets.Output()
 
@@ -536,9 +510,7 @@ def budget_explorer(
             budget_curve(fit)
             plt.show()
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, label, output])
+    return _wired(slider, redraw, label, output)
 
 
 # --- lessons 04-06: criteria, schedules, layer ratios, robustness ----------------------------
@@ -630,15 +602,7 @@ def criteria_explorer(
     """A slider over the share of weights pruned: every criterion's accuracy at that amount."""
     from .viz import png
 
-    slider = widgets.FloatSlider(
-        value=start,
-        min=0.0,
-        max=0.99,
-        step=0.01,
-        readout_format=".0%",
-        description="pruned",
-        continuous_update=False,
-    )
+    slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
     label, picture = _result_label(), _picture()
 
     def redraw(change: dict | None = None) -> None:
@@ -646,9 +610,7 @@ def criteria_explorer(
         label.value = f"<b>{effect}</b>"
         picture.value = png(draw_criteria, effect)
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, label, picture])
+    return _wired(slider, redraw, label, picture)
 
 
 @dataclass(frozen=True)
@@ -708,15 +670,7 @@ def schedule_explorer(*, final: float = 0.9, steps: int = 5) -> widgets.VBox:
     """Sliders over the final sparsity and the number of steps: the schedules, redrawn."""
     from .viz import png
 
-    final_slider = widgets.FloatSlider(
-        value=final,
-        min=0.5,
-        max=0.98,
-        step=0.01,
-        readout_format=".0%",
-        description="final",
-        continuous_update=False,
-    )
+    final_slider = _slider(final, 0.5, 0.98, 0.01, "final", ".0%")
     steps_slider = widgets.IntSlider(
         value=steps, min=1, max=10, description="steps", continuous_update=False
     )
@@ -812,15 +766,7 @@ def layer_ratio_explorer(
     """A slider over the accuracy drop allowed per layer: the ratios it picks, and the result."""
     from .viz import png
 
-    slider = widgets.FloatSlider(
-        value=start,
-        min=0.0,
-        max=0.2,
-        step=0.005,
-        readout_format=".1%",
-        description="max drop",
-        continuous_update=False,
-    )
+    slider = _slider(start, 0.0, 0.2, 0.005, "max drop", ".1%")
     label, picture = _result_label(), _picture()
 
     def redraw(change: dict | None = None) -> None:
@@ -828,9 +774,7 @@ def layer_ratio_explorer(
         label.value = f"<b>{effect}</b>"
         picture.value = png(draw_sensitivity, scan, effect.amounts)
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, label, picture])
+    return _wired(slider, redraw, label, picture)
 
 
 @dataclass(frozen=True)
@@ -936,6 +880,4 @@ def noise_explorer(
         )
         bars_picture.value = png(draw_noise, effect, size=(5, 3))
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, label, digits_picture, bars_picture])
+    return _wired(slider, redraw, label, digits_picture, bars_picture)
