@@ -73,7 +73,7 @@ def threshold_explorer(
     top = round(largest_magnitude(model) / 2, 3)
     slider = _slider(start, 0.0, top, top / steps, "threshold", ".3f")
     label = _result_label()
-    picture = widgets.Image(format="png", layout=widgets.Layout(width="560px"))
+    picture = _picture()
 
     def redraw(change: dict | None = None) -> None:
         effect = threshold_effect(model, dataset, slider.value)

@@ -16,3 +16,14 @@ def device(request) -> torch.device:
 @pytest.fixture(scope="session")
 def digits():
     return load_digits(seed=0)
+
+
+@pytest.fixture(scope="session")
+def trained_mlp(digits):
+    """A briefly trained digits MLP, shared read-only: tests that change it take a copy."""
+    from pruning_lessons import fit, mlp, seed_everything
+
+    seed_everything(0)
+    model = mlp()
+    fit(model, digits, epochs=3, progress=False)
+    return model

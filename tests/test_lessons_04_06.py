@@ -24,16 +24,8 @@ from pruning_lessons.widgets import (
 
 
 @pytest.fixture(scope="module")
-def trained(digits):
-    pl.seed_everything(0)
-    model = pl.mlp()
-    pl.fit(model, digits, epochs=3, progress=False)
-    return model
-
-
-@pytest.fixture(scope="module")
-def scan(trained, digits):
-    return sensitivity_scan(trained, digits.val, amounts=(0.0, 0.5, 0.9, 0.98))
+def scan(trained_mlp, digits):
+    return sensitivity_scan(trained_mlp, digits.val, amounts=(0.0, 0.5, 0.9, 0.98))
 
 
 def _is_png(data: bytes) -> bool:
@@ -43,26 +35,26 @@ def _is_png(data: bytes) -> bool:
 # --- lesson 04 ------------------------------------------------------------------------------
 
 
-def test_criteria_effect_prunes_copies_with_every_criterion(trained, digits):
-    before = pl.count_nonzero(trained)
-    none = criteria_effect(trained, digits, 0.0)
-    most = criteria_effect(trained, digits, 0.9)
-    assert pl.count_nonzero(trained) == before
+def test_criteria_effect_prunes_copies_with_every_criterion(trained_mlp, digits):
+    before = pl.count_nonzero(trained_mlp)
+    none = criteria_effect(trained_mlp, digits, 0.0)
+    most = criteria_effect(trained_mlp, digits, 0.9)
+    assert pl.count_nonzero(trained_mlp) == before
     assert set(none.accuracy) == set(LESSON_CRITERIA) == set(most.accuracy)
-    dense = pl.evaluate(trained, digits.test)
+    dense = pl.evaluate(trained_mlp, digits.test)
     assert none.dense == most.dense == dense
     assert all(accuracy == dense for accuracy in none.accuracy.values())
     assert most.accuracy["magnitude"] > most.accuracy["random"]
     assert "90% of the weights pruned" in str(most) and "random" in str(most)
 
 
-def test_criteria_effect_takes_other_criteria(trained, digits):
-    effect = criteria_effect(trained, digits, 0.5, criteria=("snip",), scope="layer")
+def test_criteria_effect_takes_other_criteria(trained_mlp, digits):
+    effect = criteria_effect(trained_mlp, digits, 0.5, criteria=("snip",), scope="layer")
     assert list(effect.accuracy) == ["snip"] and 0.0 <= effect.accuracy["snip"] <= 1.0
 
 
-def test_criteria_explorer_redraws_when_the_slider_moves(trained, digits):
-    box = criteria_explorer(trained, digits, start=0.5, criteria=("magnitude", "random"))
+def test_criteria_explorer_redraws_when_the_slider_moves(trained_mlp, digits):
+    box = criteria_explorer(trained_mlp, digits, start=0.5, criteria=("magnitude", "random"))
     slider, label, picture = box.children
     assert slider.continuous_update is False
     first_text, first_picture = label.value, picture.value
@@ -71,8 +63,8 @@ def test_criteria_explorer_redraws_when_the_slider_moves(trained, digits):
     assert "95% of the weights pruned" in label.value and picture.value != first_picture
 
 
-def test_draw_criteria(trained, digits):
-    assert _is_png(png(draw_criteria, criteria_effect(trained, digits, 0.8)))
+def test_draw_criteria(trained_mlp, digits):
+    assert _is_png(png(draw_criteria, criteria_effect(trained_mlp, digits, 0.8)))
 
 
 # --- lesson 05 ------------------------------------------------------------------------------
@@ -113,11 +105,11 @@ def test_draw_schedules():
 # --- lesson 06 ------------------------------------------------------------------------------
 
 
-def test_layer_ratio_effect_applies_the_chosen_amounts_together(trained, digits, scan):
-    before = pl.count_nonzero(trained)
-    strict = layer_ratio_effect(trained, digits.val, scan, 0.0)
-    loose = layer_ratio_effect(trained, digits.val, scan, 0.15)
-    assert pl.count_nonzero(trained) == before
+def test_layer_ratio_effect_applies_the_chosen_amounts_together(trained_mlp, digits, scan):
+    before = pl.count_nonzero(trained_mlp)
+    strict = layer_ratio_effect(trained_mlp, digits.val, scan, 0.0)
+    loose = layer_ratio_effect(trained_mlp, digits.val, scan, 0.15)
+    assert pl.count_nonzero(trained_mlp) == before
     assert set(strict.amounts) == set(scan.accuracy)
     assert all(a in scan.amounts for a in loose.amounts.values())
     assert all(loose.amounts[n] >= strict.amounts[n] for n in scan.accuracy)
@@ -127,8 +119,8 @@ def test_layer_ratio_effect_applies_the_chosen_amounts_together(trained, digits,
     assert "allowing 15.0% per layer" in str(loose)
 
 
-def test_layer_ratio_explorer_redraws_when_the_slider_moves(trained, digits, scan):
-    box = layer_ratio_explorer(trained, digits.val, scan, start=0.0)
+def test_layer_ratio_explorer_redraws_when_the_slider_moves(trained_mlp, digits, scan):
+    box = layer_ratio_explorer(trained_mlp, digits.val, scan, start=0.0)
     slider, label, picture = box.children
     assert slider.continuous_update is False
     first_text, first_picture = label.value, picture.value
@@ -142,20 +134,20 @@ def test_draw_sensitivity(scan):
     assert _is_png(png(draw_sensitivity, scan, {name: 0.5 for name in scan.accuracy}))
 
 
-def test_noise_effect(trained, digits):
-    models = {"dense": trained, "pruned": pl.prune_units(trained, 0.5)}
+def test_noise_effect(trained_mlp, digits):
+    models = {"dense": trained_mlp, "pruned": pl.prune_units(trained_mlp, 0.5)}
     clean = noise_effect(models, digits.test, 0.0)
     noisy = noise_effect(models, digits.test, 0.6)
     shifted = noise_effect(models, digits.test, 2, kind="shift")
-    assert clean.accuracy["dense"] == pl.evaluate(trained, digits.test)
+    assert clean.accuracy["dense"] == pl.evaluate(trained_mlp, digits.test)
     assert noisy.accuracy["dense"] < clean.accuracy["dense"]
     assert set(shifted.accuracy) == {"dense", "pruned"}
     assert str(noisy).startswith("Gaussian noise, std 0.60: dense")
     assert "shifted by up to 2 pixel(s)" in str(shifted)
 
 
-def test_noise_explorer_redraws_when_the_slider_moves(trained, digits):
-    box = noise_explorer({"dense": trained}, digits.test, start=0.1)
+def test_noise_explorer_redraws_when_the_slider_moves(trained_mlp, digits):
+    box = noise_explorer({"dense": trained_mlp}, digits.test, start=0.1)
     slider, label, digits_picture, bars_picture = box.children
     assert slider.continuous_update is False
     first = (label.value, digits_picture.value, bars_picture.value)
@@ -165,15 +157,15 @@ def test_noise_explorer_redraws_when_the_slider_moves(trained, digits):
     assert digits_picture.value != first[1] and bars_picture.value != first[2]
 
 
-def test_noise_explorer_shifts_by_whole_pixels(trained, digits):
-    box = noise_explorer({"dense": trained}, digits.test, start=1, kind="shift")
+def test_noise_explorer_shifts_by_whole_pixels(trained_mlp, digits):
+    box = noise_explorer({"dense": trained_mlp}, digits.test, start=1, kind="shift")
     slider, label = box.children[:2]
     assert slider.continuous_update is False and slider.value == 1
     slider.value = 3
     assert "shifted by up to 3 pixel(s)" in label.value
 
 
-def test_draw_noise(trained, digits):
+def test_draw_noise(trained_mlp, digits):
     assert _is_png(png(draw_noisy_digits, digits.test, 0.3, size=(6, 1.6)))
-    effect = noise_effect({"dense": trained}, digits.test, 0.3)
+    effect = noise_effect({"dense": trained_mlp}, digits.test, 0.3)
     assert _is_png(png(draw_noise, effect))

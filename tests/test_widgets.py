@@ -1,7 +1,5 @@
 """The functions behind the sliders, and the sliders themselves (moved from Python)."""
 
-import pytest
-
 import pruning_lessons as pl
 from pruning_lessons.viz import png, weight_histogram
 from pruning_lessons.widgets import (
@@ -12,34 +10,26 @@ from pruning_lessons.widgets import (
 )
 
 
-@pytest.fixture(scope="module")
-def trained(digits):
-    pl.seed_everything(0)
-    model = pl.mlp()
-    pl.fit(model, digits, epochs=3, progress=False)
-    return model
-
-
-def test_threshold_effect_leaves_the_model_alone(trained, digits):
-    before = pl.count_nonzero(trained)
-    none = threshold_effect(trained, digits.test, 0.0)
-    some = threshold_effect(trained, digits.test, 0.05)
-    assert pl.count_nonzero(trained) == before
-    assert none.sparsity == 0.0 and none.accuracy == pl.evaluate(trained, digits.test)
+def test_threshold_effect_leaves_the_model_alone(trained_mlp, digits):
+    before = pl.count_nonzero(trained_mlp)
+    none = threshold_effect(trained_mlp, digits.test, 0.0)
+    some = threshold_effect(trained_mlp, digits.test, 0.05)
+    assert pl.count_nonzero(trained_mlp) == before
+    assert none.sparsity == 0.0 and none.accuracy == pl.evaluate(trained_mlp, digits.test)
     assert 0.0 < some.sparsity < 1.0 and 0.0 <= some.accuracy <= 1.0
     assert "threshold 0.050" in str(some)
 
 
-def test_units_effect(trained, digits):
-    whole = units_effect(trained, digits.test, 0.0)
-    half = units_effect(trained, digits.test, 0.5)
-    assert whole.parameters == pl.count_parameters(trained)
+def test_units_effect(trained_mlp, digits):
+    whole = units_effect(trained_mlp, digits.test, 0.0)
+    half = units_effect(trained_mlp, digits.test, 0.5)
+    assert whole.parameters == pl.count_parameters(trained_mlp)
     assert half.parameters < whole.parameters and half.milliseconds > 0
     assert "50% of the units removed" in str(half)
 
 
-def test_threshold_explorer_redraws_when_the_slider_moves(trained, digits):
-    box = threshold_explorer(trained, digits.test, start=0.02)
+def test_threshold_explorer_redraws_when_the_slider_moves(trained_mlp, digits):
+    box = threshold_explorer(trained_mlp, digits.test, start=0.02)
     slider, label, picture = box.children
     assert slider.continuous_update is False
     first_text, first_picture = label.value, picture.value
@@ -48,14 +38,14 @@ def test_threshold_explorer_redraws_when_the_slider_moves(trained, digits):
     assert label.value != first_text and picture.value != first_picture
 
 
-def test_units_explorer_redraws_when_the_slider_moves(trained, digits):
-    box = units_explorer(trained, digits.test, start=0.5)
+def test_units_explorer_redraws_when_the_slider_moves(trained_mlp, digits):
+    box = units_explorer(trained_mlp, digits.test, start=0.5)
     slider, label = box.children
     first = label.value
     slider.value = 0.2
     assert label.value != first and "20% of the units removed" in label.value
 
 
-def test_png_draws_without_pyplot(trained):
-    data = png(weight_histogram, trained, 0.05)
+def test_png_draws_without_pyplot(trained_mlp):
+    data = png(weight_histogram, trained_mlp, 0.05)
     assert data[:4] == b"\x89PNG" and len(data) > 5_000
