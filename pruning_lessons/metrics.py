@@ -164,12 +164,15 @@ def measure_latency(
     ``batch_size``. The thread count is fixed (default 1) so that two models timed one after
     the other are compared fairly; ``torch.utils.benchmark`` runs the measurement, including
     CUDA synchronisation. Compare models by ratios measured side by side in one run.
+    A model without parameters or buffers (a frozen TorchScript module, a pooling layer) runs
+    on ``example_input``'s device.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int, got {threads!r}")
-    device = next(model.parameters()).device
+    tensors = (*model.parameters(), *model.buffers())
+    device = tensors[0].device if tensors else example_input.device
     x = example_input[:1].to(device).expand(batch_size, *example_input.shape[1:]).contiguous()
     was_training = model.training
     model.eval()

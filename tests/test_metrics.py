@@ -77,6 +77,15 @@ def test_latency_is_measured(device):
     assert model.training  # mode restored
 
 
+def test_latency_of_a_model_without_parameters(device):
+    # e.g. a frozen TorchScript module or a pooling layer: it runs on the input's device
+    pool = nn.MaxPool2d(2)
+    result = measure_latency(
+        pool, torch.rand(1, 3, 8, 8, device=device), batch_size=4, min_run_time=0.01
+    )
+    assert result.median > 0 and torch.device(result.device).type == torch.device(device).type
+
+
 @pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"threads": 0}, {"batch_size": 2.5}])
 def test_latency_bad_input(kwargs):
     name = next(iter(kwargs))
