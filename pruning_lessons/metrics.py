@@ -174,8 +174,9 @@ def measure_latency(
     tensors = (*model.parameters(), *model.buffers())
     device = tensors[0].device if tensors else example_input.device
     x = example_input[:1].to(device).expand(batch_size, *example_input.shape[1:]).contiguous()
-    was_training = model.training
-    model.eval()
+    was_training = getattr(model, "training", None)  # a frozen TorchScript module has none
+    if was_training is not None:
+        model.eval()
     try:
         with torch.no_grad():
             for _ in range(warmup):
@@ -187,5 +188,6 @@ def measure_latency(
         )
         m = timer.blocked_autorange(min_run_time=min_run_time)
     finally:
-        model.train(was_training)
+        if was_training is not None:
+            model.train(was_training)
     return Latency(m.median, m.iqr, batch_size, threads, str(device))

@@ -1,8 +1,11 @@
+import warnings
+
 import pytest
 import torch
 from torch import nn
 
 from pruning_lessons import (
+    cnn,
     count_macs,
     count_nonzero,
     count_parameters,
@@ -84,6 +87,17 @@ def test_latency_of_a_model_without_parameters(device):
         pool, torch.rand(1, 3, 8, 8, device=device), batch_size=4, min_run_time=0.01
     )
     assert result.median > 0 and torch.device(result.device).type == torch.device(device).type
+
+
+def test_latency_of_a_frozen_torchscript_module():
+    # the inference runtime of benchmarks/bench_structured.py: no parameters, no .training
+    if not hasattr(torch.jit, "optimize_for_inference"):
+        pytest.skip("this torch has no torch.jit.optimize_for_inference")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
+        frozen = torch.jit.optimize_for_inference(torch.jit.script(cnn().eval()))
+    result = measure_latency(frozen, torch.rand(1, 1, 8, 8), batch_size=4, min_run_time=0.01)
+    assert result.median > 0 and result.device == "cpu"
 
 
 @pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"threads": 0}, {"batch_size": 2.5}])
