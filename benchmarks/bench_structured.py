@@ -113,13 +113,17 @@ def steady_heap() -> bool:
         return False
 
 
-def side_by_side(dense: nn.Module, pruned: nn.Module, example: torch.Tensor, args) -> dict:
-    """Both models timed in alternation ``rounds`` times: median latencies and per-round ratios."""
+def side_by_side(dense, pruned, example: torch.Tensor, args, pruned_example=None) -> dict:
+    """Both models timed in alternation ``rounds`` times: median latencies and per-round ratios.
+
+    ``pruned_example`` is the pruned model's input where it differs (a layer inside the net).
+    """
     rounds = {"dense": [], "pruned": []}
+    inputs = {"dense": example, "pruned": example if pruned_example is None else pruned_example}
     for _ in range(args.rounds):
         for key, model in (("dense", dense), ("pruned", pruned)):
             latency = pl.measure_latency(
-                model, example, batch_size=args.batch, threads=args.threads, min_run_time=0.2
+                model, inputs[key], batch_size=args.batch, threads=args.threads, min_run_time=0.2
             )
             rounds[key].append(latency.median)
     ratios = [d / p for d, p in zip(rounds["dense"], rounds["pruned"], strict=True)]
@@ -137,7 +141,7 @@ def layer_by_layer(dense: nn.Sequential, pruned: nn.Sequential, example, args) -
     rows, x_dense, x_pruned = [], example, example
     with torch.no_grad():
         for (name, d_layer), p_layer in zip(dense.named_children(), pruned.children(), strict=True):
-            timing = side_by_side(d_layer, p_layer, x_dense, args) | {"layer": name}
+            timing = side_by_side(d_layer, p_layer, x_dense, args, x_pruned) | {"layer": name}
             macs = pl.count_macs(d_layer, x_dense), pl.count_macs(p_layer, x_pruned)
             timing["mac_ratio"] = macs[0] / macs[1] if macs[1] else None
             rows.append(timing)

@@ -163,7 +163,11 @@ print(
 # %% [markdown]
 # One measurement in a notebook is noisy. The repository's benchmark
 # (`benchmarks/bench_structured.py`) times the same kind of pruning more carefully, in several
-# alternating rounds; its saved results:
+# alternating rounds, and in several *runtimes*: eager PyTorch (what this notebook does),
+# `torch.compile`, and oneDNN through `torch.jit.optimize_for_inference`, which folds each
+# BatchNorm into its convolution and keeps the activations in a layout made for the CPU's
+# vector units, the way a CNN is usually served. Compare each row's speed-up with its MAC
+# ratio (the last number):
 
 # %%
 results_dir = next(
@@ -174,11 +178,14 @@ results_dir = next(
 structured = json.loads((results_dir / "structured.json").read_text())
 for row in structured["results"]:
     print(
-        f"{row['model']} ({row['removed']}, {row['layout']}): {row['speedup']:.2f}x faster "
+        f"{row['model']} ({row['removed']}, {row['runtime']}): {row['speedup']:.2f}x faster "
         f"({row['speedup_min']:.2f}-{row['speedup_max']:.2f}), {row['mac_ratio']:.2f}x fewer "
         f"MACs, accuracy {row['accuracy_dense']:.1%} -> {row['accuracy_fine_tuned']:.1%} "
-        "after fine-tuning"
+        f"after fine-tuning; speed-up / MAC ratio {row['speedup_over_mac_ratio']:.2f}"
     )
+cnn_rows = [row for row in structured["results"] if row["model"] == "cnn"]
+closest = max(cnn_rows, key=lambda row: row["speedup_over_mac_ratio"])
+print(f"The CNN comes closest to its MAC ratio with the {closest['runtime']} runtime.")
 settings = structured["settings"]
 print(
     f"(batch {settings['batch']}, {settings['threads']} thread(s), "
