@@ -74,7 +74,8 @@ def build_one(path: Path, version: str) -> nbformat.NotebookNode:
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},
     }
-    for cell in notebook.cells:
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"{path.stem[:2]}-{index:03d}"  # stable ids: rebuilding changes nothing
         exercise = cell.metadata.pop("exercise", None)
         cell.source = transform(cell.source, exercise, version)
         if cell.cell_type == "code":
@@ -106,9 +107,11 @@ def execute(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookN
 
 def comparable(notebook: nbformat.NotebookNode) -> list[tuple]:
     """What must match between a fresh build and the committed file (outputs aside)."""
-    return [(c.cell_type, c.source, sorted(c.metadata.get("tags", []))) for c in notebook.cells] + [
-        ("metadata", repr(sorted(notebook.metadata.get("kernelspec", {}).items())), [])
+    cells = [
+        (c.get("id"), c.cell_type, c.source, sorted(c.metadata.get("tags", [])))
+        for c in notebook.cells
     ]
+    return cells + [("metadata", repr(sorted(notebook.metadata.get("kernelspec", {}).items())), [])]
 
 
 def main(argv: list[str] | None = None) -> int:
