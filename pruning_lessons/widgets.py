@@ -10,7 +10,6 @@ import copy
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
@@ -193,26 +192,16 @@ def amount_explorer(
     from .viz import bars
 
     slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
-    label = _result_label()
-    output = widgets.Output()
+    label, histogram, sizes = _result_label(), _picture("540px"), _picture("280px")
 
     def redraw(change: dict | None = None) -> None:
         effect = amount_effect(model, dataset, slider.value)
         label.value = f"<b>{effect}</b>"
-        with output:
-            output.clear_output(wait=True)
-            figure, (left, right) = plt.subplots(
-                1, 2, figsize=(9, 3.2), width_ratios=(2, 1), layout="constrained"
-            )
-            weight_histogram(model, effect.cut, ax=left)
-            bars(
-                {"dense": effect.dense_bytes / 1e3, "sparse": effect.sparse_bytes / 1e3},
-                ylabel="kB on disk",
-                ax=right,
-            )
-            plt.show()
+        histogram.value = png(weight_histogram, model, effect.cut, size=(6, 3.2))
+        kilobytes = {"dense": effect.dense_bytes / 1e3, "sparse": effect.sparse_bytes / 1e3}
+        sizes.value = png(bars, kilobytes, ylabel="kB on disk", size=(3, 3.2))
 
-    return _wired(slider, redraw, label, output)
+    return _wired(slider, redraw, label, widgets.HBox([histogram, sizes]))
 
 
 # --- lesson 02: weight vs structured pruning at the same budget ------------------------------
@@ -367,20 +356,20 @@ def granularity_explorer(
     from .viz import mask_heatmap
 
     slider = _slider(start, 0.1, 0.9, 0.1, "units off", ".0%")
-    label = _result_label()
-    output = widgets.Output()
+    label, weights, units = _result_label(), _picture("410px"), _picture("410px")
 
     def redraw(change: dict | None = None) -> None:
         effect = granularity_effect(model, dataset, slider.value)
         label.value = "<b>" + str(effect).replace("\n", "<br>") + "</b>"
-        with output:
-            output.clear_output(wait=True)
-            figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
-            mask_heatmap(effect.weight_masks[layer], ax=left, title=f"{layer}: weight pruning")
-            mask_heatmap(effect.unit_masks[layer], ax=right, title=f"{layer}: structured")
-            plt.show()
+        for picture, masks, kind in (
+            (weights, effect.weight_masks, "weight pruning"),
+            (units, effect.unit_masks, "structured"),
+        ):
+            picture.value = png(
+                mask_heatmap, masks[layer], title=f"{layer}: {kind}", size=(4.5, 3.2)
+            )
 
-    return _wired(slider, redraw, label, output)
+    return _wired(slider, redraw, label, widgets.HBox([weights, units]))
 
 
 # --- lesson 03: prune to fit a budget ----------------------------------------------------------
@@ -499,18 +488,14 @@ def budget_explorer(
     from .viz import budget_curve
 
     slider = _slider(start, 0.05, 1.0, 0.05, "budget", ".0%")
-    label = _result_label()
-    output = widgets.Output()
+    label, picture = _result_label(), _picture()
 
     def redraw(change: dict | None = None) -> None:
         fit = fit_to_budget(model, dataset, slider.value, measure=measure)
         label.value = f"<b>{fit}</b>"
-        with output:
-            output.clear_output(wait=True)
-            budget_curve(fit)
-            plt.show()
+        picture.value = png(budget_curve, fit)
 
-    return _wired(slider, redraw, label, output)
+    return _wired(slider, redraw, label, picture)
 
 
 # --- lessons 04-06: criteria, schedules, layer ratios, robustness ----------------------------

@@ -70,6 +70,19 @@ def _slider(explorer: widgets.VBox) -> widgets.FloatSlider:
     return slider
 
 
+def _pictures(explorer: widgets.VBox) -> list[bytes]:
+    """The PNG bytes of every picture in the explorer (drawn without pyplot)."""
+    found, boxes = [], list(explorer.children)
+    while boxes:
+        widget = boxes.pop(0)
+        if isinstance(widget, widgets.Image):
+            found.append(widget.value)
+        elif isinstance(widget, widgets.Box):
+            boxes += list(widget.children)
+    assert found and all(png[:4] == b"\x89PNG" for png in found)
+    return found
+
+
 # --- lesson 01 --------------------------------------------------------------------------------
 
 
@@ -100,9 +113,12 @@ def test_amount_explorer_redraws_the_label_when_the_slider_moves(small_mlp, digi
     explorer = amount_explorer(small_mlp, digits.test, start=0.9)
     slider, label = _slider(explorer), _label(explorer)
     assert label.value.startswith("<b>90% of the weights pruned")
+    histogram, sizes = _pictures(explorer)
     slider.value = 0.5
     assert "50% of the weights pruned" in label.value
-    plt.close("all")
+    new_histogram, new_sizes = _pictures(explorer)
+    assert new_histogram != histogram and new_sizes != sizes
+    assert not plt.get_fignums()  # no pyplot figures left open
 
 
 # --- lesson 02 --------------------------------------------------------------------------------
@@ -153,11 +169,12 @@ def test_side_by_side_ms_times_every_model(small_mlp, digits):
 def test_granularity_explorer_redraws_the_label_when_the_slider_moves(small_mlp, digits):
     explorer = granularity_explorer(small_mlp, digits.test, start=0.5)
     slider, label = _slider(explorer), _label(explorer)
-    first = label.value
-    assert "structured removes 50%" in first
+    first, pictures = label.value, _pictures(explorer)
+    assert "structured removes 50%" in first and len(pictures) == 2
     slider.value = 0.3
     assert "structured removes 30%" in label.value and label.value != first
-    plt.close("all")
+    assert all(new != old for new, old in zip(_pictures(explorer), pictures, strict=True))
+    assert not plt.get_fignums()
 
 
 # --- lesson 03 --------------------------------------------------------------------------------
@@ -209,10 +226,11 @@ def test_fit_to_budget_rejects_bad_arguments(small_mlp, digits, kwargs, match):
 def test_budget_explorer_and_curve(small_cnn, digits):
     explorer = budget_explorer(small_cnn, digits.test, start=0.5)
     slider, label = _slider(explorer), _label(explorer)
-    first = label.value
+    first, (picture,) = label.value, _pictures(explorer)
     assert "50% of dense" in first
     slider.value = 0.2
-    assert "20% of dense" in label.value
+    assert "20% of dense" in label.value and _pictures(explorer) != [picture]
+    assert not plt.get_fignums()
     fit = fit_to_budget(small_cnn, digits.test, 0.5)
     assert isinstance(fit, BudgetFit)
     ax = budget_curve(fit)
