@@ -40,9 +40,11 @@ class Unavailable(Exception):
     """This way of running a model does not work on this machine (the reason is the message)."""
 
 
-def checked(runtime: nn.Module, model: nn.Module, example: torch.Tensor) -> nn.Module:
-    """``runtime`` after one call that must give ``model``'s outputs (or raise Unavailable)."""
-    batch = example.expand(8, *example.shape[1:]).contiguous()
+def checked(runtime: nn.Module, model: nn.Module, batch: torch.Tensor) -> nn.Module:
+    """``runtime`` after one call that must give ``model``'s outputs (or raise Unavailable).
+
+    ``batch`` has the shape that is timed afterwards, so a compiler specialises on it once.
+    """
     try:
         with torch.no_grad():
             got, expected = runtime(batch), model.eval()(batch)
@@ -56,19 +58,19 @@ def checked(runtime: nn.Module, model: nn.Module, example: torch.Tensor) -> nn.M
     return runtime
 
 
-def eager(model: nn.Module, example: torch.Tensor) -> nn.Module:
+def eager(model: nn.Module, batch: torch.Tensor) -> nn.Module:
     return model
 
 
-def channels_last(model: nn.Module, example: torch.Tensor) -> nn.Module:
-    return checked(copy.deepcopy(model).to(memory_format=torch.channels_last), model, example)
+def channels_last(model: nn.Module, batch: torch.Tensor) -> nn.Module:
+    return checked(copy.deepcopy(model).to(memory_format=torch.channels_last), model, batch)
 
 
-def compiled(model: nn.Module, example: torch.Tensor) -> nn.Module:
-    return checked(torch.compile(copy.deepcopy(model)), model, example)
+def compiled(model: nn.Module, batch: torch.Tensor) -> nn.Module:
+    return checked(torch.compile(copy.deepcopy(model)), model, batch)
 
 
-def onednn(model: nn.Module, example: torch.Tensor) -> nn.Module:
+def onednn(model: nn.Module, batch: torch.Tensor) -> nn.Module:
     if not (torch.backends.mkldnn.is_available() and hasattr(torch.jit, "optimize_for_inference")):
         raise Unavailable("this torch has no oneDNN or no torch.jit.optimize_for_inference")
     with warnings.catch_warnings():
@@ -77,7 +79,7 @@ def onednn(model: nn.Module, example: torch.Tensor) -> nn.Module:
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(copy.deepcopy(model).eval())
         frozen = torch.jit.optimize_for_inference(scripted)
-    return checked(frozen, model, example)
+    return checked(frozen, model, batch)
 
 
 RUNTIMES = {
@@ -158,7 +160,9 @@ def run_case(name: str, data: pl.Splits, args) -> tuple[list[dict], dict, list[d
     accuracy_pruned = pl.evaluate(pruned, data.test)
     pl.fine_tune(pruned, data, epochs=args.fine_tune_epochs, progress=False)
     dense.eval(), pruned.eval()
-    example = data.test.tensors[0][:1]
+    images = data.test.tensors[0]
+    example = images[:1]
+    batch = images.repeat(-(-args.batch // len(images)), 1, 1, 1)[: args.batch]  # real images
     mac_ratio = pl.count_macs(dense, example) / pl.count_macs(pruned, example)
     common = {
         "model": name,
@@ -177,7 +181,7 @@ def run_case(name: str, data: pl.Splits, args) -> tuple[list[dict], dict, list[d
     for runtime in runtimes:
         prepare = RUNTIMES[runtime]
         try:
-            pair = prepare(dense, example), prepare(pruned, example)
+            pair = prepare(dense, batch), prepare(pruned, batch)
         except Unavailable as why:
             unavailable[f"{name}, {runtime}"] = str(why)
             continue
