@@ -283,7 +283,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="a short smoke run: 1 seed, 90 %")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run: 1 seed, 90 %%")
     args = parser.parse_args()
     args.sparsities = (0.9,) if args.quick else (0.8, 0.9, 0.95)
     args.seeds = 1 if args.quick else args.seeds
