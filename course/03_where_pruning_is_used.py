@@ -166,8 +166,8 @@ print(
 # alternating rounds, and in several *runtimes*: eager PyTorch (what this notebook does),
 # `torch.compile`, and oneDNN through `torch.jit.optimize_for_inference`, which folds each
 # BatchNorm into its convolution and keeps the activations in a layout made for the CPU's
-# vector units, the way a CNN is usually served. Compare each row's speed-up with its MAC
-# ratio (the last number):
+# vector units, much as CPU inference engines run a CNN. Compare each row's speed-up with its
+# MAC ratio (the last number):
 
 # %%
 results_dir = next(
