@@ -59,7 +59,7 @@ _UI = {
         "model_answer": "参考答案",
         "key_points": "要点",
         "right": "回答正确。",
-        "wrong": "不对。正确答案：{answer}",
+        "wrong": "回答错误。正确答案：{answer}",
         "points": "覆盖了 {total} 个要点中的 {hit} 个。",
         "covered": "已覆盖",
         "missed": "遗漏",
