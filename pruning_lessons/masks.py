@@ -13,8 +13,8 @@ How it works (three small mechanisms, no reparametrisation):
    edited by hand. This works for optimizers created before or after pruning.
 
 ``torch.nn.utils.prune`` instead replaces ``weight`` by ``weight_orig * weight_mask`` on every
-forward: zeros in gradients, but a slower forward, a ``state_dict`` a fresh model cannot load,
-and a model ``copy.deepcopy`` refuses. Compare the two in lesson 01.
+forward: zeros in gradients, but two copies of every pruned weight, a ``state_dict`` a fresh
+model cannot load, and a model ``copy.deepcopy`` refuses.
 """
 
 from __future__ import annotations
@@ -59,14 +59,33 @@ def _masked_names(module: nn.Module) -> list[str]:
     ]
 
 
-@torch.no_grad()
-def _enforce_masks(module: nn.Module, args: tuple) -> None:
-    """Forward pre-hook: re-zero pruned weights if something (a hand edit) revived them."""
-    for name in _masked_names(module):
-        _register(module, name)
-        param, mask = getattr(module, name), _mask_of(module, name)
-        if torch.any(param.masked_select(~mask)):
-            param.mul_(mask)
+def _enforce_masks(module: nn.Module, args: object = None) -> None:
+    """Forward pre-hook: re-zero pruned weights if something (a hand edit) may have revived them.
+
+    Every in-place change of a tensor made through torch (an edit under ``torch.no_grad()``,
+    ``load_state_dict``, ``copy_``) moves autograd's version counter; the hook remembers the
+    version it last saw for each weight and multiplies by the mask only when it moved or the
+    parameter was replaced. So an untouched model pays a comparison of two ints per weight and
+    never waits for the GPU. The multiply goes through ``.data`` so that the version stays put
+    (a graph from an earlier forward stays valid; kept values do not change). Edits made
+    through ``.data`` bypass the counter and are undone only at the next optimizer step.
+    """
+    seen = module.__dict__.setdefault("_mask_versions", {})
+    for name, param in module._parameters.items():
+        mask = module._buffers.get(name + MASK_SUFFIX)
+        if mask is None:
+            continue
+        stamp = (id(param), param._version)
+        if seen.get(name) != stamp:
+            if param not in _OWNERS:  # a copy (deepcopy, fresh load) met for the first time
+                _register(module, name)
+            param.data.mul_(mask)
+            seen[name] = stamp
+
+
+def _enforce_after_load(module: nn.Module, incompatible_keys: object) -> None:
+    """``load_state_dict`` post-hook: loaded weights are masked at once, not at the next forward."""
+    _enforce_masks(module)
 
 
 @torch.no_grad()
@@ -82,6 +101,7 @@ def _after_optimizer_step(optimizer: torch.optim.Optimizer, args: tuple, kwargs:
             if mask is None:
                 continue
             param.mul_(mask)
+            module.__dict__.setdefault("_mask_versions", {})[owner[1]] = (id(param), param._version)
             for state in optimizer.state.get(param, {}).values():
                 if torch.is_tensor(state) and state.shape == param.shape:
                     state.mul_(mask)
@@ -114,6 +134,8 @@ def install_mask(module: nn.Module, param_name: str, keep: torch.Tensor) -> None
     _register(module, param_name)
     if _enforce_masks not in module._forward_pre_hooks.values():
         module.register_forward_pre_hook(_enforce_masks)
+    if _enforce_after_load not in module._load_state_dict_post_hooks.values():
+        module.register_load_state_dict_post_hook(_enforce_after_load)
 
 
 def get_masks(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -137,9 +159,13 @@ def bake_masks(model: nn.Module) -> nn.Module:
             with torch.no_grad():
                 getattr(module, name).mul_(_mask_of(module, name))
             delattr(module, name + MASK_SUFFIX)
-        hooks = module._forward_pre_hooks
-        for handle_id in [i for i, hook in hooks.items() if hook is _enforce_masks]:
-            del hooks[handle_id]
+        for hooks, ours in (
+            (module._forward_pre_hooks, _enforce_masks),
+            (module._load_state_dict_post_hooks, _enforce_after_load),
+        ):
+            for handle_id in [i for i, hook in hooks.items() if hook is ours]:
+                del hooks[handle_id]
+        module.__dict__.pop("_mask_versions", None)
     return model
 
 
@@ -151,15 +177,44 @@ def load_pruned_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tens
     masks = {
         k.removesuffix(MASK_SUFFIX): v for k, v in state_dict.items() if k.endswith(MASK_SUFFIX)
     }
-    params = dict(model.named_parameters())
-    unknown = sorted(set(masks) - set(params))
-    if unknown:
-        raise ValueError(f"state_dict has masks for parameters the model lacks: {unknown}")
+    _check_fits(model, state_dict, masks)
     bake_masks(model)
     for name, keep in masks.items():
         install_mask(*_split(model, name), keep)
     model.load_state_dict(state_dict)
     return model
+
+
+def _check_fits(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor]
+) -> None:
+    """Raise ValueError, naming the entries, unless ``state_dict`` fits ``model`` exactly.
+
+    Checked before anything is changed, so a file for another architecture leaves the model
+    as it was.
+    """
+    params = dict(model.named_parameters())
+    unknown = sorted(set(masks) - set(params))
+    if unknown:
+        raise ValueError(f"state_dict has masks for parameters the model lacks: {unknown}")
+    have = {k: v for k, v in model.state_dict().items() if not k.endswith(MASK_SUFFIX)}
+    given = {k: v for k, v in state_dict.items() if not k.endswith(MASK_SUFFIX)}
+    missing, unexpected = sorted(set(have) - set(given)), sorted(set(given) - set(have))
+    if missing or unexpected:
+        raise ValueError(
+            f"state_dict does not fit the model: missing {missing}, unexpected {unexpected}"
+        )
+    wrong = [
+        f"{k}: {tuple(given[k].shape)} for the model's {tuple(v.shape)}"
+        for k, v in have.items()
+        if tuple(given[k].shape) != tuple(v.shape)
+    ] + [
+        f"{k}{MASK_SUFFIX}: {tuple(m.shape)} for the model's {tuple(params[k].shape)}"
+        for k, m in masks.items()
+        if tuple(m.shape) != tuple(params[k].shape)
+    ]
+    if wrong:
+        raise ValueError("state_dict shapes do not fit the model: " + "; ".join(wrong))
 
 
 def save_sparse(model: nn.Module, file: str | os.PathLike | io.BytesIO) -> None:

@@ -110,6 +110,7 @@ def test_amount_effect_of_nothing_is_the_dense_model(small_mlp, digits):
 
 
 def test_amount_explorer_redraws_the_label_when_the_slider_moves(small_mlp, digits):
+    plt.close("all")  # figures other tests left open
     explorer = amount_explorer(small_mlp, digits.test, start=0.9)
     slider, label = _slider(explorer), _label(explorer)
     assert label.value.startswith("<b>90% of the weights pruned")
@@ -167,6 +168,7 @@ def test_side_by_side_ms_times_every_model(small_mlp, digits):
 
 
 def test_granularity_explorer_redraws_the_label_when_the_slider_moves(small_mlp, digits):
+    plt.close("all")  # figures other tests left open
     explorer = granularity_explorer(small_mlp, digits.test, start=0.5)
     slider, label = _slider(explorer), _label(explorer)
     first, pictures = label.value, _pictures(explorer)
@@ -224,6 +226,7 @@ def test_fit_to_budget_rejects_bad_arguments(small_mlp, digits, kwargs, match):
 
 
 def test_budget_explorer_and_curve(small_cnn, digits):
+    plt.close("all")  # figures other tests left open
     explorer = budget_explorer(small_cnn, digits.test, start=0.5)
     slider, label = _slider(explorer), _label(explorer)
     first, (picture,) = label.value, _pictures(explorer)

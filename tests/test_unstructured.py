@@ -255,6 +255,47 @@ def test_hand_edits_are_undone_before_the_next_forward():
     assert torch.equal(model.fc1.weight != 0, keep)
 
 
+def test_a_replaced_parameter_is_masked_before_the_next_forward():
+    model = pl.mlp()
+    keep = magnitude_prune(model, 0.5)["fc1.weight"]
+    model.fc1.weight = nn.Parameter(torch.ones_like(model.fc1.weight))
+    model(torch.rand(1, 64))
+    assert torch.equal(model.fc1.weight != 0, keep)
+
+
+def test_a_non_strict_load_of_dense_weights_is_masked_at_once():
+    model = pl.mlp()
+    masks = magnitude_prune(model, 0.5)
+    model.load_state_dict(pl.mlp().state_dict(), strict=False)  # no masks in it: kept ours
+    assert pl.sparsity(model) == pytest.approx(0.5, abs=1e-3)  # before any forward
+    assert all(not model.get_parameter(k)[~m].any() for k, m in masks.items())
+
+
+def test_the_mask_hook_repairs_without_moving_autograds_version_counter():
+    # so the forwards after a repair share one version: their graphs stay valid together
+    model = pl.mlp()
+    keep = magnitude_prune(model, 0.5)["fc2.weight"]
+    with torch.no_grad():
+        model.fc2.weight.add_(1.0)  # revives every pruned weight
+    version = model.fc2.weight._version
+    first = model(torch.rand(4, 64)).sum()
+    assert model.fc2.weight._version == version and torch.equal(model.fc2.weight != 0, keep)
+    second = model(torch.rand(4, 64)).sum()
+    (first + second).backward()
+    assert model.fc2.weight.grad is not None  # backward ran: no version error
+
+
+def test_edits_through_data_are_undone_by_the_next_optimizer_step():
+    # .data bypasses autograd's version counter, so the forward hook cannot see such an edit
+    model = pl.mlp()
+    keep = magnitude_prune(model, 0.5)["fc1.weight"]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.fc1.weight.data.fill_(1.0)
+    model(torch.rand(4, 64)).sum().backward()
+    optimizer.step()
+    assert torch.equal(model.fc1.weight != 0, keep)
+
+
 def test_deepcopy_and_fresh_state_dict_load_keep_masks():
     model = pl.mlp()
     masks = magnitude_prune(model, 0.9, scope="global")
@@ -282,6 +323,43 @@ def test_bake_leaves_plain_parameters_with_the_zeros():
     assert not any(k.endswith("_mask") for k in baked.state_dict())
     pl.mlp().load_state_dict(baked.state_dict())  # a fresh model loads it directly
     assert sparsity(baked) == pytest.approx(0.5, abs=1e-3)
+
+
+def _another_architecture_state(kind: str) -> dict:
+    source = pl.mlp()
+    magnitude_prune(source, 0.5)
+    if kind == "state_dict":
+        return source.state_dict()
+    buffer = io.BytesIO()
+    save_sparse(source, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+@pytest.mark.parametrize("kind", ["state_dict", "sparse file"])
+def test_a_file_for_another_architecture_is_refused_and_changes_nothing(kind):
+    target = pl.mlp((64, 300, 100, 5))  # another classifier width
+    magnitude_prune(target, 0.3)  # and masks of its own, which must survive the failure
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    loaded = _another_architecture_state(kind)
+    load = load_pruned_state_dict if kind == "state_dict" else load_sparse
+    with pytest.raises(ValueError, match=r"fc3\.weight: \(10, 100\) for the model's \(5, 100\)"):
+        load(target, loaded)
+    assert _same_state(target.state_dict(), before)
+
+
+def test_missing_entries_and_wrong_mask_shapes_are_named():
+    source = pl.mlp()
+    magnitude_prune(source, 0.5)
+    state = source.state_dict()
+    partial = {k: v for k, v in state.items() if k != "fc2.bias"}
+    with pytest.raises(ValueError, match=r"missing \['fc2.bias'\]"):
+        load_pruned_state_dict(pl.mlp(), partial)
+    bad_mask = dict(state, **{"fc1.weight_mask": torch.ones(1, 64, dtype=torch.bool)})
+    target = pl.mlp()
+    with pytest.raises(ValueError, match=r"fc1\.weight_mask: \(1, 64\)"):
+        load_pruned_state_dict(target, bad_mask)
+    assert not get_masks(target)
 
 
 def test_sparse_file_round_trip_is_bit_exact_and_small():
