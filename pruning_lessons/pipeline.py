@@ -22,12 +22,12 @@ import torch
 from torch import nn
 
 from .data import Splits
-from .device import seed_everything
+from .device import check_seed, seed_everything
 from .importance import MovementTracker, prune_weights
 from .masks import get_masks, install_mask
 from .schedules import sparsity_schedule
-from .train import evaluate, fit
-from .unstructured import magnitude_prune, random_prune, sparsity
+from .train import _check_positive, evaluate, fit
+from .unstructured import _check_scope, magnitude_prune, random_prune, sparsity
 
 
 def _criterion(name: str) -> Callable[..., dict]:
@@ -117,6 +117,28 @@ def _split_budget(epochs: int, parts: int) -> list[int]:
     return [base + (1 if i >= parts - extra else 0) for i in range(parts)]
 
 
+def _check_count(value: object, name: str, minimum: int) -> None:
+    """A whole number of epochs or rounds, at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+
+
+def _check_pruning(method, scope, lr, seed, fine_tune_epochs, schedule, sparsity, steps):
+    """Every argument of :func:`prune_and_fine_tune`, checked before anything is touched.
+
+    Returns the schedule's sparsity levels.
+    """
+    if method not in PRUNERS:
+        raise ValueError(f"method must be one of {sorted(PRUNERS)}, got {method!r}")
+    _check_scope(scope)
+    _check_positive(lr, "lr", float)
+    check_seed(seed)
+    _check_count(fine_tune_epochs, "fine_tune_epochs", 0)
+    return sparsity_schedule(schedule, sparsity, steps)
+
+
 def _fine_tune_plan(epochs: int, steps: int) -> list[int]:
     """Fine-tuning epochs after each pruning step, ``epochs`` in total.
 
@@ -167,9 +189,7 @@ def prune_and_fine_tune(
     :class:`~pruning_lessons.importance.MovementTracker` before the first pruning step, and
     the tracker keeps recording until the end (the total is still ``fine_tune_epochs``).
     """
-    if method not in PRUNERS:
-        raise ValueError(f"method must be one of {sorted(PRUNERS)}, got {method!r}")
-    levels = sparsity_schedule(schedule, sparsity, steps)
+    levels = _check_pruning(method, scope, lr, seed, fine_tune_epochs, schedule, sparsity, steps)
     tracked = method in TRAINED_SCORES
     first = fine_tune_epochs // (len(levels) + 1) if tracked else 0
     budget = _fine_tune_plan(fine_tune_epochs - first, len(levels))
@@ -246,6 +266,10 @@ def lottery_ticket(
 
     Returns ``(ticket, ticket_record, control, control_record)``.
     """
+    sparsity_schedule("iterative", sparsity, rounds)  # checks sparsity and rounds
+    _check_count(epochs, "epochs", 1)
+    _check_count(rewind_epoch, "rewind_epoch", 0)
+    check_seed(seed)
     seed_everything(seed)
     model = build()
     record = Record(
@@ -296,6 +320,8 @@ def run(
     seed: int = 0,
 ) -> tuple[nn.Module, Record]:
     """The whole pipeline: initialise, train, prune (on a schedule), fine-tune, evaluate."""
+    _check_pruning(method, scope, 1e-3, seed, fine_tune_epochs, schedule, sparsity, steps)
+    _check_count(train_epochs, "train_epochs", 1)
     model, record = train_dense(build, data, epochs=train_epochs, seed=seed)
     prune_and_fine_tune(
         model,

@@ -64,6 +64,54 @@ def test_run_and_bad_method(digits):
         prune_and_fine_tune(model, digits, record, sparsity=0.6, method="psychic")
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"method": "movement", "scope": "globl", "fine_tune_epochs": 2, "steps": 1},
+            ValueError,
+            "scope must be one of",
+        ),
+        ({"lr": 0.0}, ValueError, "lr must be positive"),
+        ({"lr": "1e-3"}, TypeError, "lr must be a positive float"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"fine_tune_epochs": -1}, ValueError, "fine_tune_epochs must be an int >= 0"),
+        ({"fine_tune_epochs": 2.0}, TypeError, "fine_tune_epochs must be an int"),
+    ],
+)
+def test_bad_arguments_are_refused_before_the_model_or_record_changes(
+    trained, digits, kwargs, error, match
+):
+    model, record = copy.deepcopy(trained[0]), copy.deepcopy(trained[1])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config, steps = dict(record.config), list(record.steps)
+    with pytest.raises(error, match=match):
+        prune_and_fine_tune(model, digits, record, **{"sparsity": 0.5, **kwargs})
+    after = model.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)
+    assert not pl.get_masks(model) and record.config == config and record.steps == steps
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 0}, "epochs must be an int >= 1"),
+        ({"rewind_epoch": -1}, "rewind_epoch"),
+        ({"rounds": 0}, "steps|rounds"),
+        ({"seed": -3}, "seed"),
+    ],
+)
+def test_lottery_ticket_checks_its_arguments_first(digits, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lottery_ticket(pl.mlp, digits, **{"sparsity": 0.5, **kwargs})
+
+
+def test_run_checks_pruning_arguments_before_training(digits, monkeypatch):
+    monkeypatch.setattr(pl.pipeline, "train_dense", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="scope must be one of"):
+        run(pl.mlp, digits, sparsity=0.5, scope="everywhere")
+
+
 def test_lottery_ticket_rewinds_survivors_and_controls_with_the_same_mask(digits):
     ticket, record, control, control_record = lottery_ticket(
         pl.mlp, digits, sparsity=0.75, rounds=2, epochs=1, seed=5
