@@ -67,3 +67,17 @@ def independent_generator(seed: int, purpose: str) -> torch.Generator:
     entropy = [check_seed(seed), *purpose.encode()]
     high, low = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint32)
     return torch.Generator().manual_seed((int(high) << 32) | int(low))
+
+
+def like_model(x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    """``x`` on the model's device and, if it holds floats, in the model's float dtype.
+
+    So a model converted with ``.double()`` or ``.half()`` takes the float32 digits as they
+    come; integer tensors (labels) keep their dtype. A model without parameters gets ``x``.
+    """
+    param = next(model.parameters(), None)
+    if param is None:
+        return x
+    if x.is_floating_point() and param.is_floating_point():
+        return x.to(device=param.device, dtype=param.dtype)
+    return x.to(param.device)

@@ -35,7 +35,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from .data import Splits
 from .dependency import evaluating
-from .device import independent_generator
+from .device import independent_generator, like_model
 from .masks import get_masks
 from .select import prune_count
 from .unstructured import _check_scope, _install, _select_by_amount, prunable_parameters
@@ -112,7 +112,7 @@ def gradients(
     device = next(iter(params.values())).device
     with evaluating(model, grad=True):
         for x, y in batches:
-            loss = loss_fn(model(x.to(device)), y.to(device))
+            loss = loss_fn(model(like_model(x, model)), y.to(device))
             grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
             yield {
                 n: torch.zeros_like(p) if g is None else g

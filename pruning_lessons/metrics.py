@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.utils import benchmark
+
+from .dependency import evaluating
+from .device import like_model
 
 _MAC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -114,13 +118,10 @@ def count_macs(model: nn.Module, example_input: torch.Tensor, *, nonzero_only: b
             total += positions * module.weight.numel()
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _MAC_LAYERS)]
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
-            model(example_input)
+        with evaluating(model):
+            model(like_model(example_input, model))
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     return total
@@ -173,11 +174,11 @@ def measure_latency(
         raise ValueError(f"threads must be a positive int, got {threads!r}")
     tensors = (*model.parameters(), *model.buffers())
     device = tensors[0].device if tensors else example_input.device
-    x = example_input[:1].to(device).expand(batch_size, *example_input.shape[1:]).contiguous()
-    was_training = getattr(model, "training", None)  # a frozen TorchScript module has none
-    if was_training is not None:
-        model.eval()
-    try:
+    x = like_model(example_input[:1], model).to(device)
+    x = x.expand(batch_size, *example_input.shape[1:]).contiguous()
+    # a frozen TorchScript module has no train/eval flags: it is timed as it is
+    modes = evaluating(model) if hasattr(model, "training") else contextlib.nullcontext()
+    with modes:
         with torch.no_grad():
             for _ in range(warmup):
                 model(x)
@@ -187,7 +188,4 @@ def measure_latency(
             num_threads=threads,
         )
         m = timer.blocked_autorange(min_run_time=min_run_time)
-    finally:
-        if was_training is not None:
-            model.train(was_training)
     return Latency(m.median, m.iqr, batch_size, threads, str(device))

@@ -16,7 +16,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from .data import Splits
-from .device import check_seed, seed_everything
+from .dependency import evaluating
+from .device import check_seed, like_model, seed_everything
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
@@ -71,17 +72,17 @@ def _device_of(dataset: TensorDataset) -> torch.device:
 def evaluate(model: nn.Module, dataset: TensorDataset, *, batch_size: int = 512) -> float:
     """Accuracy (a fraction in [0, 1]) of ``model`` on ``dataset``, in eval mode.
 
-    The model's train/eval mode is restored afterwards.
+    Every module's own train/eval mode is restored afterwards (a frozen BatchNorm stays
+    frozen). Inputs are moved to the model's device and float dtype.
     """
     _check_positive(batch_size, "batch_size")
     if len(dataset) == 0:
         raise ValueError("dataset is empty: nothing to evaluate")
-    was_training = model.training
-    model.eval()
     correct = 0
-    for x, y in DataLoader(dataset, batch_size=batch_size, num_workers=0):
-        correct += (model(x).argmax(dim=1) == y).sum().item()
-    model.train(was_training)
+    with evaluating(model):
+        for x, y in DataLoader(dataset, batch_size=batch_size, num_workers=0):
+            predicted = model(like_model(x, model)).argmax(dim=1)
+            correct += (predicted == y.to(predicted.device)).sum().item()
     return correct / len(dataset)
 
 
@@ -138,7 +139,7 @@ def fit(
         total, count = 0.0, 0
         for x, y in loader:
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(model(like_model(x, model)), y)
             if penalty is not None:
                 loss = loss + penalty(model)
             loss.backward()

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+import pruning_lessons as pl
 from pruning_lessons import (
     evaluate,
     fine_tune,
@@ -84,3 +85,27 @@ def test_bad_data_and_optimizer_names():
         fit(mlp(), [(torch.rand(1, 64), torch.tensor([1]))], progress=False)
     with pytest.raises(ValueError, match="optimizer"):
         make_optimizer(mlp(), "lbfgs")
+
+
+def test_evaluate_and_metrics_restore_every_modules_own_mode(digits):
+    # a frozen BatchNorm inside a model in train mode (a common fine-tuning set-up)
+    model = pl.cnn()
+    model.train()
+    model.bn1.eval()
+    example = digits.test.tensors[0][:1]
+    pl.evaluate(model, digits.val)
+    pl.count_macs(model, example)
+    pl.measure_latency(model, example, batch_size=2, min_run_time=0.01, warmup=1)
+    assert model.training and model.conv2.training and not model.bn1.training
+
+
+def test_a_float64_model_takes_the_float32_digits(digits):
+    model = pl.mlp().double()
+    pl.fit(model, digits, epochs=1, progress=False)
+    assert 0.0 <= pl.evaluate(model, digits.test) <= 1.0
+    assert model.fc1.weight.dtype == torch.float64
+    example = digits.test.tensors[0][:1]
+    assert pl.count_macs(model, example) == pl.count_macs(pl.mlp(), example)
+    assert pl.measure_latency(model, example, batch_size=4, min_run_time=0.01).median > 0
+    scores = pl.prune_weights(model, 0.5, criterion="taylor", data=digits)
+    assert pl.sparsity(model) == pytest.approx(0.5, abs=1e-3) and scores
