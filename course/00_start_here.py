@@ -85,10 +85,11 @@ for requirement in wanted:
 #
 # ## 2 · The library and the device
 #
-# The course's code lives in the package `pruning_lessons`, imported as `pl`. It picks the
-# fastest device it finds: an NVIDIA GPU (CUDA), an Apple GPU (MPS), or the CPU. The lessons
-# are written for a CPU; a GPU only makes training faster. (Latency measurements in the
-# lessons always say which device they ran on.)
+# The course's code lives in the package `pruning_lessons`, imported as `pl`. Its functions
+# work on any device: `pl.pick_device()` names the fastest one it finds, an NVIDIA GPU (CUDA),
+# an Apple GPU (MPS) or the CPU. The lessons themselves run on the CPU, which is quick enough
+# for these small models; to train on a GPU instead, load the data there with
+# `pl.load_digits(device=pl.pick_device())` and the models follow the data.
 
 # %%
 import torch

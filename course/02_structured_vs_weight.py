@@ -317,7 +317,7 @@ print(granularity_effect(model, data.test, 0.5))
 # <details><summary>5. Name a granularity between single weights and whole neurons, and
 # what it buys.</summary>
 #
-# Blocks, such as N:M sparsity (N zeros in every group of M consecutive weights). It keeps
-# most of the accuracy of weight pruning and, with 2:4 on GPUs that support it, gives a real
-# speed-up.
+# Blocks, such as N:M sparsity (at most N non-zero weights in every group of M consecutive
+# ones). It keeps most of the accuracy of weight pruning and, with 2:4 on GPUs that support
+# it, gives a real speed-up.
 # </details>

@@ -37,7 +37,7 @@ def weight_histogram(
     """Histogram of every prunable weight; the pruning cut ``|w| <= threshold`` is shaded."""
     ax = _axes(ax)
     values = torch.cat([p.detach().flatten().cpu() for p in prunable_parameters(model).values()])
-    ax.hist(values.numpy(), bins=bins, color="#4c72b0")
+    ax.hist(values.float().numpy(), bins=bins, color="#4c72b0")  # numpy has no bfloat16
     if threshold is not None:
         ax.axvspan(
             -threshold, threshold, color="#dd8452", alpha=0.3, label=f"|w| <= {threshold:.3g}"

@@ -1,5 +1,7 @@
 """The functions behind the sliders, and the sliders themselves (moved from Python)."""
 
+import torch
+
 import pruning_lessons as pl
 from pruning_lessons.viz import png, weight_histogram
 from pruning_lessons.widgets import (
@@ -49,3 +51,8 @@ def test_units_explorer_redraws_when_the_slider_moves(trained_mlp, digits):
 def test_png_draws_without_pyplot(trained_mlp):
     data = png(weight_histogram, trained_mlp, 0.05)
     assert data[:4] == b"\x89PNG" and len(data) > 5_000
+
+
+def test_weight_histogram_draws_a_bfloat16_model():
+    model = pl.mlp().to(torch.bfloat16)
+    assert png(weight_histogram, model, 0.05)[:4] == b"\x89PNG"
