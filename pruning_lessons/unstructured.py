@@ -95,15 +95,19 @@ def prunable_parameters(
                 f"parameters {unknown} are not in the model; choose from {sorted(all_params)}"
             )
     else:
+        # a weight shared by several layers (tied weights) is listed once, under the first
+        # name ``named_parameters`` gives it, so it is counted and pruned once
         names = [
-            f"{module_name}.weight" if module_name else "weight"
+            name
             for module_name, module in model.named_modules()
             if isinstance(module, PRUNABLE)
+            and (name := f"{module_name}.weight" if module_name else "weight") in all_params
         ]
         if spare_classifier:
             linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
-            if linears:
-                names.remove(f"{linears[-1]}.weight" if linears[-1] else "weight")
+            classifier = f"{linears[-1]}.weight" if linears and linears[-1] else "weight"
+            if linears and classifier in names:
+                names.remove(classifier)
     if not names:
         raise ValueError(
             f"{type(model).__name__} has nothing to prune: no Linear or Conv weights "

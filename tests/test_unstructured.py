@@ -466,3 +466,27 @@ def test_independent_generator_is_reproducible_and_unrelated_to_manual_seed():
     assert torch.equal(a, torch.rand(5, generator=independent_generator(3, "x")))
     assert not torch.equal(a, torch.rand(5, generator=independent_generator(3, "y")))
     assert not torch.equal(a, torch.rand(5, generator=torch.Generator().manual_seed(3)))
+
+
+class _Tied(nn.Module):
+    """Two layers sharing one weight matrix (tied weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 8), nn.Linear(8, 8)
+        self.b.weight = self.a.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(torch.relu(self.a(x)))
+
+
+def test_a_weight_shared_by_two_layers_is_pruned_and_counted_once():
+    model = _Tied()
+    assert list(pl.prunable_parameters(model)) == ["a.weight"]
+    masks = magnitude_prune(model, 0.5)
+    assert list(masks) == ["a.weight"] and int((~masks["a.weight"]).sum()) == 32
+    assert pl.sparsity(model) == pytest.approx(0.5)
+    model(torch.rand(2, 8)).sum().backward()
+    torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9).step()
+    assert not model.b.weight[~masks["a.weight"]].any()  # the same tensor, still pruned
+    assert pl.prune_weights(_Tied(), 0.25, criterion="random", seed=0)
