@@ -41,7 +41,9 @@ def magnitude_mask(
     Give exactly one of:
 
     * ``amount``: prune exactly ``round(amount * n)`` entries with the smallest ``|w|``;
-      among equal magnitudes the lower flat index goes first.
+      among equal magnitudes the lower flat index goes first. Magnitudes are compared as
+      float32 (``select.py``), so float64 weights that round to the same float32 count as
+      equal.
     * ``threshold``: prune every entry with ``|w| <= threshold``.
     """
     if (amount is None) == (threshold is None):
