@@ -188,11 +188,12 @@ def _filters_function(fn):
     conv, bn, next_conv = _trio()
     with torch.no_grad():
         next_conv.weight[:, [1, 5]] = 0.0
-    new_conv, new_bn, new_next = fn(conv, bn, next_conv, _KEEP)
-    for module in (bn, new_bn):
-        module.eval()
+    bn.eval()
     x = torch.randn(3, 2, 5, 5)
-    before = next_conv(torch.relu(bn(conv(x))))
+    with torch.no_grad():
+        before = next_conv(torch.relu(bn(conv(x))))  # before fn could change the originals
+    new_conv, new_bn, new_next = fn(conv, bn, next_conv, _KEEP)
+    new_bn.eval()
     after = new_next(torch.relu(new_bn(new_conv(x))))
     if not torch.allclose(before, after, atol=1e-5):
         return (
@@ -204,9 +205,9 @@ def _filters_function(fn):
 
 def _filters_original(fn):
     conv, bn, next_conv = _trio()
-    before = [t.clone() for t in (*conv.parameters(), *bn.state_dict().values())]
+    before = [t.clone() for m in (conv, bn, next_conv) for t in m.state_dict().values()]
     fn(conv, bn, next_conv, _KEEP)
-    after = [*conv.parameters(), *bn.state_dict().values()]
+    after = [t for m in (conv, bn, next_conv) for t in m.state_dict().values()]
     if any(a.shape != b.shape or not torch.equal(a, b) for a, b in zip(before, after, strict=True)):
         return "the original modules were modified; build new ones"
     return None
