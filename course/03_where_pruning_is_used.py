@@ -18,7 +18,6 @@ import copy
 import io
 import json
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -170,12 +169,7 @@ print(
 # MAC ratio (the last number):
 
 # %%
-results_dir = next(
-    p / "benchmarks" / "results"
-    for p in (Path.cwd(), *Path.cwd().parents)
-    if (p / "benchmarks" / "results").is_dir()
-)
-structured = json.loads((results_dir / "structured.json").read_text())
+structured = json.loads(pl.saved_result("structured.json").read_text())
 for row in structured["results"]:
     print(
         f"{row['model']} ({row['removed']}, {row['runtime']}): {row['speedup']:.2f}x faster "

@@ -28,7 +28,6 @@
 import copy
 import json
 import statistics
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -302,12 +301,7 @@ for name, (removed, _, after) in sorted(nearest.items(), key=lambda item: -item[
 # accuracy. Running it takes minutes, so here we only read what it saved.
 
 # %%
-results_dir = next(
-    p / "benchmarks" / "results"
-    for p in (Path.cwd(), *Path.cwd().parents)
-    if (p / "benchmarks" / "results").is_dir()
-)
-study = json.loads((results_dir / "criteria.json").read_text())
+study = json.loads(pl.saved_result("criteria.json").read_text())
 settings = study["settings"]
 print(
     f"{settings['seeds']} seeds; MLP trained {settings['mlp_epochs']} epochs and CNN "

@@ -27,7 +27,6 @@
 # %%
 import copy
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
@@ -172,13 +171,8 @@ print(
 # fine-tuning budget. Here is the figure it saved:
 
 # %%
-results_dir = next(
-    p / "benchmarks" / "results"
-    for p in (Path.cwd(), *Path.cwd().parents)
-    if (p / "benchmarks" / "results").is_dir()
-)
-display(Image(filename=str(results_dir / "pipeline.png"), width=700))
-study = json.loads((results_dir / "pipeline.json").read_text())
+display(Image(filename=str(pl.saved_result("pipeline.png")), width=700))
+study = json.loads(pl.saved_result("pipeline.json").read_text())
 settings = study["settings"]
 print(
     f"{len(settings['seeds'])} seeds, {settings['train_epochs']} training epochs, then "

@@ -24,7 +24,6 @@
 import copy
 import json
 import statistics
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 
@@ -43,13 +42,8 @@ data = pl.load_digits(seed=0)
 model, record = train_dense(pl.mlp, data, epochs=30, seed=0)
 print(f"dense MLP: {record.dense_accuracy:.1%} test accuracy")
 
-results_dir = next(
-    p / "benchmarks" / "results"
-    for p in (Path.cwd(), *Path.cwd().parents)
-    if (p / "benchmarks" / "results").is_dir()
-)
-criteria = json.loads((results_dir / "criteria.json").read_text())
-pipeline = json.loads((results_dir / "pipeline.json").read_text())
+criteria = json.loads(pl.saved_result("criteria.json").read_text())
+pipeline = json.loads(pl.saved_result("pipeline.json").read_text())
 
 
 def rows(model_name: str, granularity: str, criterion: str) -> list[dict]:

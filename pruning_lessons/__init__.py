@@ -5,7 +5,7 @@ Every pruner is a choice of *criterion* (what is unimportant), *granularity* (wh
 score -> select -> apply, then fine-tune and measure.
 """
 
-from .data import Splits, load_digits
+from .data import Splits, load_digits, saved_result
 from .dependency import UnitGroup, unit_groups
 from .device import available_devices, pick_device, seed_everything
 from .glossary import glossary, glossary_table
@@ -124,6 +124,7 @@ __all__ = [
     "ResidualBlock",
     "save_pruned_structure",
     "save_sparse",
+    "saved_result",
     "ScoreOptions",
     "seed_everything",
     "select_units",

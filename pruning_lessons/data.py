@@ -8,6 +8,7 @@ which are always blank.)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -86,3 +87,18 @@ def load_digits(
         return TensorDataset(x, y)
 
     return Splits(subset(train_idx), subset(val_idx), subset(test_idx))
+
+
+def saved_result(name: str) -> Path:
+    """The file ``benchmarks/results/<name>`` that a benchmark script wrote (``"criteria.json"``).
+
+    Looked for from the working directory upwards (a lesson runs in ``notebooks/``), then in
+    the repository this package was installed from (an editable install).
+    """
+    for folder in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]):
+        path = folder / "benchmarks" / "results" / name
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"benchmarks/results/{name} not found: run the script in benchmarks/ that writes it"
+    )

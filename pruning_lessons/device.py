@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -73,9 +74,10 @@ def like_model(x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
     """``x`` on the model's device and, if it holds floats, in the model's float dtype.
 
     So a model converted with ``.double()`` or ``.half()`` takes the float32 digits as they
-    come; integer tensors (labels) keep their dtype. A model without parameters gets ``x``.
+    come; integer tensors (labels) keep their dtype. The model's first parameter (or buffer)
+    decides; a model with neither (a frozen TorchScript module, a pooling layer) gets ``x``.
     """
-    param = next(model.parameters(), None)
+    param = next(itertools.chain(model.parameters(), model.buffers()), None)
     if param is None:
         return x
     if x.is_floating_point() and param.is_floating_point():

@@ -59,8 +59,16 @@ def _masked_names(module: nn.Module) -> list[str]:
     ]
 
 
+def _mark_masked(module: nn.Module, name: str, param: nn.Parameter) -> None:
+    """Note that ``param`` is masked as it is now (its identity and autograd version)."""
+    module.__dict__.setdefault("_mask_versions", {})[name] = (id(param), param._version)
+
+
 def _enforce_masks(module: nn.Module, args: object = None) -> None:
-    """Forward pre-hook: re-zero pruned weights if something (a hand edit) may have revived them.
+    """Re-zero pruned weights if something (a hand edit, a load) may have revived them.
+
+    Registered as a forward pre-hook and as a ``load_state_dict`` post-hook (so loaded
+    weights are masked at once, not at the next forward).
 
     Every in-place change of a tensor made through torch (an edit under ``torch.no_grad()``,
     ``load_state_dict``, ``copy_``) moves autograd's version counter; the hook remembers the
@@ -70,22 +78,15 @@ def _enforce_masks(module: nn.Module, args: object = None) -> None:
     (a graph from an earlier forward stays valid; kept values do not change). Edits made
     through ``.data`` bypass the counter and are undone only at the next optimizer step.
     """
-    seen = module.__dict__.setdefault("_mask_versions", {})
+    seen = module.__dict__.get("_mask_versions", {})
     for name, param in module._parameters.items():
         mask = module._buffers.get(name + MASK_SUFFIX)
-        if mask is None:
+        if mask is None or seen.get(name) == (id(param), param._version):
             continue
-        stamp = (id(param), param._version)
-        if seen.get(name) != stamp:
-            if param not in _OWNERS:  # a copy (deepcopy, fresh load) met for the first time
-                _register(module, name)
-            param.data.mul_(mask)
-            seen[name] = stamp
-
-
-def _enforce_after_load(module: nn.Module, incompatible_keys: object) -> None:
-    """``load_state_dict`` post-hook: loaded weights are masked at once, not at the next forward."""
-    _enforce_masks(module)
+        if param not in _OWNERS:  # a copy (deepcopy, fresh load) met for the first time
+            _register(module, name)
+        param.data.mul_(mask)
+        _mark_masked(module, name, param)
 
 
 @torch.no_grad()
@@ -101,7 +102,7 @@ def _after_optimizer_step(optimizer: torch.optim.Optimizer, args: tuple, kwargs:
             if mask is None:
                 continue
             param.mul_(mask)
-            module.__dict__.setdefault("_mask_versions", {})[owner[1]] = (id(param), param._version)
+            _mark_masked(module, owner[1], param)
             for state in optimizer.state.get(param, {}).values():
                 if torch.is_tensor(state) and state.shape == param.shape:
                     state.mul_(mask)
@@ -134,8 +135,8 @@ def install_mask(module: nn.Module, param_name: str, keep: torch.Tensor) -> None
     _register(module, param_name)
     if _enforce_masks not in module._forward_pre_hooks.values():
         module.register_forward_pre_hook(_enforce_masks)
-    if _enforce_after_load not in module._load_state_dict_post_hooks.values():
-        module.register_load_state_dict_post_hook(_enforce_after_load)
+    if _enforce_masks not in module._load_state_dict_post_hooks.values():
+        module.register_load_state_dict_post_hook(_enforce_masks)
 
 
 def get_masks(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -159,11 +160,8 @@ def bake_masks(model: nn.Module) -> nn.Module:
             with torch.no_grad():
                 getattr(module, name).mul_(_mask_of(module, name))
             delattr(module, name + MASK_SUFFIX)
-        for hooks, ours in (
-            (module._forward_pre_hooks, _enforce_masks),
-            (module._load_state_dict_post_hooks, _enforce_after_load),
-        ):
-            for handle_id in [i for i, hook in hooks.items() if hook is ours]:
+        for hooks in (module._forward_pre_hooks, module._load_state_dict_post_hooks):
+            for handle_id in [i for i, hook in hooks.items() if hook is _enforce_masks]:
                 del hooks[handle_id]
         module.__dict__.pop("_mask_versions", None)
     return model

@@ -172,9 +172,7 @@ def measure_latency(
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int, got {threads!r}")
-    tensors = (*model.parameters(), *model.buffers())
-    device = tensors[0].device if tensors else example_input.device
-    x = like_model(example_input[:1], model).to(device)
+    x = like_model(example_input[:1], model)
     x = x.expand(batch_size, *example_input.shape[1:]).contiguous()
     # a frozen TorchScript module has no train/eval flags: it is timed as it is
     modes = evaluating(model) if hasattr(model, "training") else contextlib.nullcontext()
@@ -188,4 +186,4 @@ def measure_latency(
             num_threads=threads,
         )
         m = timer.blocked_autorange(min_run_time=min_run_time)
-    return Latency(m.median, m.iqr, batch_size, threads, str(device))
+    return Latency(m.median, m.iqr, batch_size, threads, str(x.device))

@@ -125,7 +125,7 @@ def _check_count(value: object, name: str, minimum: int) -> None:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
 
 
-def _check_pruning(method, scope, lr, seed, fine_tune_epochs, schedule, sparsity, steps):
+def _check_pruning(method, scope, seed, fine_tune_epochs, schedule, sparsity, steps, lr=None):
     """Every argument of :func:`prune_and_fine_tune`, checked before anything is touched.
 
     Returns the schedule's sparsity levels.
@@ -133,7 +133,8 @@ def _check_pruning(method, scope, lr, seed, fine_tune_epochs, schedule, sparsity
     if method not in PRUNERS:
         raise ValueError(f"method must be one of {sorted(PRUNERS)}, got {method!r}")
     _check_scope(scope)
-    _check_positive(lr, "lr", float)
+    if lr is not None:
+        _check_positive(lr, "lr", float)
     check_seed(seed)
     _check_count(fine_tune_epochs, "fine_tune_epochs", 0)
     return sparsity_schedule(schedule, sparsity, steps)
@@ -189,7 +190,7 @@ def prune_and_fine_tune(
     :class:`~pruning_lessons.importance.MovementTracker` before the first pruning step, and
     the tracker keeps recording until the end (the total is still ``fine_tune_epochs``).
     """
-    levels = _check_pruning(method, scope, lr, seed, fine_tune_epochs, schedule, sparsity, steps)
+    levels = _check_pruning(method, scope, seed, fine_tune_epochs, schedule, sparsity, steps, lr)
     tracked = method in TRAINED_SCORES
     first = fine_tune_epochs // (len(levels) + 1) if tracked else 0
     budget = _fine_tune_plan(fine_tune_epochs - first, len(levels))
@@ -266,7 +267,7 @@ def lottery_ticket(
 
     Returns ``(ticket, ticket_record, control, control_record)``.
     """
-    sparsity_schedule("iterative", sparsity, rounds)  # checks sparsity and rounds
+    levels = sparsity_schedule("iterative", sparsity, rounds)  # checks sparsity and rounds
     _check_count(epochs, "epochs", 1)
     _check_count(rewind_epoch, "rewind_epoch", 0)
     check_seed(seed)
@@ -285,7 +286,7 @@ def lottery_ticket(
     if rewind_epoch:
         fit(model, data, epochs=rewind_epoch, seed=seed, desc="to the rewind point")
     start = {k: v.detach().clone() for k, v in model.named_parameters()}
-    for level in sparsity_schedule("iterative", sparsity, rounds):
+    for level in levels:
         seconds = _timed(lambda: fit(model, data, epochs=epochs, seed=seed, desc="train"))
         record.add(model, data, "train", seconds, epochs)
         seconds = _timed(lambda level=level: magnitude_prune(model, level, scope="global"))
@@ -320,7 +321,7 @@ def run(
     seed: int = 0,
 ) -> tuple[nn.Module, Record]:
     """The whole pipeline: initialise, train, prune (on a schedule), fine-tune, evaluate."""
-    _check_pruning(method, scope, 1e-3, seed, fine_tune_epochs, schedule, sparsity, steps)
+    _check_pruning(method, scope, seed, fine_tune_epochs, schedule, sparsity, steps)
     _check_count(train_epochs, "train_epochs", 1)
     model, record = train_dense(build, data, epochs=train_epochs, seed=seed)
     prune_and_fine_tune(

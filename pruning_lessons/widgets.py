@@ -585,8 +585,6 @@ def criteria_explorer(
     criteria: Sequence[str] = LESSON_CRITERIA,
 ) -> widgets.VBox:
     """A slider over the share of weights pruned: every criterion's accuracy at that amount."""
-    from .viz import png
-
     slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
     label, picture = _result_label(), _picture()
 
@@ -653,8 +651,6 @@ def draw_schedules(effect: ScheduleEffect, *, ax: Axes | None = None) -> Axes:
 
 def schedule_explorer(*, final: float = 0.9, steps: int = 5) -> widgets.VBox:
     """Sliders over the final sparsity and the number of steps: the schedules, redrawn."""
-    from .viz import png
-
     final_slider = _slider(final, 0.5, 0.98, 0.01, "final", ".0%")
     steps_slider = widgets.IntSlider(
         value=steps, min=1, max=10, description="steps", continuous_update=False
@@ -749,8 +745,6 @@ def layer_ratio_explorer(
     model: nn.Module, dataset: TensorDataset, scan: Sensitivity, *, start: float = 0.01
 ) -> widgets.VBox:
     """A slider over the accuracy drop allowed per layer: the ratios it picks, and the result."""
-    from .viz import png
-
     slider = _slider(start, 0.0, 0.2, 0.005, "max drop", ".1%")
     label, picture = _result_label(), _picture()
 
@@ -845,8 +839,6 @@ def noise_explorer(
     kind: str = "noise",
 ) -> widgets.VBox:
     """A slider over the noise (or shift) strength: the digits as seen, each model's accuracy."""
-    from .viz import png
-
     if kind == "noise":
         slider = widgets.FloatSlider(
             value=start, min=0.0, max=0.8, step=0.05, readout_format=".2f", description="noise"

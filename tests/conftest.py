@@ -27,3 +27,17 @@ def trained_mlp(digits):
     model = mlp()
     fit(model, digits, epochs=3, progress=False)
     return model
+
+
+@pytest.fixture
+def torch_load_calls(monkeypatch) -> list:
+    """The ``weights_only`` argument of every ``torch.load`` call made during the test."""
+    calls = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    return calls

@@ -1,10 +1,12 @@
 import socket
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import pruning_lessons as pl
 from pruning_lessons import load_digits
 
 
@@ -88,3 +90,11 @@ def test_loads_with_network_disabled(monkeypatch):
 def test_bad_input(kwargs, error, words):
     with pytest.raises(error, match=words):
         load_digits(**kwargs)
+
+
+def test_saved_result_finds_a_benchmark_file_from_the_notebooks_folder(monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root / "notebooks")
+    assert pl.saved_result("structured.json") == root / "benchmarks" / "results" / "structured.json"
+    with pytest.raises(FileNotFoundError, match="no-such-study.json"):
+        pl.saved_result("no-such-study.json")

@@ -283,23 +283,15 @@ def test_remove_layers_says_why_a_layer_cannot_go():
 
 
 @pytest.mark.parametrize("kind", ["cnn", "resnet"])
-def test_save_and_load_rebuild_the_pruned_model(kind, tmp_path, monkeypatch):
+def test_save_and_load_rebuild_the_pruned_model(kind, tmp_path, torch_load_calls):
     pruned = pl.prune_units(_build(kind), 0.5).eval()
     if kind == "resnet":
         pruned = pl.remove_layers(pruned, ["block2"])
     path = tmp_path / "pruned.pt"
     pl.save_pruned_structure(pruned, path)
-    calls = []
-    real_load = torch.load
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("weights_only"))
-        return real_load(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "load", spy)
     fresh = MODELS[kind]()
     loaded = pl.load_pruned_structure(fresh, path).eval()
-    assert calls == [True]
+    assert torch_load_calls == [True]
     assert pl.count_parameters(fresh) == pl.count_parameters(MODELS[kind]())  # blueprint kept
     assert _same_state(loaded, pruned)
     x = _images()

@@ -375,21 +375,13 @@ def test_sparse_file_round_trip_is_bit_exact_and_small():
     assert dense >= 5 * len(buffer.getvalue())
 
 
-def test_load_sparse_reads_without_pickle(tmp_path, monkeypatch):
+def test_load_sparse_reads_without_pickle(tmp_path, torch_load_calls):
     model = pl.cnn(channels=(8, 8))
     magnitude_prune(model, 0.5)
     path = tmp_path / "model.pt"
     save_sparse(model, path)
-    calls = []
-    real_load = torch.load
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("weights_only"))
-        return real_load(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "load", spy)
     load_sparse(pl.cnn(channels=(8, 8)), path)
-    assert calls == [True]
+    assert torch_load_calls == [True]
 
 
 # --- bad input: clear errors, model unchanged ------------------------------------------------
