@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .device import check_seed, independent_generator
-from .masks import _split, get_masks, install_mask
+from .masks import aliases, get_masks, install_model_mask
 from .select import prune_count, smallest_k_masks, threshold_mask
 
 PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -83,6 +83,8 @@ def prunable_parameters(
     leaves the last Linear layer (the classifier) dense.
     """
     all_params = dict(model.named_parameters())
+    names_of = aliases(model)
+    first_name = {alias: first for first, group in names_of.items() for alias in group}
     for module_name, module in model.named_modules():
         if any(name.endswith("_orig") for name, _ in module.named_parameters(recurse=False)):
             raise ValueError(
@@ -90,32 +92,44 @@ def prunable_parameters(
                 "call torch.nn.utils.prune.remove on it first"
             )
     if parameters is not None:
-        names = list(parameters)
-        unknown = [n for n in names if n not in all_params]
+        if isinstance(parameters, str):
+            raise TypeError(f"parameters must be a list of names, got the string {parameters!r}")
+        given = list(parameters)
+        unknown = [n for n in given if n not in first_name]
         if unknown:
             raise ValueError(
-                f"parameters {unknown} are not in the model; choose from {sorted(all_params)}"
+                f"parameters {unknown} are not in the model; choose from {sorted(first_name)}"
             )
+        # any name of a tied weight selects it; it is listed once, under its first name
+        names = list(dict.fromkeys(first_name[n] for n in given))
     else:
-        # a weight shared by several layers (tied weights) is listed once, under the first
-        # name ``named_parameters`` gives it, so it is counted and pruned once
-        names = [
-            name
-            for module_name, module in model.named_modules()
+        # a weight shared by several layers (tied weights, e.g. a language model's output
+        # layer and its embedding) is listed once, under the first name ``named_parameters``
+        # gives it, so it is counted and pruned once; every layer holding it gets the mask
+        prunable = [
+            first_name[name]
+            for module_name, module in model.named_modules(remove_duplicate=False)
             if isinstance(module, PRUNABLE)
-            and (name := f"{module_name}.weight" if module_name else "weight") in all_params
+            and (name := f"{module_name}.weight" if module_name else "weight") in first_name
         ]
+        names = list(dict.fromkeys(prunable))
         if spare_classifier:
             linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
             classifier = f"{linears[-1]}.weight" if linears and linears[-1] else "weight"
-            if linears and classifier in names:
-                names.remove(classifier)
+            if linears and first_name.get(classifier) in names:
+                names.remove(first_name[classifier])
     if not names:
         raise ValueError(
             f"{type(model).__name__} has nothing to prune: no Linear or Conv weights "
             "(or every one was excluded)"
         )
     for name in names:
+        if all_params[name].is_meta:
+            raise ValueError(
+                f"parameter {name!r} is on the meta device: it has a shape but no values to "
+                "rank. Materialise the model first (model.to_empty(device=...) and load its "
+                "weights), then prune"
+            )
         if not torch.isfinite(all_params[name]).all():
             raise ValueError(f"parameter {name!r} holds NaN or inf values; cannot rank them")
     return {name: all_params[name] for name in names}
@@ -188,7 +202,7 @@ def magnitude_prune(
         raise ValueError("give exactly one of amount, threshold or std_factor")
     _check_scope(scope)
     params = prunable_parameters(model, parameters, spare_classifier=spare_classifier)
-    old = get_masks(model)
+    old = _old_masks(model)
     if amount is not None:
         masks = _select_by_amount(params, old, amount, scope, torch.abs)
     else:
@@ -208,11 +222,17 @@ def _same(t: torch.Tensor) -> torch.Tensor:
 
 
 def _install(model: nn.Module, masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Install every mask (only after all were computed, so errors change nothing)."""
-    for name, keep in masks.items():
-        install_mask(*_split(model, name), keep)
-    installed = get_masks(model)
-    return {name: installed[name] for name in masks}
+    """Install every mask (only after all were computed, so errors change nothing).
+
+    A tied weight gets its mask on every layer that holds it.
+    """
+    return {name: install_model_mask(model, name, keep) for name, keep in masks.items()}
+
+
+def _old_masks(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Installed masks keyed by each parameter's first name (whichever alias holds them)."""
+    first_name = {alias: first for first, group in aliases(model).items() for alias in group}
+    return {first_name.get(name, name): keep for name, keep in get_masks(model).items()}
 
 
 def random_prune(
@@ -233,7 +253,7 @@ def random_prune(
     params = prunable_parameters(model, parameters, spare_classifier=spare_classifier)
     generator = independent_generator(seed, "random weights")
     noise = {n: torch.rand(p.shape, generator=generator).to(p.device) for n, p in params.items()}
-    return _install(model, _select_by_amount(noise, get_masks(model), amount, scope, _same))
+    return _install(model, _select_by_amount(noise, _old_masks(model), amount, scope, _same))
 
 
 def sparsity(model: nn.Module, parameters: Iterable[str] | None = None) -> float:
