@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from .device import independent_generator
+from .select import check_fraction
 from .train import evaluate
 from .unstructured import magnitude_prune, prunable_parameters
 
@@ -56,7 +57,7 @@ def sensitivity_scan(
     ``prune_one(model_copy, layer, amount)`` prunes one layer; the default is magnitude
     pruning of that weight tensor. Use the validation set, not the test set, to choose ratios.
     """
-    amounts = tuple(float(a) for a in amounts)
+    amounts = tuple(check_fraction(a, "each of amounts") for a in amounts)
     names = list(layers) if layers is not None else list(prunable_parameters(model))
     if prune_one is None:
 

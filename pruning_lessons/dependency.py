@@ -398,6 +398,19 @@ def unit_groups(model: nn.Module, example_input: torch.Tensor | None = None) -> 
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if example_input is not None and not isinstance(example_input, torch.Tensor):
+        raise TypeError(
+            "example_input must be a torch.Tensor holding one batch the model accepts "
+            f"(e.g. torch.zeros(1, 1, 8, 8)), got {type(example_input).__name__}; "
+            "turn a list into a tensor first (torch.tensor or torch.stack)"
+        )
+    on_meta = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
+    if on_meta:
+        raise ValueError(
+            f"model is on the meta device ({on_meta[0]!r} has a shape but no values), so there "
+            "is nothing to measure or rank; materialise it first (model.to_empty(device=...) "
+            "and load its weights)"
+        )
     if example_input is None:
         example_input = default_example_input(model)
     walker = _Walker(trace(model, example_input))  # the trace shares the model's submodules

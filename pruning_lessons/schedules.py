@@ -7,13 +7,13 @@ prunes only what is needed to go from the current sparsity to the next level.
 
 from __future__ import annotations
 
+from .select import check_fraction
+
 SCHEDULES = ("one-shot", "iterative", "cubic")
 
 
 def _check_sparsity(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return check_fraction(value, name, below_one=True)
 
 
 def _check_steps(steps: object) -> int:

@@ -7,6 +7,9 @@ The rules every pruner in this package shares (see ``shared/design/architecture.
 * Ties: exactly that many are pruned; among equal scores the lower flat index goes first, in
   concatenation order when several tensors compete (global pruning).
 * Masks are boolean and ``True`` means *keep*.
+* One rule for every ``amount`` and sparsity target in the package (:func:`check_fraction`):
+  a Python float; an int, even ``0`` or ``1``, is refused with a TypeError that says to write
+  ``0.0`` / ``1.0``, because ``torch.nn.utils.prune`` reads an int as a count of weights.
 
 How the global selection avoids sorting everything
 --------------------------------------------------
@@ -32,20 +35,38 @@ _BUCKETS = 1 << 16
 Score = Callable[[torch.Tensor], torch.Tensor]
 
 
+def check_fraction(value: object, name: str = "amount", *, below_one: bool = False) -> float:
+    """The one rule every ``amount`` (and sparsity target) of this package follows.
+
+    A Python ``float`` in [0, 1] (in [0, 1) where ``below_one``: removing every unit of a
+    layer is impossible). An ``int`` is refused everywhere, 0 and 1 included, because
+    ``torch.nn.utils.prune`` reads an int as a *count* of weights, and mixing the two is a
+    classic bug: write ``0.0`` or ``1.0``. Raises TypeError for a wrong type, ValueError for a
+    value out of range (or NaN).
+    """
+    upper = "1)" if below_one else "1]"
+    if isinstance(value, bool) or not isinstance(value, float):
+        why = ""
+        if isinstance(value, int) and not isinstance(value, bool):
+            why = (
+                f"; write {float(value)!r} if you mean a fraction (ints are refused because "
+                "torch.nn.utils.prune reads an int as a count of weights)"
+            )
+        raise TypeError(
+            f"{name} must be a float fraction in [0, {upper} (e.g. 0.9 for 90 % zeros), got "
+            f"{type(value).__name__} {value!r}{why}"
+        )
+    if not (0.0 <= value < 1.0 if below_one else 0.0 <= value <= 1.0):  # also rejects NaN
+        raise ValueError(f"{name} must be in [0, {upper}, got {value}")
+    return value
+
+
 def prune_count(amount: object, n: int, name: str = "amount") -> int:
     """How many of ``n`` entries a target ``amount`` prunes: ``round(amount * n)``.
 
-    ``amount`` must be a float in [0, 1]; an int is refused on purpose, because
-    ``torch.nn.utils.prune`` reads an int as a *count*, and mixing the two is a classic bug.
+    ``amount`` must be a float in [0, 1] (see :func:`check_fraction`).
     """
-    if isinstance(amount, bool) or not isinstance(amount, float):
-        raise TypeError(
-            f"{name} must be a float fraction in [0, 1] (e.g. 0.9 for 90 % zeros), "
-            f"got {type(amount).__name__} {amount!r}"
-        )
-    if not 0.0 <= amount <= 1.0:  # also rejects NaN
-        raise ValueError(f"{name} must be in [0, 1], got {amount}")
-    return round(amount * n)
+    return round(check_fraction(amount, name) * n)
 
 
 def _keys(scores: torch.Tensor) -> torch.Tensor:
@@ -133,6 +154,11 @@ def smallest_k_masks(
     scores is ever made. Entries already pruned in ``keep`` count as the lowest scores, so the
     new masks only ever add zeros. Ties go to the lower index in concatenation order.
     """
+    if any(t.is_meta for t in tensors):
+        raise ValueError(
+            "tensors on the meta device have a shape but no values to rank; materialise them "
+            "first (e.g. model.to_empty(device=...) and load the weights)"
+        )
     total = sum(t.numel() for t in tensors)
     if not 0 <= k <= total:
         raise ValueError(f"k must be in [0, {total}], got {k}")

@@ -22,6 +22,7 @@ from torch import nn
 
 from .dependency import UnitGroup, unit_groups
 from .device import independent_generator
+from .select import check_fraction
 from .surgery import replace, sliced
 from .unit_importance import fpgm_importance
 
@@ -105,16 +106,17 @@ def _resolve_importance(importance: str | UnitImportance, seed: int | None) -> U
 
 
 def _check_fraction(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{what} must be a float in [0, 1), got {type(value).__name__}")
-    if not 0 <= value < 1:
-        raise ValueError(f"{what} must be in [0, 1), got {value}")
-    return float(value)
+    return check_fraction(value, what, below_one=True)
 
 
 def _amounts(amount: object, groups: list[UnitGroup], scope: str) -> dict[str, float]:
     """The fraction to remove from each prunable group, by group name (validated)."""
     prunable = [g for g in groups if g.pinned is None]
+    if not groups:
+        raise ValueError(
+            "model has no prunable layer: it has no Linear or Conv layer, and structured "
+            "pruning removes the units (neurons, channels) of those"
+        )
     if not prunable:
         raise ValueError(
             "model has no prunable layer: every Linear/Conv output is tied to the model's "

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from .select import check_fraction
 from .train import evaluate
 from .unstructured import magnitude_prune, prunable_parameters, sparsity
 from .viz import png, weight_histogram
@@ -441,6 +442,7 @@ def fit_to_budget(
         raise ValueError(f"budget must be a positive fraction of the dense cost, got {budget!r}")
     if not amounts:
         raise ValueError("amounts is empty: give the fractions of units to try")
+    amounts = [check_fraction(a, "each of amounts", below_one=True) for a in amounts]
     example = dataset.tensors[0][:1]
 
     def cost(m: nn.Module) -> float:

@@ -47,5 +47,5 @@ def test_schedules():
     ],
 )
 def test_bad_schedule_input(args, words):
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises((ValueError, TypeError), match=words):
         sparsity_schedule(*args)

@@ -318,7 +318,7 @@ def test_amount_outside_zero_one_is_rejected(amount):
 def test_bad_amounts_are_rejected_with_the_layer_named():
     model = pl.cnn()
     _assert_rejected(
-        model, ValueError, r"amount for layer 'conv2' must be in \[0, 1\)", {"conv2": 1}
+        model, ValueError, r"amount for layer 'conv2' must be in \[0, 1\)", {"conv2": 1.0}
     )
     _assert_rejected(model, TypeError, "amount must be a float", "0.5")
     _assert_rejected(model, TypeError, "amount must be a float", True)
