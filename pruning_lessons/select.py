@@ -20,10 +20,21 @@ the ``k``-th smallest key is found digit by digit (radix selection): one pass co
 counts the low 16 bits inside that bucket only. Two reading passes and a third that writes
 the masks, each over small chunks, so the extra memory is a few megabytes whatever the model.
 Scores are compared in float32.
+
+Why the passes run on one CPU thread
+------------------------------------
+Each chunk goes through a few small torch ops, and at torch's default thread count every one
+of them opens a parallel region that waits for all its threads. When another process holds a
+core (a busy laptop, a shared server), each region waits for that core's time slice, and the
+many small regions add up to many times the work itself (measured side by side in
+``benchmarks/results/global_selection.md``). The streaming passes are memory-bound anyway, so
+on the CPU they run at one thread (:func:`one_cpu_thread`, which restores the caller's setting
+afterwards).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 
@@ -106,6 +117,25 @@ def _chunk_keys(
                 yield i, start, _keys(torch.where(kept, score(chunk).float(), -math.inf))
 
 
+@contextlib.contextmanager
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run the enclosed torch ops on one intra-op thread if ``device`` is the CPU.
+
+    Many small ops each pay for a parallel region; under contention that costs far more than
+    the work (see the module docstring). The caller's thread count is restored on exit, also
+    after an error. Other devices are left alone.
+    """
+    before = torch.get_num_threads()
+    if device.type != "cpu" or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _find_in_histogram(hist: torch.Tensor, rank: int) -> tuple[int, int]:
     """Bucket holding the ``rank``-th smallest (1-based) and how many lie in earlier buckets."""
     cumulative = hist.cumsum(0)
@@ -122,8 +152,15 @@ def kth_smallest_key(
 ) -> tuple[int, int]:
     """The key of the ``k``-th smallest score (1-based) and how many scores are strictly below it.
 
-    Two streaming passes over the scores (radix selection on 16-bit digits).
+    Two streaming passes over the scores (radix selection on 16-bit digits), on one CPU thread.
     """
+    with one_cpu_thread(tensors[0].device):
+        return _kth_smallest_key(tensors, k, score, keep)
+
+
+def _kth_smallest_key(
+    tensors: Sequence[torch.Tensor], k: int, score: Score, keep: Sequence[torch.Tensor] | None
+) -> tuple[int, int]:
     device = tensors[0].device
     top = torch.zeros(_BUCKETS, dtype=torch.int64, device=device)
     for _, _, keys in _chunk_keys(tensors, score, keep):
@@ -165,8 +202,21 @@ def smallest_k_masks(
     masks = [torch.ones(t.shape, dtype=torch.bool, device=t.device) for t in tensors]
     if k == 0:
         return masks
-    cut, below = kth_smallest_key(tensors, k, score, keep)
-    ties_left = k - below  # entries equal to the cut that must still be pruned, first come first
+    with one_cpu_thread(tensors[0].device):
+        cut, below = _kth_smallest_key(tensors, k, score, keep)
+        _write_masks(masks, tensors, score, keep, cut, k - below)
+    return masks
+
+
+def _write_masks(
+    masks: list[torch.Tensor],
+    tensors: Sequence[torch.Tensor],
+    score: Score,
+    keep: Sequence[torch.Tensor] | None,
+    cut: int,
+    ties_left: int,
+) -> None:
+    """Third pass: keep keys above ``cut``; of those equal to it, prune the first ``ties_left``."""
     for i, start, keys in _chunk_keys(tensors, score, keep):
         kept = keys > cut
         equal = keys == cut
@@ -178,7 +228,6 @@ def smallest_k_masks(
             kept[spared] = True
             ties_left = 0
         masks[i].view(-1)[start : start + keys.numel()] = kept
-    return masks
 
 
 def threshold_mask(

@@ -480,3 +480,37 @@ def test_a_weight_shared_by_two_layers_is_pruned_and_counted_once():
     torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9).step()
     assert not model.b.weight[~masks["a.weight"]].any()  # the same tensor, still pruned
     assert pl.prune_weights(_Tied(), 0.25, criterion="random", seed=0)
+
+
+def test_global_selection_runs_its_chunk_loop_on_one_cpu_thread(monkeypatch):
+    # many small parallel regions stall when another process holds a core; the streaming
+    # passes therefore run at one thread and give the caller's setting back afterwards
+    import pruning_lessons.select as select
+
+    seen = []
+    real_keys = select._keys
+
+    def spy(scores):
+        seen.append(torch.get_num_threads())
+        return real_keys(scores)
+
+    monkeypatch.setattr(select, "_keys", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        weights = [torch.randn(300, 300), torch.randn(70_000)]
+        masks = global_magnitude_masks(weights, 0.7)
+        assert torch.get_num_threads() == 2  # restored
+        assert seen and set(seen) == {1}
+        flat = torch.cat([w.abs().reshape(-1) for w in weights])
+        expected = torch.ones_like(flat, dtype=torch.bool)
+        expected[torch.sort(flat, stable=True).indices[: round(0.7 * flat.numel())]] = False
+        assert torch.equal(torch.cat([m.reshape(-1) for m in masks]), expected)
+        with pytest.raises(ValueError):
+            select.smallest_k_masks(weights, -1)
+        monkeypatch.setattr(select, "_keys", lambda s: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            global_magnitude_masks(weights, 0.5)
+        assert torch.get_num_threads() == 2  # restored after an error too
+    finally:
+        torch.set_num_threads(before)
