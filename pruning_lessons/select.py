@@ -110,7 +110,10 @@ def _chunk_keys(
     """Yield ``(tensor index, offset, keys)`` chunk by chunk; already-pruned entries get -inf."""
     for i, tensor in enumerate(tensors):
         for start, chunk in _chunks(tensor):
-            if keep is None:
+            if keep is None and score is torch.abs and chunk.dtype == torch.float32:
+                # |w| is never negative and abs(-0.0) is +0.0: its raw bits are the keys
+                yield i, start, torch.abs(chunk).view(torch.int32)
+            elif keep is None:
                 yield i, start, _keys(score(chunk))
             else:
                 kept = keep[i].reshape(-1)[start : start + chunk.numel()]
@@ -218,16 +221,18 @@ def _write_masks(
 ) -> None:
     """Third pass: keep keys above ``cut``; of those equal to it, prune the first ``ties_left``."""
     for i, start, keys in _chunk_keys(tensors, score, keep):
-        kept = keys > cut
+        kept = masks[i].view(-1)[start : start + keys.numel()]
+        if ties_left == 0:  # every tie left is spared: keep all keys >= cut
+            torch.ge(keys, cut, out=kept)
+            continue
+        torch.gt(keys, cut, out=kept)
         equal = keys == cut
         n_equal = int(equal.count_nonzero())
         if n_equal <= ties_left:
             ties_left -= n_equal
         else:
-            spared = equal.nonzero().squeeze(1)[ties_left:]
-            kept[spared] = True
+            kept[equal.nonzero().squeeze(1)[ties_left:]] = True
             ties_left = 0
-        masks[i].view(-1)[start : start + keys.numel()] = kept
 
 
 def threshold_mask(

@@ -488,13 +488,14 @@ def test_global_selection_runs_its_chunk_loop_on_one_cpu_thread(monkeypatch):
     import pruning_lessons.select as select
 
     seen = []
-    real_keys = select._keys
+    real_chunks = select._chunks
 
-    def spy(scores):
-        seen.append(torch.get_num_threads())
-        return real_keys(scores)
+    def spy(tensor):
+        for item in real_chunks(tensor):
+            seen.append(torch.get_num_threads())
+            yield item
 
-    monkeypatch.setattr(select, "_keys", spy)
+    monkeypatch.setattr(select, "_chunks", spy)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -508,9 +509,24 @@ def test_global_selection_runs_its_chunk_loop_on_one_cpu_thread(monkeypatch):
         assert torch.equal(torch.cat([m.reshape(-1) for m in masks]), expected)
         with pytest.raises(ValueError):
             select.smallest_k_masks(weights, -1)
-        monkeypatch.setattr(select, "_keys", lambda s: 1 / 0)
+        monkeypatch.setattr(select, "_chunks", lambda t: iter([(0, 1 / 0)]))
         with pytest.raises(ZeroDivisionError):
             global_magnitude_masks(weights, 0.5)
         assert torch.get_num_threads() == 2  # restored after an error too
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_fast_magnitude_keys_select_exactly_what_the_general_keys_select():
+    import pruning_lessons.select as select
+
+    g = torch.Generator().manual_seed(3)
+    ties = torch.randint(-3, 4, (200_000,), generator=g).float()  # many ties, +0.0 and -0.0
+    ties[::7] = -0.0
+    weights = [ties, torch.randn(300, 500, generator=g), torch.randn(40, dtype=torch.float64)]
+    for amount in (0.1, 0.5, 0.93):
+        k = round(amount * sum(w.numel() for w in weights))
+        fast = select.smallest_k_masks(weights, k, score=torch.abs)
+        general = select.smallest_k_masks(weights, k, score=lambda t: t.abs())
+        assert all(torch.equal(a, b) for a, b in zip(fast, general, strict=True))
+        assert sum(int((~m).sum()) for m in fast) == k
