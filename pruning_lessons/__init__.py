@@ -7,7 +7,16 @@ score -> select -> apply, then fine-tune and measure.
 
 from .data import Splits, load_digits, saved_result
 from .dependency import UnitGroup, unit_groups
-from .device import available_devices, pick_device, seed_everything
+from .device import (
+    SMALL_MODEL_PARAMETERS,
+    available_devices,
+    chinese_fonts,
+    model_threads,
+    pick_device,
+    seed_everything,
+    threads_for,
+    using_threads,
+)
 from .glossary import glossary, glossary_table
 from .importance import (
     WEIGHT_CRITERIA,
@@ -75,6 +84,7 @@ __all__ = [
     "available_devices",
     "bake_masks",
     "bn_l1_penalty",
+    "chinese_fonts",
     "cnn",
     "count_macs",
     "count_nonzero",
@@ -106,6 +116,7 @@ __all__ = [
     "measure_latency",
     "merge_redundant_neurons",
     "mlp",
+    "model_threads",
     "mock_interview",
     "movement_scores",
     "MovementTracker",
@@ -128,6 +139,7 @@ __all__ = [
     "ScoreOptions",
     "seed_everything",
     "select_units",
+    "SMALL_MODEL_PARAMETERS",
     "semi_structured_unavailable",
     "snip_scores",
     "sparsity",
@@ -136,12 +148,14 @@ __all__ = [
     "Splits",
     "taylor_scores",
     "taylor_unit_importance",
+    "threads_for",
     "tiny_resnet",
     "TinyResNet",
     "to_semi_structured",
     "unit_groups",
     "UNIT_IMPORTANCE",
     "unit_scores",
+    "using_threads",
     "UnitGroup",
     "WEIGHT_CRITERIA",
     "weight_scores",
