@@ -5,27 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import logging
 import random
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
-
-
-class _NoCudaRuntimeNotice(logging.Filter):
-    """Drop the one notice "No CUDA runtime is found, using CUDA_HOME=..." and nothing else.
-
-    PyTorch's CUDA build logs it from ``torch.utils.cpp_extension`` (which
-    ``torch.utils.benchmark`` imports) on every machine without a GPU driver; it asks nothing
-    of the user, yet shows as an alarming pink box in every notebook's first cell.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("No CUDA runtime is found")
-
-
-logging.getLogger("torch.utils.cpp_extension").addFilter(_NoCudaRuntimeNotice())
 
 
 def pick_device(prefer: str | torch.device | None = None) -> torch.device:
