@@ -1,12 +1,21 @@
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from pruning_lessons.__main__ import METHODS, column_note, main, plot_title, program_name
+from pruning_lessons.__main__ import (
+    METHODS,
+    build_parser,
+    column_note,
+    main,
+    plot_title,
+    program_name,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -167,3 +176,39 @@ def test_plot_title_and_table_legend_name_the_setting():
 
     note = column_note(Namespace(**settings))
     assert "not comparable with one-shot" in note and "same budget" in note
+
+
+def _readme_runs() -> list[tuple[list[str], list[str]]]:
+    """Each ``$ pruning-lessons ...`` line in README's command-line section, with its output."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split("## Command line", 1)[1]
+    runs = []
+    for block in re.findall(r"```text\n(.*?)```", text, re.S):
+        for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            command, *output = chunk.strip("\n").split("\n")
+            runs.append((shlex.split(command), [line for line in output if line]))
+    return runs
+
+
+def test_readme_shows_real_output_of_the_current_command_line(capsys, monkeypatch, tmp_path):
+    runs = _readme_runs()
+    assert len(runs) >= 4
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/pruning-lessons"])
+    for argv, output in runs:
+        assert argv[0] == "pruning-lessons"
+        if output[-1] == "(exit code 2)" or argv[1:] == ["--version"]:
+            with pytest.raises(SystemExit) as exit_info:  # nothing trains: run it for real
+                main(argv[1:])
+            captured = capsys.readouterr()
+            printed = (captured.out + captured.err).splitlines() + (
+                [f"(exit code {exit_info.value.code})"] if exit_info.value.code else []
+            )
+            assert printed == output
+            continue
+        args = build_parser().parse_args(argv[1:])  # a training run: its fixed lines must match
+        header = f"{args.scope} {args.method} pruning, {args.schedule} schedule; test accuracy:"
+        assert output[1] == header
+        assert column_note(args) in "\n".join(output)
+        rows = [line for line in output if line.strip().endswith(tuple("0123456789"))]
+        assert [line.split()[0] for line in rows] == [f"{100 * s:.1f}%" for s in args.sparsity]
