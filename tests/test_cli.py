@@ -10,6 +10,7 @@ import pytest
 
 from pruning_lessons.__main__ import (
     METHODS,
+    PLOT_FORMATS,
     build_parser,
     column_note,
     main,
@@ -150,6 +151,12 @@ def test_usage_names_the_program_as_invoked():
     assert program_name("/home/me/.venv/bin/pruning-lessons") == "pruning-lessons"
     assert program_name("/repo/pruning_lessons/__main__.py") == "python -m pruning_lessons"
     assert _run("--help").stdout.startswith("usage: python -m pruning_lessons ")
+
+
+def test_plot_formats_are_ones_matplotlib_writes():
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    assert set(PLOT_FORMATS) <= set(FigureCanvasBase.get_supported_filetypes())
 
 
 def test_methods_listed_without_torch_are_the_pipelines_pruners():
