@@ -90,8 +90,8 @@ def like_model(x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
 
 # Below this many parameters a model's matrix products are too small to share among threads:
 # each operation then costs more in waking threads than it saves, and when another program
-# holds a core every operation waits for it (measured: the digits MLP's 30-epoch training
-# took 1-3 s on one thread and up to 80 s on two threads of a busy 2-core machine).
+# holds a core, every operation waits for it, so training can take many times longer than on
+# one thread. benchmarks/bench_notebooks.py times the lessons with and without such a program.
 SMALL_MODEL_PARAMETERS = 5_000_000
 
 
