@@ -7,8 +7,8 @@
 #
 # This notebook does two things:
 #
-# 1. it **checks your set-up** (libraries, device, widgets, data, threads). Each check prints
-#    `OK`, or `FIX` followed by what to do;
+# 1. it **checks your set-up** (libraries, device, widgets, data, threads, fonts). Each check
+#    prints `OK`, or `FIX` followed by what to do;
 # 2. it explains **how the course works**: lessons, exercises, hints and solutions.
 #
 # Run it with *Run → Run All Cells*. If every line says `OK`, you are ready.
@@ -207,10 +207,11 @@ plt.show()
 #
 # PyTorch runs matrix products on several CPU threads. More threads than cores makes things
 # *slower*, because the threads fight over the cores (and so does a second thread on a
-# machine that is busy with other programs). The course's models are so small that the
-# lessons run on one thread (`torch.set_num_threads(1)` at the top), and `pl.measure_latency`
-# always times with one thread, so that two models measured one after the other are compared
-# fairly.
+# machine that is busy with other programs). The course's models are so small that one
+# thread is the fastest: `pl.fit`, `pl.evaluate`, the gradient-based scores and
+# `pl.measure_latency` switch to the count `pl.threads_for(model)` gives (one thread for a
+# model under `pl.SMALL_MODEL_PARAMETERS` parameters) and put your setting back when they
+# return, so a lesson runs at the same speed whatever thread count your Python started with.
 
 # %%
 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -222,9 +223,44 @@ report(
     f"run torch.set_num_threads({cores}) at the top of a notebook, or set the environment "
     f"variable OMP_NUM_THREADS={cores} before starting JupyterLab",
 )
+seen = []
+
+
+def record_threads(model: torch.nn.Module) -> torch.Tensor:
+    """A training penalty of zero that notes the thread count pl.fit trains with."""
+    seen.append(torch.get_num_threads())
+    return torch.zeros(())
+
+
+pl.fit(pl.mlp(), pl.load_digits(seed=0).train, epochs=1, progress=False, penalty=record_threads)
+report(
+    "library threads",
+    set(seen) == {pl.threads_for(pl.mlp())} and torch.get_num_threads() == threads,
+    f"pl.fit trained the digits MLP on {max(seen)} thread(s), then put back {threads}",
+    "reinstall the course: pip install -e . (an old copy of the library is imported)",
+)
 
 # %% [markdown]
-# ## 6 · How the course works
+# ## 6 · Fonts for Chinese
+#
+# Lesson 09, its quiz and the glossary show Chinese next to English (中文). Your browser and
+# matplotlib draw it only if a font with Chinese characters is installed; without one it
+# comes out as empty boxes. `pl.chinese_fonts()` lists the installed fonts that have them.
+
+# %%
+fonts = pl.chinese_fonts()
+report(
+    "Chinese font",
+    bool(fonts),
+    ", ".join(fonts[:3]) if fonts else "none found: Chinese text will show as empty boxes",
+    "install one (macOS and Windows come with one): Debian/Ubuntu "
+    "`sudo apt-get install fonts-noto-cjk`, Fedora `sudo dnf install google-noto-sans-cjk-fonts`;"
+    " then run `rm -r ~/.cache/matplotlib`, restart the kernel and reload the browser tab "
+    "(only the Chinese parts of lesson 09 need it)",
+)
+
+# %% [markdown]
+# ## 7 · How the course works
 #
 # The course answers six questions that interviewers ask about pruning, one lesson each, and
 # sets two coding exercises like those in a live coding round.

@@ -1,6 +1,8 @@
-"""Command line: ``python -m pruning_lessons demo`` trains, prunes and prints a table.
+"""Command line: ``pruning-lessons demo`` (or ``python -m pruning_lessons demo``).
 
-Run ``python -m pruning_lessons --help`` (or ``demo --help``) for the options.
+Run ``pruning-lessons --help`` (or ``demo --help``) for the options. torch is imported only
+once the arguments are checked, so ``--help``, ``--version`` and mistakes answer at once;
+every argument, output paths included, is checked before any training starts.
 """
 
 from __future__ import annotations
@@ -8,10 +10,20 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
+from . import __version__
 from .schedules import SCHEDULES
+
+#: The pruners ``demo --method`` offers: the keys of ``pipeline.PRUNERS`` (a test keeps them
+#: equal), listed here so that ``--help`` needs no torch.
+METHODS = ("lamp", "magnitude", "movement", "random", "snip", "taylor")
+#: File endings ``--plot`` accepts: formats every matplotlib >= 3.7 writes (a test checks them
+#: against matplotlib's own list), named here so that a wrong one fails before any import.
+PLOT_FORMATS = ("eps", "jpeg", "jpg", "pdf", "png", "ps", "svg", "svgz", "tif", "tiff")
 
 DESCRIPTION = """\
 Neural-network pruning on the scikit-learn digits, on your CPU, in seconds.
@@ -22,10 +34,10 @@ The demo trains the 64-300-100-10 MLP, then for each sparsity prunes a copy of i
 
 EXAMPLES = """\
 examples:
-  python -m pruning_lessons demo
-  python -m pruning_lessons demo --sparsity 0.9 0.95 --schedule cubic --seed 1
-  python -m pruning_lessons demo --method random --json results.json --plot curve.png
-  python -m pruning_lessons demo --method taylor --sparsity 0.9
+  {prog} demo
+  {prog} demo --sparsity 0.9 0.95 --schedule cubic --seed 1
+  {prog} demo --method random --json results.json --plot curve.png
+  {prog} demo --method taylor --sparsity 0.9
 """
 
 
@@ -58,26 +70,44 @@ _positive = _whole(1)
 _seed = _whole(0, "seed must")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .pipeline import PRUNERS
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``prog: error: what (see prog --help)``."""
 
-    parser = argparse.ArgumentParser(
-        prog="python -m pruning_lessons",
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def program_name(argv0: str | None = None) -> str:
+    """The program as the user invoked it: ``pruning-lessons`` or ``python -m pruning_lessons``."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    name = os.path.basename(argv0)
+    if name in ("__main__.py", "-c", "") or name.startswith("pytest"):
+        return "python -m pruning_lessons"
+    return name
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    prog = program_name() if prog is None else prog
+    parser = _Parser(
+        prog=prog,
         description=DESCRIPTION,
-        epilog=EXAMPLES,
+        epilog=EXAMPLES.format(prog=prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     demo = commands.add_parser(
         "demo",
         help="train, prune and fine-tune the digits MLP; print a table",
         description=DESCRIPTION,
-        epilog=EXAMPLES,
+        epilog=EXAMPLES.format(prog=prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
         "--method",
-        choices=sorted(PRUNERS),
+        choices=METHODS,
         default="magnitude",
         help="what decides which weights go (default: magnitude); taylor and snip read "
         "training batches, movement spends part of the fine-tuning budget recording scores",
@@ -124,8 +154,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     demo.add_argument("--json", type=Path, metavar="PATH", help="also save the results as JSON")
-    demo.add_argument("--plot", type=Path, metavar="PATH", help="also save a plot as PNG")
+    demo.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PATH",
+        help="also save a plot; the file name's ending picks the format (.png, .pdf, .svg, ...)",
+    )
     return parser
+
+
+def _writable_file(path: Path, option: str) -> str | None:
+    """Why ``path`` cannot be written as a new or replaced file, or None if it can."""
+    folder = path.parent
+    if path.is_dir():
+        return f"{option} {path} is a folder: give a file name"
+    if not folder.exists():
+        return f"{option} {path}: folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{option} {path}: {folder} is not a folder"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{option} {path}: the file is read-only"
+    try:  # the only sure test: create (and remove) a file in that folder
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".pruning-lessons-"):
+            pass
+    except OSError as error:
+        return f"{option} {path}: cannot write in {folder} ({error.strerror or error})"
+    return None
+
+
+def check_outputs(args: argparse.Namespace) -> str | None:
+    """Why the output paths cannot be used, or None: checked before any training."""
+    outputs = [(path, option) for path, option in ((args.json, "--json"), (args.plot, "--plot"))]
+    outputs = [(path, option) for path, option in outputs if path is not None]
+    if len(outputs) == 2 and outputs[0][0].resolve() == outputs[1][0].resolve():
+        return f"--json and --plot name the same file, {args.json}"
+    if args.plot is not None:
+        suffix = args.plot.suffix.lower().lstrip(".")
+        if suffix not in PLOT_FORMATS:
+            known = ", ".join(f".{f}" for f in PLOT_FORMATS)
+            return f"--plot {args.plot}: the name must end in one of {known}"
+    for path, option in outputs:
+        problem = _writable_file(path, option)
+        if problem:
+            return problem
+    return None
 
 
 def demo(args: argparse.Namespace) -> dict:
@@ -173,13 +245,30 @@ def demo(args: argparse.Namespace) -> dict:
         f"dense MLP: {results['dense_accuracy']:.1%} test accuracy, "
         f"{results['dense_parameters']:,} parameters"
     )
-    print(f"{'sparsity':>9s} {'pruned':>8s} {'fine-tuned':>11s} {'non-zero params':>16s}")
+    print(f"{args.scope} {args.method} pruning, {args.schedule} schedule; test accuracy:")
+    print(f"{'sparsity':>9s} {'after pruning':>14s} {'after fine-tuning':>18s} {'non-zeros':>10s}")
     for r in rows:
         print(
-            f"{r['sparsity']:9.1%} {r['after_pruning']:8.1%} {r['after_fine_tuning']:11.1%} "
-            f"{r['nonzero_parameters']:16,}"
+            f"{r['sparsity']:9.1%} {r['after_pruning']:14.1%} {r['after_fine_tuning']:18.1%} "
+            f"{r['nonzero_parameters']:10,}"
         )
+    print(column_note(args))
     return results
+
+
+def column_note(args: argparse.Namespace) -> str:
+    """What the two accuracy columns mean for this schedule, and which one to compare."""
+    if args.schedule == "one-shot":
+        first = "after pruning: the trained model pruned once, before any fine-tuning"
+    else:
+        first = (
+            f"after pruning: right after the last of {args.steps} pruning steps, so after "
+            "the fine-tuning between earlier steps; not comparable with one-shot's"
+        )
+    return (
+        f"{first}.\nafter fine-tuning: after all {args.fine_tune_epochs} fine-tuning epochs, "
+        "the same budget for every schedule: compare schedules on this column."
+    )
 
 
 def save(results: dict, args: argparse.Namespace) -> None:
@@ -193,9 +282,11 @@ def save(results: dict, args: argparse.Namespace) -> None:
         from .viz import accuracy_curves
 
         sparsities = [r["sparsity"] for r in results["rows"]]
+        settings = results["settings"]
+        after = "after pruning" if settings["schedule"] == "one-shot" else "after last pruning step"
         ax = accuracy_curves(
             {
-                "after pruning": (sparsities, [r["after_pruning"] for r in results["rows"]]),
+                after: (sparsities, [r["after_pruning"] for r in results["rows"]]),
                 "after fine-tuning": (
                     sparsities,
                     [r["after_fine_tuning"] for r in results["rows"]],
@@ -203,16 +294,37 @@ def save(results: dict, args: argparse.Namespace) -> None:
             },
             dense=results["dense_accuracy"],
         )
-        ax.figure.savefig(args.plot, dpi=120)
+        ax.set_title(plot_title(settings, sparsities), fontsize=10)
+        ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"saved {args.plot}")
 
 
+def plot_title(settings: dict, sparsities: list[float]) -> str:
+    """``global magnitude pruning, one-shot schedule, 50-95 % sparsity`` and the budget."""
+    low, high = 100 * min(sparsities), 100 * max(sparsities)
+    span = f"{low:.0f} %" if round(low) == round(high) else f"{low:.0f}-{high:.0f} %"
+    steps = "" if settings["schedule"] == "one-shot" else f" ({settings['steps']} steps)"
+    return (
+        f"{settings['scope']} {settings['method']} pruning, {settings['schedule']} schedule"
+        f"{steps}, {span} sparsity\n{settings['fine_tune_epochs']} fine-tuning epochs, "
+        f"seed {settings['seed']}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    for path in (args.json, args.plot):
-        if path is not None and not path.parent.exists():
-            build_parser().error(f"folder {path.parent} does not exist")
-    save(demo(args), args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = check_outputs(args)
+    if problem:
+        parser.error(problem)
+    try:
+        save(demo(args), args)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as error:  # e.g. the disk filled up while writing
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,9 +1,12 @@
-"""Choosing a device and seeding every random number generator in one place."""
+"""What this machine offers (device, CPU threads, a font for Chinese) and seeding in one place."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import random
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -83,3 +86,79 @@ def like_model(x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
     if x.is_floating_point() and param.is_floating_point():
         return x.to(device=param.device, dtype=param.dtype)
     return x.to(param.device)
+
+
+# Below this many parameters a model's matrix products are too small to share among threads:
+# each operation then costs more in waking threads than it saves, and when another program
+# holds a core, every operation waits for it, so training can take many times longer than on
+# one thread. benchmarks/bench_notebooks.py times the lessons with and without such a program.
+SMALL_MODEL_PARAMETERS = 5_000_000
+
+
+def threads_for(model: torch.nn.Module) -> int:
+    """The CPU thread count that suits ``model``: 1 for a small model, else the current one.
+
+    A model under :data:`SMALL_MODEL_PARAMETERS` parameters runs fastest, and at a steady
+    speed whatever else the machine is doing, on one thread. A larger model keeps the
+    caller's setting (``torch.get_num_threads()``).
+    """
+    if sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMETERS:
+        return 1
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def using_threads(count: int) -> Iterator[int]:
+    """Run the block at ``count`` CPU threads, then restore the caller's thread count."""
+    before = torch.get_num_threads()
+    if count != before:
+        torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def model_threads(model: torch.nn.Module) -> contextlib.AbstractContextManager[int]:
+    """Run the block at :func:`threads_for` ``(model)`` threads, then restore the caller's."""
+    return using_threads(threads_for(model))
+
+
+def at_model_threads(fn: Callable) -> Callable:
+    """Decorate a function whose first argument is a model to run it under :func:`model_threads`.
+
+    ``pl.fit``, ``pl.evaluate``, the gradient-based scores and ``pl.measure_latency`` use it,
+    so a lesson is fast whatever thread count the process started with.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(model, *args, **kwargs):
+        if not isinstance(model, torch.nn.Module):  # let the function raise its own error
+            return fn(model, *args, **kwargs)
+        with model_threads(model):
+            return fn(model, *args, **kwargs)
+
+    return wrapper
+
+
+def chinese_fonts() -> list[str]:
+    """Names of the installed fonts (as matplotlib's font manager lists them) that draw Chinese.
+
+    A font counts when its character map holds 中 and 文. The "Last Resort" font maps every
+    character to a placeholder box, so it is left out. An empty list means Chinese text shows
+    as boxes in plots, and usually in the browser too (both read the system's fonts).
+    """
+    from matplotlib import font_manager, ft2font
+
+    names = set()
+    for font in font_manager.fontManager.ttflist:
+        if font.name.startswith("Last Resort") or font.name in names:
+            continue
+        try:
+            charmap = ft2font.FT2Font(font.fname).get_charmap()
+        except (OSError, RuntimeError):  # a font file that cannot be read draws nothing
+            continue
+        if ord("中") in charmap and ord("文") in charmap:
+            names.add(font.name)
+    return sorted(names)

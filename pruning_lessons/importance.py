@@ -35,7 +35,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from .data import Splits
 from .dependency import evaluating
-from .device import independent_generator, like_model
+from .device import at_model_threads, independent_generator, like_model
 from .masks import get_masks
 from .select import prune_count
 from .unstructured import _check_scope, _install, _select_by_amount, prunable_parameters
@@ -139,6 +139,7 @@ def random_scores(
     }
 
 
+@at_model_threads
 def taylor_scores(
     model: nn.Module,
     data: Data | None,
@@ -164,6 +165,7 @@ def taylor_scores(
     return {n: t / len(chosen) for n, t in total.items()}
 
 
+@at_model_threads
 def snip_scores(
     model: nn.Module,
     data: Data | None,

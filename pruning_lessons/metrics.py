@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 
 from .dependency import evaluating
-from .device import like_model
+from .device import like_model, using_threads
 
 _MAC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -168,6 +167,8 @@ def measure_latency(
     A model without parameters or buffers (a frozen TorchScript module, a pooling layer) runs
     on ``example_input``'s device.
     """
+    from torch.utils import benchmark  # imported here: it is slow to import
+
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -177,7 +178,7 @@ def measure_latency(
     # a frozen TorchScript module has no train/eval flags: it is timed as it is
     modes = evaluating(model) if hasattr(model, "training") else contextlib.nullcontext()
     with modes:
-        with torch.no_grad():
+        with torch.no_grad(), using_threads(threads):
             for _ in range(warmup):
                 model(x)
         timer = benchmark.Timer(

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from .data import Splits
 from .dependency import evaluating
-from .device import check_seed, like_model, seed_everything
+from .device import at_model_threads, check_seed, like_model, seed_everything
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
@@ -68,6 +68,7 @@ def _device_of(dataset: TensorDataset) -> torch.device:
     return dataset.tensors[0].device
 
 
+@at_model_threads
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: TensorDataset, *, batch_size: int = 512) -> float:
     """Accuracy (a fraction in [0, 1]) of ``model`` on ``dataset``, in eval mode.
@@ -86,6 +87,7 @@ def evaluate(model: nn.Module, dataset: TensorDataset, *, batch_size: int = 512)
     return correct / len(dataset)
 
 
+@at_model_threads
 def fit(
     model: nn.Module,
     data: Splits | TensorDataset,
@@ -106,7 +108,9 @@ def fit(
     The model is moved to the data's device. The same ``seed`` gives the same weights bit for
     bit on CPU. ``lr_schedule="cosine"`` decays the learning rate to zero over the call.
     ``penalty(model)``, if given, is added to the loss (Network Slimming's L1 on
-    BatchNorm scales is one). Set ``TQDM_DISABLE=1`` to silence the progress bar.
+    BatchNorm scales is one). Set ``TQDM_DISABLE=1`` to silence the progress bar. A small
+    model trains on one CPU thread (see :func:`~pruning_lessons.device.threads_for`); the
+    caller's thread count is restored afterwards.
     """
     _check_positive(epochs, "epochs")
     _check_positive(batch_size, "batch_size")

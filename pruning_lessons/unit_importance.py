@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .dependency import NORMS, Member, UnitGroup
+from .device import at_model_threads
 from .importance import Data, Loss, Scores, data_batches, gradients
 
 
@@ -46,6 +47,7 @@ def _gates(group: UnitGroup) -> list[Member]:
     return norms or group.producers
 
 
+@at_model_threads
 def taylor_unit_importance(
     model: nn.Module,
     data: Data | None,

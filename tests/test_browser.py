@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -56,12 +57,51 @@ def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 60) -> N
     raise RuntimeError(f"JupyterLab did not answer at {url} within {seconds} s")
 
 
+def _user_jupyter_folders() -> dict[str, tuple[int, int]]:
+    """Every file in the user's Jupyter and IPython folders, with its size and mtime."""
+    from jupyter_core import paths
+
+    folders = [paths.jupyter_config_dir(), paths.jupyter_data_dir(), paths.jupyter_runtime_dir()]
+    folders.append(os.environ.get("IPYTHONDIR") or str(Path.home() / ".ipython"))
+    listing = {}
+    for folder in map(Path, folders):
+        for path in folder.rglob("*") if folder.is_dir() else []:
+            if path.is_file():
+                stat = path.stat()
+                listing[str(path)] = (stat.st_size, stat.st_mtime_ns)
+    return listing
+
+
 @pytest.fixture
-def lab(tmp_path):
+def own_jupyter_folders():
+    """Settings, workspaces, runtime and IPython folders of the test's own, removed after.
+
+    JupyterLab otherwise saves a workspace in ``~/.jupyter/lab/workspaces`` (the user's next
+    ``jupyter lab`` would reopen the lesson) and the kernel writes to ``~/.ipython``.
+    """
+    before = _user_jupyter_folders()
+    with tempfile.TemporaryDirectory(prefix="pruning-lessons-jupyter-") as folder:
+        base = Path(folder)
+        yield {
+            "JUPYTER_CONFIG_DIR": str(base / "config"),
+            "JUPYTER_DATA_DIR": str(base / "data"),
+            "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+            "JUPYTERLAB_SETTINGS_DIR": str(base / "config" / "lab" / "user-settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(base / "config" / "lab" / "workspaces"),
+            "IPYTHONDIR": str(base / "ipython"),
+        }
+    assert not base.exists()
+    after = _user_jupyter_folders()
+    changed = {path for path in set(before) | set(after) if before.get(path) != after.get(path)}
+    assert not changed, f"the test changed the user's Jupyter folders: {sorted(changed)}"
+
+
+@pytest.fixture
+def lab(tmp_path, own_jupyter_folders):
     """A JupyterLab server on localhost serving a copy of the notebook (the repo stays clean)."""
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
     port = _free_port()
-    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT), **own_jupyter_folders}
     env.pop("MPLBACKEND", None)  # the learner's default: the inline backend
     server = subprocess.Popen(
         [

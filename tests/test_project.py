@@ -8,6 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,12 +31,16 @@ def test_readme_gives_two_setup_commands_and_ci_reads_the_second():
     assert "<!-- test-command" in ci and "exit 1" in ci  # reads README; fails on pytest's 5
 
 
-def test_environment_yml_installs_the_package_from_pyproject():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", ["environment.yml", "environment-cuda.yml"])
+def test_environment_yml_installs_the_package_from_pyproject(name):
+    env = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     deps = env["dependencies"]
     pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    assert pip_section == ["-e .[dev]"] or pip_section == ['-e ".[dev]"']
+    # the CPU file may add torch's CPU package index; nothing else may be listed here
+    index = "--extra-index-url https://download.pytorch.org/whl/cpu"
+    expected = [index] if name == "environment.yml" else []
+    assert pip_section in ([*expected, "-e .[dev]"], [*expected, '-e ".[dev]"'])
     conda_names = {re.split(r"[=<>! ]", d)[0] for d in deps if isinstance(d, str)}
     assert conda_names == {"python", "pip"}, "list libraries in pyproject.toml only"
     python_pin = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
@@ -44,6 +49,22 @@ def test_environment_yml_installs_the_package_from_pyproject():
         map(int, minimum.split("."))
     )
     assert "dev" in pyproject["project"]["optional-dependencies"]
+    assert f"conda env create -f {name}" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_says_which_torch_build_to_take_before_the_install_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set up", 1)[1].split("2. Run the tests", 1)[0]
+    cpu = setup.index("No NVIDIA GPU")
+    gpu = setup.index("An NVIDIA GPU")
+    assert cpu < setup.index("download.pytorch.org/whl/cpu") < gpu < setup.index("pip install", gpu)
+    assert "fonts-noto-cjk" in setup
+
+
+def test_ci_removes_its_venv_however_it_ends():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "trap 'rm -rf \"$venv_parent\"' EXIT" in ci
+    assert ci.index("trap") < ci.index("python3 -m venv")
 
 
 def test_dependencies_are_ranges_not_pins():
