@@ -73,8 +73,12 @@ def test_student_stubs_raise_naming_their_exercise(path):
         fn = functions[0]
         with pytest.raises(NotImplementedError) as raised:
             fn(*[None] * len(inspect.signature(fn).parameters))
-        key = re.search(r"Exercise (\d\d\.ex\d)", str(raised.value)).group(1)
-        assert ALL[key].short + ".hint(1)" in str(raised.value)
+        key = re.match(r"(\d\d\.ex\d+): ", str(raised.value)).group(1)
+        assert ALL[key].short + ".hint(1)" in source  # the comment above the placeholder
+        stub_lines = [
+            line for line in source.splitlines() if "YOUR CODE" in line or "raise" in line
+        ]
+        assert all(len(line) <= 80 for line in stub_lines), "a stub line is too wide"
         named.add(key)
     assert named == expected
 

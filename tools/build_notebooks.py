@@ -39,7 +39,8 @@ def _stub(exercise: str, indent: str) -> list[str]:
     if exercise not in ALL:
         raise SystemExit(f"unknown exercise {exercise!r}; known: {sorted(ALL)}")
     message = ALL[exercise].stub_message
-    return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({message!r})"]
+    comment = ALL[exercise].stub_comment
+    return [f"{indent}# {comment}", f"{indent}raise NotImplementedError({message!r})"]
 
 
 def transform(source: str, exercise: str | None, version: str) -> str:
