@@ -120,6 +120,11 @@ def _neurons_values(fn):
     next_weight, next_bias = next_layer.weight.detach().clone(), next_layer.bias.detach().clone()
     new, new_next = fn(layer, next_layer, _KEEP)
     if not torch.equal(new.weight, weight[_KEEP]):
+        if not any(torch.equal(row, original) for row in new.weight for original in weight):
+            return (
+                "the first layer's rows hold none of the original weights: copy the trained "
+                "values of the kept neurons (freshly initialised layers forget what was learned)"
+            )
         return "the first layer's surviving rows are not the kept neurons, in their order"
     if new.bias is None or not torch.equal(new.bias, bias[_KEEP]):
         return "the first layer's bias must shrink with its neurons (one bias per neuron)"
