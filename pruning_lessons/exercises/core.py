@@ -201,7 +201,7 @@ def describe(args: tuple) -> str:
             return repr(value) if len(repr(value)) < 60 else type(value).__name__
         if isinstance(value, dict):
             return f"a dict of {len(value)} ({', '.join(map(repr, list(value)[:4]))})"
-        if isinstance(value, torch.optim.Optimizer):
+        if isinstance(value, torch.optim.Optimizer) or len(repr(value)) > 60:
             return type(value).__name__
         return repr(value)
 
