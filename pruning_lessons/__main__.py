@@ -125,7 +125,44 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     demo.add_argument("--json", type=Path, metavar="PATH", help="also save the results as JSON")
     demo.add_argument("--plot", type=Path, metavar="PATH", help="also save a plot as PNG")
+    grade = commands.add_parser(
+        "grade",
+        help="run a folder of submitted notebooks and every exercise's check; write a CSV",
+        description="Run each notebook under SUBMISSIONS_DIR (one process each, with a time "
+        "limit), check every exercise it holds, write a CSV (student file, exercise, status, "
+        "message) and print a summary.",
+    )
+    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
+    grade.add_argument(
+        "--csv",
+        type=Path,
+        metavar="PATH",
+        help="where to write the grades (default: SUBMISSIONS_DIR/grades.csv)",
+    )
+    grade.add_argument(
+        "--timeout",
+        type=_positive,
+        default=600,
+        metavar="SECONDS",
+        help="time limit per notebook (default: 600)",
+    )
     return parser
+
+
+def grade(args: argparse.Namespace) -> int:
+    from .grading import grade_folder, summary
+
+    parser = build_parser()
+    if not args.submissions.is_dir():
+        parser.error(f"SUBMISSIONS_DIR {args.submissions} is not a folder")
+    csv_path = args.csv or args.submissions / "grades.csv"
+    if not csv_path.parent.exists():
+        parser.error(f"folder {csv_path.parent} does not exist")
+    grades = grade_folder(args.submissions, csv_path, timeout=args.timeout)
+    print()
+    print(summary(grades))
+    print(f"\nsaved {csv_path}")
+    return 0
 
 
 def demo(args: argparse.Namespace) -> dict:
@@ -209,6 +246,8 @@ def save(results: dict, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "grade":
+        return grade(args)
     for path in (args.json, args.plot):
         if path is not None and not path.parent.exists():
             build_parser().error(f"folder {path.parent} does not exist")
