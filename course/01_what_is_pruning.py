@@ -254,6 +254,40 @@ amount_explorer(model, data.test, start=0.9)
 print(amount_effect(model, data.test, 0.9))
 
 # %% [markdown]
+# ## Exercise: the compression ratio
+#
+# Papers state how much a model was compressed as a **compression ratio**: all parameters
+# divided by the non-zero ones (ShrinkBench counts every parameter, biases included). Write it
+# below, then run the check. `ex1.hint(1)` to `ex1.hint(3)` help; `ex1.solution()` shows one
+# answer.
+
+# %%
+from pruning_lessons.exercises.lessons import lesson01 as ex1
+
+
+# %% exercise="01.ex1"
+def compression_ratio(model) -> float:
+    """All parameters / non-zero parameters; float('inf') when every parameter is zero."""
+    ### BEGIN SOLUTION
+    total = sum(p.numel() for p in model.parameters())
+    nonzero = sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    return total / nonzero if nonzero else float("inf")
+    ### END SOLUTION
+
+
+# %%
+ex1.check(compression_ratio)
+
+# %%
+compression_ratio = ex1.use(compression_ratio)
+library = pl.count_parameters(pruned) / pl.count_nonzero(pruned)
+print(
+    f"dense model {compression_ratio(model):.2f}x, pruned model {compression_ratio(pruned):.2f}x "
+    f"({ex1.in_use(compression_ratio)} function; the library's counts give {library:.2f}x)"
+)
+
+
+# %% [markdown]
 # ## As you would say it in an interview
 #
 # > *"Pruning removes the parts of a trained network that contribute least, to make it

@@ -270,6 +270,44 @@ granularity_explorer(model, data.test, start=0.5)
 print(granularity_effect(model, data.test, 0.5))
 
 # %% [markdown]
+# ## Exercise: an N:M keep-mask
+#
+# Between single weights and whole neurons sits **N:M sparsity**: in every group of M
+# consecutive weights of a row, keep the N largest |w| (2:4 is what recent GPUs accelerate).
+# Write the keep-mask; among equal magnitudes, prune the lower index first.
+
+# %%
+from pruning_lessons.exercises.lessons import lesson02 as ex1
+
+
+# %% exercise="02.ex1"
+def keep_n_of_m(weight: torch.Tensor, n: int = 2, m: int = 4) -> torch.Tensor:
+    """Keep-mask: the n largest |w| of every m consecutive weights in each row of a matrix."""
+    ### BEGIN SOLUTION
+    rows, cols = weight.shape
+    if cols % m:
+        raise ValueError(f"rows of {cols} weights cannot be cut into groups of m={m}")
+    groups = weight.abs().reshape(rows, cols // m, m)
+    lowest = torch.argsort(groups, dim=-1, stable=True)[..., : m - n]
+    keep = torch.ones_like(groups, dtype=torch.bool).scatter_(-1, lowest, False)
+    return keep.reshape(rows, cols)
+    ### END SOLUTION
+
+
+# %%
+ex1.check(keep_n_of_m)
+
+# %%
+keep_n_of_m = ex1.use(keep_n_of_m)
+w = model.fc2.weight.detach()
+mask = keep_n_of_m(w, 2, 4)
+print(
+    f"fc2 {tuple(w.shape)}: 2:4 keeps {mask.float().mean():.0%} of the weights; "
+    f"same mask as pl.nm_mask: {torch.equal(mask, pl.nm_mask(w, 2, 4))}"
+)
+
+
+# %% [markdown]
 # ## As you would say it in an interview
 #
 # > *"Weight pruning removes individual connections: the matrices keep their shape and just

@@ -311,6 +311,41 @@ budget_explorer(cnn, data.test, measure="macs", start=0.5)
 print(fit_to_budget(cnn, data.test, 0.5, measure="macs"))
 
 # %% [markdown]
+# ## Exercise: the MACs of a convolution
+#
+# Budgets are often given in multiply-accumulates. Count them for one convolution by hand:
+# every output value of every filter multiplies `in_channels / groups x kH x kW` inputs by
+# weights, and the output's height and width depend on the kernel, padding and stride.
+
+# %%
+from pruning_lessons.exercises.lessons import lesson03 as ex1
+
+
+# %% exercise="03.ex1"
+def conv_macs(conv: torch.nn.Conv2d, height: int, width: int) -> int:
+    """Multiply-accumulates of conv on one (in_channels, height, width) input; no bias adds."""
+    ### BEGIN SOLUTION
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    out_h = (height + 2 * ph - kh) // sh + 1
+    out_w = (width + 2 * pw - kw) // sw + 1
+    return conv.out_channels * out_h * out_w * (conv.in_channels // conv.groups) * kh * kw
+    ### END SOLUTION
+
+
+# %%
+ex1.check(conv_macs)
+
+# %%
+conv_macs = ex1.use(conv_macs)
+first = cnn.conv1
+mine = conv_macs(first, 8, 8)
+print(
+    f"{first}: {mine:,} MACs per 8x8 digit ({ex1.in_use(conv_macs)} function); "
+    f"pl.count_macs measures {pl.count_macs(first, torch.zeros(1, 1, 8, 8)):,}"
+)
+
+
+# %% [markdown]
 # ## As you would say it in an interview
 #
 # > *"Pruning is used wherever a trained model is too big or too slow for where it must run.

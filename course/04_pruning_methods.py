@@ -436,6 +436,44 @@ draw_criteria(effect)
 plt.show()
 
 # %% [markdown]
+# ## Exercise: the LAMP score
+#
+# LAMP (Lee et al. 2021) makes magnitudes comparable across layers: sort one layer's squared
+# weights from small to large; a weight's score is its square divided by the sum of the
+# squares from it to the end (itself included). The largest weight of every layer scores 1.
+# Among equal weights, the lower index comes first.
+
+# %%
+from pruning_lessons.exercises.lessons import lesson04 as ex1
+
+
+# %% exercise="04.ex1"
+def lamp(weight: torch.Tensor) -> torch.Tensor:
+    """LAMP score of every weight of one layer, in the weight's shape."""
+    ### BEGIN SOLUTION
+    squares = weight.reshape(-1).square()
+    order = torch.argsort(squares, stable=True)
+    ordered = squares[order]
+    at_or_after = ordered.flip(0).cumsum(0).flip(0)
+    scores = torch.zeros_like(squares)
+    scores[order] = torch.where(at_or_after > 0, ordered / at_or_after, 0.0)
+    return scores.reshape(weight.shape)
+    ### END SOLUTION
+
+
+# %%
+ex1.check(lamp)
+
+# %%
+lamp = ex1.use(lamp)
+library_scores = pl.lamp_scores(model)
+for name, w in pl.prunable_parameters(model).items():
+    mine = lamp(w.detach())
+    same = torch.allclose(mine, library_scores[name], atol=1e-6)
+    print(f"{name}: largest score {mine.max():.3f}, same as pl.lamp_scores: {same}")
+
+
+# %% [markdown]
 # ## As you would say it in an interview
 #
 # > "I sort pruning methods by the evidence they use. **Magnitude** pruning removes the

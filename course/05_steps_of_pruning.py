@@ -308,7 +308,40 @@ plt.show()
 # practical lesson is that *a sparse network can train well from the start if it starts from
 # the right values*, which is what pruning-at-initialisation methods such as SNIP (lesson 04)
 # try to achieve without the repeated training.
+
+
+# %% [markdown]
+# ## Exercise: the cubic schedule
 #
+# Write Zhu & Gupta's schedule yourself: after `t` of `steps` pruning steps the sparsity is
+# $s_t = s_f + (s_i - s_f)(1 - t/n)^3$, and it stays at $s_i$ before the first step and at
+# $s_f$ after the last.
+
+# %%
+from pruning_lessons.exercises.lessons import lesson05 as ex1
+
+
+# %% exercise="05.ex1"
+def cubic(t: float, final: float, steps: int, initial: float = 0.0) -> float:
+    """Sparsity after t of steps pruning steps, rising from initial to final (Zhu & Gupta)."""
+    ### BEGIN SOLUTION
+    t = min(max(t, 0), steps)
+    return final + (initial - final) * (1 - t / steps) ** 3
+    ### END SOLUTION
+
+
+# %%
+ex1.check(cubic)
+
+# %%
+cubic = ex1.use(cubic)
+mine = [cubic(t, 0.9, 5) for t in range(6)]
+print("sparsity at t = 0..5:", ", ".join(f"{s:.3f}" for s in mine))
+same = all(abs(a - cubic_sparsity(t, 0.9, steps=5)) < 1e-12 for t, a in enumerate(mine))
+print(f"{ex1.in_use(cubic)} function agrees with pl.schedules.cubic_sparsity: {same}")
+
+
+# %% [markdown]
 # ## As you would say it in an interview
 #
 # > "The classic pipeline is: initialise, train the dense model to the accuracy you need,

@@ -383,7 +383,56 @@ for name, m in (("per-layer ratios", by_ratio), ("same share", uniform), ("globa
 # something similar implicitly, through the weights' sizes. Which one wins at a given
 # sparsity is printed above for this model; on deep networks, whose layers differ much more
 # than these three, such per-layer choices matter more.
+
+
+# %% [markdown]
+# ## Exercise: per-layer amounts within a parameter budget
 #
+# A deployment target is usually a number of weights, not an accuracy drop. Turn the scan
+# into amounts that meet such a budget: use **one** accuracy tolerance for all layers, give
+# each layer the largest scanned amount whose drop (baseline minus accuracy) is within it, and
+# take the **smallest** tolerance (0 or one of the scan's drops) whose amounts leave at most
+# `max_remaining` weights, counting `n - round(amount * n)` per layer. Raise `ValueError` when
+# no tolerance fits.
+
+# %%
+from pruning_lessons.exercises.lessons import lesson06 as ex1
+
+
+# %% exercise="06.ex1"
+def amounts_within_budget(scan, sizes: dict, max_remaining: int) -> dict:
+    """Per-layer amounts of the smallest common tolerance that leaves <= max_remaining weights."""
+    ### BEGIN SOLUTION
+    drops = {0.0} | {scan.baseline - acc for accs in scan.accuracy.values() for acc in accs}
+    for tolerance in sorted(drops):
+        amounts = {}
+        for name, accs in scan.accuracy.items():
+            within = [
+                a
+                for a, acc in zip(scan.amounts, accs, strict=True)
+                if scan.baseline - acc <= tolerance
+            ]
+            amounts[name] = max(within, default=0.0)
+        left = sum(sizes[name] - round(a * sizes[name]) for name, a in amounts.items())
+        if left <= max_remaining:
+            return amounts
+    raise ValueError(f"no tolerance leaves at most {max_remaining} weights")
+    ### END SOLUTION
+
+
+# %%
+ex1.check(amounts_within_budget)
+
+# %%
+amounts_within_budget = ex1.use(amounts_within_budget)
+sizes = {name: p.numel() for name, p in pl.prunable_parameters(model).items()}
+budget = round(0.3 * sum(sizes.values()))
+chosen = amounts_within_budget(scan, sizes, budget)
+left = sum(n - round(chosen[name] * n) for name, n in sizes.items())
+print(f"budget {budget:,} of {sum(sizes.values()):,} weights -> {left:,} left with", chosen)
+
+
+# %% [markdown]
 # ## As you would say it in an interview
 #
 # > "The first challenge is accuracy loss: every cut removes capacity, fine-tuning recovers

@@ -14,7 +14,8 @@
 # Then `ex1.check(fn)` says *Correct*, *Incorrect* (with the first thing that is wrong) or
 # *Not attempted yet*; `ex1.hint(1)` to `ex1.hint(3)` give a ladder of hints and
 # `ex1.solution()` shows a reference. `fn = ex1.use(fn)` keeps your function if it passes and
-# otherwise uses the reference (with a warning), so the rest of the notebook always runs.
+# otherwise puts in a stand-in that runs the reference (with a warning), so the rest of the
+# notebook always runs; checking `fn` again still checks your own code.
 
 # %%
 import copy
@@ -108,7 +109,7 @@ ex2.check(amount_mask)
 amount_mask = ex2.use(amount_mask)
 w = model.fc2.weight.detach()
 same = torch.equal(amount_mask(w, 0.9), pl.magnitude_mask(w, 0.9))
-print("your mask equals the library's pl.magnitude_mask:", same)
+print(f"{ex2.in_use(amount_mask)} amount_mask equals the library's pl.magnitude_mask: {same}")
 
 # %% [markdown]
 # A tiny case whose answer you can check by hand (this cell's output is pinned by the tests):
@@ -165,9 +166,13 @@ for scope, masks in masks_by_scope.items():
 #
 # ## 5 · Exercise 4: masks that hold during training
 #
-# Fine-tuning updates the surviving weights. But an optimizer with **momentum** (or weight
-# decay) keeps moving a weight even when its gradient is zero, so pruned weights come back
-# unless you stop them. Write one training step that leaves every pruned weight at exactly 0.
+# Fine-tuning updates the surviving weights, and the pruned ones come back unless you stop
+# them. Zeroing a weight does not zero its **gradient**: the loss would generally still like
+# that connection to move, so even plain SGD writes a non-zero value back into it at the next
+# step. Masking the gradients as well is not enough once the optimizer has **momentum** (or
+# Adam's running averages): the stored velocity keeps moving a weight whose gradient is now
+# zero. (Weight decay is not the cause: it adds $\lambda w$, which is 0 for $w = 0$.) Write one
+# training step that leaves every pruned weight at exactly 0.
 
 
 # %% exercise="07.ex4"
@@ -192,8 +197,8 @@ ex4.check(masked_step)
 masked_step = ex4.use(masked_step)
 
 
-def fine_tune_with(step, model, masks, epochs=5):
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+def fine_tune_with(step, model, masks, epochs=5, momentum=0.9):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=momentum)
     loader = torch.utils.data.DataLoader(
         data.train, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)
     )
@@ -209,12 +214,17 @@ def plain_step(model, masks, optimizer, x, y):
 
 
 pruned, masks = pruned_models["global"]
-for name, step in [("without re-masking", plain_step), ("with masked_step", masked_step)]:
+runs = [
+    ("plain SGD (no momentum), no re-masking", plain_step, 0.0),
+    ("SGD with momentum, no re-masking", plain_step, 0.9),
+    (f"SGD with momentum, {ex4.in_use(masked_step)} masked_step", masked_step, 0.9),
+]
+for name, step, momentum in runs:
     tuned = copy.deepcopy(pruned)
-    fine_tune_with(step, tuned, masks)
+    fine_tune_with(step, tuned, masks, momentum=momentum)
     revived = sum(int((tuned.get_parameter(n)[~m] != 0).sum()) for n, m in masks.items())
     print(
-        f"{name:19s}: accuracy {pl.evaluate(tuned, data.test):.1%}, "
+        f"{name:47s}: accuracy {pl.evaluate(tuned, data.test):.1%}, "
         f"pruned weights that came back: {revived:,}"
     )
 
@@ -255,4 +265,5 @@ print(threshold_effect(model, data.test, 0.05))
 # * A mask keeps the weight's shape; a pruned weight is a zero, not a missing number.
 # * "Prune 90 %" means `round(0.9 * n)` weights, the smallest magnitudes, ties broken by index.
 # * Global pruning ranks all layers together and prunes unevenly; per-layer prunes evenly.
-# * Zeros must be re-imposed after every optimizer step, or momentum brings them back.
+# * Zeros must be re-imposed after every optimizer step: the gradient at a pruned weight is
+#   generally not zero, and momentum keeps moving it even when that gradient is masked.

@@ -8,13 +8,18 @@
 #
 # Three ways to practise:
 #
-# * **quiz**: every question of the topics you pick, graded as you go;
+# * **quiz**: every question of the topics you pick, one after the other;
 # * **flash cards**: the question on the front, the answer on the back;
 # * **mock interview**: a random set (the same seed gives the same set), each answer revealed
 #   once you have given yours, and a score at the end.
 #
-# Multiple-choice answers are graded exactly. Short answers are graded by the key points they
-# cover: say the important words, the way you would in a real interview.
+# Multiple-choice answers are graded exactly. Short answers are **marked by you**: write your
+# answer first, then compare it with the model answer and tick the key points you really made.
+# Next to each key point, "mentioned" or "not yet mentioned" says whether your answer seems to
+# use its terms; it only looks at words, so it counts nothing said inside a negation ("no need
+# to fine-tune"), a reversed claim or a bare list of terms. No program can tell a right answer
+# from one that uses the same words to say the opposite: you are the judge, as in an interview
+# you would be. A mock interview's score adds up your ticks.
 
 # %%
 from collections import Counter
@@ -36,8 +41,9 @@ print("same ids in both languages:", [q.id for q in english] == [q.id for q in c
 # %% [markdown]
 # ## Quiz
 #
-# Pick an answer (or type one), press **Reveal**, then **Next**. The toggle at the top
-# switches between English and 中文 at any time.
+# Pick an answer (or type one), press **Reveal**, tick the key points you made, then **Next**.
+# The toggle at the top switches between English and 中文 at any time; your answers and ticks
+# stay.
 
 # %% tags=["nbval-ignore-output"]
 pl.quiz_widget(lang="en", mode="quiz")
@@ -73,7 +79,9 @@ print()
 print(quiz.plain_text(second, reveal=True))
 
 # %% [markdown]
-# Grading is done by plain functions, so you can also quiz yourself in code:
+# Grading is done by plain functions, so you can also quiz yourself in code. A short answer
+# comes back with the model answer and its checklist; pass `ticked=` (the key points you made)
+# to score it:
 
 # %%
 question = next(q for q in english if q.kind == "choice")
@@ -83,8 +91,10 @@ print(quiz.grade_choice(question, question.answer))
 short = next(q for q in english if q.kind == "short")
 print()
 print(quiz.plain_text(short))
-result = quiz.grade_short(short, "Prune the smallest weights, then fine-tune to recover.")
-print(result)
+answer = "Prune the smallest weights, then fine-tune to recover."
+print(quiz.grade_short(short, answer))
+print()
+print(quiz.grade_short(short, answer, ticked=["fine-tuning"]))
 
 # %% [markdown]
 # ## Glossary / 术语表

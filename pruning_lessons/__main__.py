@@ -160,6 +160,27 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="PATH",
         help="also save a plot; the file name's ending picks the format (.png, .pdf, .svg, ...)",
     )
+    grade = commands.add_parser(
+        "grade",
+        help="run a folder of submitted notebooks and every exercise's check; write a CSV",
+        description="Run each notebook under SUBMISSIONS_DIR (one process each, with a time "
+        "limit), check every exercise it holds, write a CSV (student file, exercise, status, "
+        "message) and print a summary.",
+    )
+    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
+    grade.add_argument(
+        "--csv",
+        type=Path,
+        metavar="PATH",
+        help="where to write the grades (default: SUBMISSIONS_DIR/grades.csv)",
+    )
+    grade.add_argument(
+        "--timeout",
+        type=_positive,
+        default=600,
+        metavar="SECONDS",
+        help="time limit per notebook (default: 600)",
+    )
     return parser
 
 
@@ -198,6 +219,21 @@ def check_outputs(args: argparse.Namespace) -> str | None:
         if problem:
             return problem
     return None
+
+
+def grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .grading import grade_folder, summary
+
+    if not args.submissions.is_dir():
+        parser.error(f"SUBMISSIONS_DIR {args.submissions} is not a folder")
+    csv_path = args.csv or args.submissions / "grades.csv"
+    if not csv_path.parent.exists():
+        parser.error(f"folder {csv_path.parent} does not exist")
+    grades = grade_folder(args.submissions, csv_path, timeout=args.timeout)
+    print()
+    print(summary(grades))
+    print(f"\nsaved {csv_path}")
+    return 0
 
 
 def demo(args: argparse.Namespace) -> dict:
@@ -314,6 +350,8 @@ def plot_title(settings: dict, sparsities: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        return grade(args, parser)
     problem = check_outputs(args)
     if problem:
         parser.error(problem)

@@ -5,9 +5,13 @@ so English and Chinese always have the same questions with the same answers. Eve
 pure function of that data except :class:`QuizWidget` (a thin ipywidgets wrapper, built by
 :func:`quiz_widget`) and :func:`print_quiz`, its plain-text fallback where widgets do not render.
 
-Short answers are self-graded by key points. A key point lists accepted wordings separated by
-``|``, e.g. ``"fine-tuning|fine-tune|retrain"``; an answer covers it when one wording occurs in the
-answer, ignoring case, spaces and punctuation. Chinese is matched the same way, as substrings.
+Multiple-choice answers are graded automatically. Short answers are **self-assessed**: no
+keyword count can tell a right answer from one that uses the same words to say the opposite, so
+the learner writes an answer, then sees the model answer and its key points as a checklist and
+ticks the points they made (:func:`grade_short` with ``ticked``). A key point lists accepted
+wordings separated by ``|``, e.g. ``"fine-tuning|fine-tune|retrain"``; the optional "mentioned /
+not yet mentioned" aid (:mod:`pruning_lessons.answer_aid`) shows which of them the answer seems to
+state, and never counts one inside a negation, a reversal or a bare list of terms.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import html
 import json
 import random
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -23,10 +26,12 @@ from importlib import resources
 
 import ipywidgets as widgets
 
+from .answer_aid import Aid, mention_aid
+
 LANGUAGES = ("en", "zh")
 KINDS = ("choice", "short")
 MODES = ("quiz", "flashcards", "mock")
-PASS_MARK = 0.5  # a short answer counts as correct when it covers at least half its key points
+PASS_MARK = 0.5  # a self-assessed short answer counts as right from half its key points ticked
 _LETTERS = "ABCDE"
 
 _UI = {
@@ -38,9 +43,19 @@ _UI = {
         "key_points": "Key points",
         "right": "Correct.",
         "wrong": "Not quite. The right answer: {answer}",
-        "points": "{hit} of {total} key points covered.",
-        "covered": "Covered",
-        "missed": "Missed",
+        "points": "You ticked {hit} of {total} key points.",
+        "covered": "Ticked",
+        "missed": "Not ticked",
+        "self_check": "Compare your answer with the model answer and tick the key points you "
+        "made. (Mentioned / not yet mentioned only says which terms your answer seems to use; "
+        "you are the judge.)",
+        "mentioned": "mentioned",
+        "not_mentioned": "not yet mentioned",
+        "unmarked": "{n} short answer(s) not ticked yet count 0 points.",
+        "explain": "Points: 1 for each multiple-choice answer that is right; for a short answer, "
+        "the share of its key points you ticked. A short answer counts as right from half of "
+        "its key points on.",
+        "restart": "Start again",
         "pick": "Pick an option first.",
         "placeholder": "Type your answer, then press Reveal.",
         "reveal": "Reveal",
@@ -60,9 +75,17 @@ _UI = {
         "key_points": "要点",
         "right": "回答正确。",
         "wrong": "回答错误。正确答案：{answer}",
-        "points": "覆盖了 {total} 个要点中的 {hit} 个。",
-        "covered": "已覆盖",
-        "missed": "遗漏",
+        "points": "你勾选了 {total} 个要点中的 {hit} 个。",
+        "covered": "已勾选",
+        "missed": "未勾选",
+        "self_check": "对照参考答案，勾选你答到的要点。"
+        "（“已提到 / 尚未提到”只提示你的回答似乎用到了哪些术语，判断由你自己来做。）",
+        "mentioned": "已提到",
+        "not_mentioned": "尚未提到",
+        "unmarked": "有 {n} 道简答题还没有勾选，计 0 分。",
+        "explain": "计分方式：选择题答对得 1 分；简答题的得分是你勾选的要点所占的比例，"
+        "勾选到一半及以上算答对。",
+        "restart": "重新开始",
         "pick": "请先选择一个选项。",
         "placeholder": "在这里输入你的回答，然后点击“显示答案”。",
         "reveal": "显示答案",
@@ -100,7 +123,12 @@ class Question:
 
 @dataclass(frozen=True)
 class Result:
-    """The grade of one answer: ``score`` in [0, 1]; ``hits``/``misses`` name key points."""
+    """The grade of one answer: ``score`` in [0, 1]; ``hits``/``misses`` name key points.
+
+    ``marked`` is False for a short answer whose key points the learner has not ticked yet: it is
+    neither right nor wrong, and scores 0. For such a result ``hits`` / ``misses`` are what the
+    aid found mentioned / not yet mentioned; once ticked, they are the ticked / unticked points.
+    """
 
     question_id: str
     topic: str
@@ -110,6 +138,10 @@ class Result:
     hits: tuple[str, ...] = ()
     misses: tuple[str, ...] = ()
     model_answer: str = ""
+    marked: bool = True
+
+    def __str__(self) -> str:
+        return f"[{self.question_id}] {self.feedback}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +152,7 @@ class Summary:
     correct: int
     points: float
     by_topic: tuple[tuple[str, int, int], ...]
+    unmarked: int = 0
 
     @property
     def fraction(self) -> float:
@@ -137,6 +170,8 @@ class Summary:
                 points=self.points,
             )
         ]
+        if self.unmarked:
+            lines.append(ui["unmarked"].format(n=self.unmarked))
         known = topics()
         for t, c, a in self.by_topic:
             title = topic_title(t, lang) if t in known else t
@@ -231,20 +266,9 @@ def _check_topics(selected: str | Iterable[str] | None) -> tuple[str, ...]:
 # --- grading --------------------------------------------------------------------------------
 
 
-def _normalise(text: str) -> str:
-    """Case-folded letters and digits only: 'Fine-Tuning!' -> 'finetuning', '微调。' -> '微调'."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
-
-
 def _label(key_point: str) -> str:
     """How a key point is shown: its first accepted wording."""
     return key_point.split("|")[0].strip()
-
-
-def _covers(answer: str, key_point: str) -> bool:
-    """Whether the normalised ``answer`` contains one of the key point's wordings."""
-    wordings = (_normalise(w) for w in key_point.split("|"))
-    return any(w and w in answer for w in wordings)
 
 
 def _option_label(question: Question, index: int) -> str:
@@ -280,22 +304,72 @@ def grade_choice(question: Question, chosen_index: int) -> Result:
     )
 
 
-def grade_short(question: Question, text: str) -> Result:
-    """Grade a short answer by the key points it covers; correct from PASS_MARK of them on."""
+def _aid(question: Question, text: str) -> Aid:
+    """The mentioned / not yet mentioned aid for ``text`` as an answer to ``question``."""
+    return mention_aid(
+        question.key_points, text, question.text, lang=question.lang, qid=question.id
+    )
+
+
+def _ticked_indices(question: Question, ticked: Iterable[int | str]) -> set[int]:
+    labels = [_label(k) for k in question.key_points]
+    chosen = set()
+    for item in ticked:
+        if isinstance(item, str) and item in labels:
+            chosen.add(labels.index(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(labels):
+            chosen.add(item)
+        else:
+            raise ValueError(
+                f"ticked must hold key point indices 0..{len(labels) - 1} or labels {labels}, "
+                f"got {item!r}"
+            )
+    return chosen
+
+
+def grade_short(question: Question, text: str, ticked: Iterable[int | str] | None = None) -> Result:
+    """A short answer: the model answer and key points to compare with, scored by the ticks.
+
+    Without ``ticked`` the result is *unmarked* (``marked=False``, score 0, never "correct"):
+    the feedback shows the model answer and the checklist, each key point labelled by the aid as
+    mentioned or not yet mentioned. With ``ticked`` (key point indices or labels, the points the
+    learner judges they made) the score is the share ticked, correct from ``PASS_MARK`` on.
+    """
     if question.kind != "short":
         raise ValueError(f"question {question.id} is a multiple-choice question; use grade_choice")
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    answer = _normalise(text)
-    hits = tuple(_label(k) for k in question.key_points if _covers(answer, k))
-    misses = tuple(_label(k) for k in question.key_points if not _covers(answer, k))
-    points = len(hits) / len(question.key_points)
     ui = _UI[question.lang]
-    lines = [ui["points"].format(hit=len(hits), total=len(question.key_points))]
-    for name, found in (("covered", hits), ("missed", misses)):
-        if found:
-            lines.append(ui[name] + ui["colon"] + ui["comma"].join(found))
-    lines.append(ui["model_answer"] + ui["colon"] + question.model_answer)
+    labels = [_label(k) for k in question.key_points]
+    model = ui["model_answer"] + ui["colon"] + question.model_answer
+    if ticked is None:
+        aid = _aid(question, text)
+        found = dict(aid.points)
+        lines = [model, ui["self_check"], (ui["key_points"] + ui["colon"]).rstrip()]
+        lines += [
+            f"  [ ] {label} ({ui['mentioned'] if found[label] else ui['not_mentioned']})"
+            for label in labels
+        ]
+        return Result(
+            question_id=question.id,
+            topic=question.topic,
+            correct=False,
+            score=0.0,
+            feedback="\n".join([*lines, *aid.notes]),
+            hits=aid.mentioned,
+            misses=tuple(label for label in labels if not found[label]),
+            model_answer=question.model_answer,
+            marked=False,
+        )
+    chosen = _ticked_indices(question, ticked)
+    hits = tuple(label for i, label in enumerate(labels) if i in chosen)
+    misses = tuple(label for i, label in enumerate(labels) if i not in chosen)
+    points = len(hits) / len(labels)
+    lines = [ui["points"].format(hit=len(hits), total=len(labels))]
+    for name, found_labels in (("covered", hits), ("missed", misses)):
+        if found_labels:
+            lines.append(ui[name] + ui["colon"] + ui["comma"].join(found_labels))
+    lines.append(model)
     return Result(
         question_id=question.id,
         topic=question.topic,
@@ -321,6 +395,7 @@ def score(results: Iterable[Result]) -> Summary:
         correct=sum(r.correct for r in results),
         points=sum(r.score for r in results),
         by_topic=tuple((t, *per_topic[t]) for t in order),
+        unmarked=sum(not r.marked for r in results),
     )
 
 
@@ -437,8 +512,11 @@ class QuizWidget(widgets.VBox):
 
     A thin wrapper over the pure functions above: questions come from :func:`load_bank` or
     :func:`mock_interview`, grades from :func:`grade_choice` / :func:`grade_short`, the final tally
-    from :func:`score`. Where widgets do not render, its text representation is the current
-    question as :func:`plain_text` writes it.
+    from :func:`score`. After Reveal, a short answer shows its key points as checkboxes: the
+    learner's ticks are its score. What the learner chose, wrote and ticked is kept per question,
+    so switching the language re-grades in the other language without losing anything. Where
+    widgets do not render, its text representation is the current question as
+    :func:`plain_text` writes it.
     """
 
     def __init__(
@@ -455,8 +533,9 @@ class QuizWidget(widgets.VBox):
         self.ids = [q.id for q in session]
         self.position = 0
         self.results: dict[str, Result] = {}
+        self.answers: dict[str, int | str] = {}  # question id -> chosen index or written text
+        self.ticks: dict[str, set[int]] = {}  # question id -> ticked key point indices
         self._revealed = False
-        self._graded: tuple[str, Result] | None = None  # (language graded in, result)
 
         self.language = widgets.ToggleButtons(
             options=[("English", "en"), ("中文", "zh")], value=lang
@@ -467,12 +546,16 @@ class QuizWidget(widgets.VBox):
         self.answer_box = widgets.Textarea(layout={"width": "100%", "height": "7em"})
         self.reveal_button = widgets.Button(button_style="primary")
         self.next_button = widgets.Button()
+        self.restart_button = widgets.Button(button_style="primary")
         self.feedback = widgets.HTML()
+        self.checklist = widgets.VBox()
+        self.checklist.add_class("pl-checklist")
 
-        self.language.observe(lambda _change: self._render(), names="value")
+        self.language.observe(lambda _change: self._on_language(), names="value")
         self.reveal_button.on_click(self._on_reveal)
         self.next_button.on_click(self._on_next)
-        buttons = widgets.HBox([self.reveal_button, self.next_button])
+        self.restart_button.on_click(self._on_restart)
+        buttons = widgets.HBox([self.reveal_button, self.next_button, self.restart_button])
         self.children = [
             self.language,
             self.progress,
@@ -481,6 +564,7 @@ class QuizWidget(widgets.VBox):
             self.answer_box,
             buttons,
             self.feedback,
+            self.checklist,
         ]
         self._render()
 
@@ -501,6 +585,33 @@ class QuizWidget(widgets.VBox):
     def _answering(self) -> bool:
         return self.mode != "flashcards"
 
+    def _grade(self, qid: str) -> None:
+        """(Re)grade question ``qid`` in the current language from what the learner gave."""
+        question = _by_id(self.language.value)[qid]
+        if question.kind == "choice":
+            self.results[qid] = grade_choice(question, self.answers[qid])
+        else:
+            ticked = self.ticks.get(qid)
+            self.results[qid] = grade_short(question, self.answers[qid], ticked)
+
+    def tick(self, index: int, value: bool = True) -> None:
+        """Tick (or untick) key point ``index`` of the revealed short answer on screen."""
+        question = self.current
+        if question is None or question.kind != "short" or question.id not in self.answers:
+            return
+        ticks = self.ticks.setdefault(question.id, set())
+        if value:
+            ticks.add(index)
+        else:
+            ticks.discard(index)
+        self._grade(question.id)
+        self.feedback.value = _html(self._feedback_text(question))
+
+    def _on_language(self) -> None:
+        for qid in self.answers:
+            self._grade(qid)
+        self._render()
+
     def _on_reveal(self, _button: widgets.Button | None = None) -> None:
         question = self.current
         if question is None or self._revealed:
@@ -511,11 +622,10 @@ class QuizWidget(widgets.VBox):
                 self.feedback.value = _html(_UI[lang]["pick"])
                 return
             if question.kind == "choice":
-                result = grade_choice(question, self.choices.value)
+                self.answers[question.id] = self.choices.value
             else:
-                result = grade_short(question, self.answer_box.value)
-            self.results[question.id] = result
-            self._graded = (lang, result)
+                self.answers[question.id] = self.answer_box.value
+            self._grade(question.id)
         self._revealed = True
         self._render()
 
@@ -524,7 +634,16 @@ class QuizWidget(widgets.VBox):
             return
         self.position += 1
         self._revealed = False
-        self._graded = None
+        self.choices.value = None
+        self.answer_box.value = ""
+        self._render()
+
+    def _on_restart(self, _button: widgets.Button | None = None) -> None:
+        self.position = 0
+        self.results.clear()
+        self.answers.clear()
+        self.ticks.clear()
+        self._revealed = False
         self.choices.value = None
         self.answer_box.value = ""
         self._render()
@@ -532,16 +651,54 @@ class QuizWidget(widgets.VBox):
     def _feedback_text(self, question: Question) -> str:
         if not self._revealed:
             return ""
-        if self._graded and self._graded[0] == question.lang:
-            return self._graded[1].feedback
-        return _back(question)
+        result = self.results.get(question.id)
+        if result is None:
+            return _back(question)
+        if question.kind == "short":  # the checklist below holds the key points
+            ui = _UI[question.lang]
+            ticked = self.ticks.get(question.id, set())
+            notes = _aid(question, self.answers[question.id]).notes
+            head = [ui["model_answer"] + ui["colon"] + question.model_answer, ui["self_check"]]
+            score_line = ui["points"].format(hit=len(ticked), total=len(question.key_points))
+            return "\n".join([*head, *notes, score_line])
+        return result.feedback
 
     def _end_text(self) -> str:
         ui = _UI[self.language.value]
         if not self._answering():
             return ui["cards_done"].format(n=len(self.ids))
         results = [self.results[i] for i in self.ids if i in self.results]
-        return ui["finished"] + "\n" + score(results).text(self.language.value)
+        summary = score(results).text(self.language.value)
+        return f"{ui['finished']}\n{summary}\n{ui['explain']}"
+
+    def _render_checklist(self, question: Question | None) -> None:
+        show = (
+            question is not None
+            and self._revealed
+            and question.kind == "short"
+            and question.id in self.answers
+        )
+        if not show:
+            self.checklist.children = ()
+            _show(self.checklist, False)
+            return
+        ui = _UI[question.lang]
+        aid = dict(_aid(question, self.answers[question.id]).points)
+        ticked = self.ticks.get(question.id, set())
+        boxes = []
+        for i, key in enumerate(question.key_points):
+            label = _label(key)
+            seen = ui["mentioned"] if aid[label] else ui["not_mentioned"]
+            box = widgets.Checkbox(
+                value=i in ticked,
+                description=f"{label} ({seen})",
+                indent=False,
+                layout={"width": "auto"},
+            )
+            box.observe(lambda change, i=i: self.tick(i, change["new"]), names="value")
+            boxes.append(box)
+        self.checklist.children = boxes
+        _show(self.checklist, True)
 
     def _render(self) -> None:
         """Redraw every text from the state, in the current language."""
@@ -549,9 +706,14 @@ class QuizWidget(widgets.VBox):
         question = self.current
         self.reveal_button.description = ui["reveal"]
         self.next_button.description = ui["next"]
+        self.restart_button.description = ui["restart"]
         self.answer_box.placeholder = ui["placeholder"]
         self.reveal_button.disabled = question is None or self._revealed
         self.next_button.disabled = question is None
+        _show(self.reveal_button, question is not None)
+        _show(self.next_button, question is not None)
+        _show(self.restart_button, question is None)
+        self._render_checklist(question)
         if question is None:
             self.progress.value = ""
             self.question.value = _html(self._end_text())

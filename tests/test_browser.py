@@ -186,3 +186,53 @@ def test_lesson_slider_changes_the_displayed_result(lab, tmp_path):
             browser.close()
     assert after != before, f"moving the slider did not change the result: {before!r}"
     assert (tmp_path / "lesson_slider.png").stat().st_size > 10_000
+
+
+QUIZ_NOTEBOOK = "quiz_checklist.ipynb"
+
+
+def _write_quiz_notebook(folder: Path) -> None:
+    """A one-cell notebook showing the quiz on a short-answer question (what-01)."""
+    import nbformat
+
+    lesson = nbformat.read(ROOT / "notebooks" / NOTEBOOK, as_version=4)
+    notebook = nbformat.v4.new_notebook(metadata=lesson.metadata)
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            'import pruning_lessons as pl\npl.quiz_widget(lang="en", mode="quiz", topics="what")'
+        )
+    ]
+    nbformat.write(notebook, folder / QUIZ_NOTEBOOK)
+
+
+def test_quiz_checklist_is_ticked_in_the_browser(lab, tmp_path):
+    """Issue #14: a short answer is marked by ticking its key points, in a real browser."""
+    from playwright.sync_api import sync_playwright
+
+    _write_quiz_notebook(tmp_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{lab}/lab/tree/{QUIZ_NOTEBOOK}?token={TOKEN}")
+            page.locator(".jp-Notebook").wait_for(timeout=60_000)
+            _accept_kernel_dialog(page)
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+            page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+            answer = page.locator(".widget-textarea textarea").first
+            answer.wait_for(timeout=120_000)
+            answer.fill("Pruning drops the least important weights, then we fine-tune.")
+            answer.press("Tab")  # the text reaches the kernel when the box loses focus
+            page.locator("button", has_text="Reveal").first.click()
+            boxes = page.locator(".pl-checklist input[type=checkbox]")
+            boxes.first.wait_for(timeout=60_000)
+            labels = page.locator(".pl-checklist").first.inner_text()
+            boxes.nth(0).check()
+            boxes.nth(1).check()
+            page.get_by_text("You ticked 2 of 4 key points").first.wait_for(timeout=60_000)
+            count = boxes.count()
+        finally:
+            page.screenshot(path=str(tmp_path / "quiz_checklist.png"))
+            browser.close()
+    assert count == 4
+    assert "contribute least (mentioned)" in labels and "latency (not yet mentioned)" in labels

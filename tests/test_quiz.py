@@ -117,11 +117,16 @@ def test_every_short_question_has_a_model_answer_and_key_points(banks, lang):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_each_model_answer_covers_all_its_key_points(banks, lang):
+def test_the_aid_finds_the_key_points_in_each_model_answer(banks, lang):
+    """The aid errs towards "not yet mentioned", but it must still read the model answers."""
+    found = total = 0
     for q in banks[lang]:
         if q.kind == "short":
             result = grade_short(q, q.model_answer)
-            assert result.misses == () and result.score == 1.0, (q.id, result.misses)
+            assert not result.marked and not result.correct and result.score == 0.0
+            assert len(result.hits) >= len(q.key_points) / 2, (q.id, result.misses)
+            found, total = found + len(result.hits), total + len(q.key_points)
+    assert found >= 0.95 * total
 
 
 def test_chinese_side_is_written_in_chinese(banks):
@@ -184,13 +189,23 @@ def test_each_grader_refuses_the_other_kind():
         grade_short(_first("short"), None)
 
 
-def test_grade_short_reports_hits_and_misses_in_english():
+def test_grade_short_shows_the_aid_and_scores_only_ticks_in_english():
     q = _get("ex_weight-01")  # key points: shape, mask, position, zero
-    result = grade_short(q, "Keep the SHAPE and apply a Boolean-Mask.")
-    assert result.hits == ("shape", "mask") and result.misses == ("position", "zero")
-    assert result.score == 0.5 and result.correct is (0.5 >= PASS_MARK)
-    assert q.model_answer in result.feedback and result.model_answer == q.model_answer
-    assert "Missed: position, zero" in result.feedback
+    answer = "Keep the SHAPE and apply a Boolean-Mask."
+    unmarked = grade_short(q, answer)
+    assert unmarked.hits == ("shape", "mask") and unmarked.misses == ("position", "zero")
+    assert not unmarked.marked and not unmarked.correct and unmarked.score == 0.0
+    assert q.model_answer in unmarked.feedback and unmarked.model_answer == q.model_answer
+    assert "[ ] shape (mentioned)" in unmarked.feedback
+    assert "[ ] zero (not yet mentioned)" in unmarked.feedback
+    assert "Correct" not in unmarked.feedback and "Incorrect" not in unmarked.feedback
+    ticked = grade_short(q, answer, ticked=[0, "mask"])
+    assert ticked.marked and ticked.hits == ("shape", "mask") and ticked.score == 0.5
+    assert ticked.correct is (0.5 >= PASS_MARK)
+    assert "Not ticked: position, zero" in ticked.feedback
+    assert grade_short(q, "", ticked=[0, 1, 2, 3]).score == 1.0  # the learner is the judge
+    with pytest.raises(ValueError, match="ticked"):
+        grade_short(q, answer, ticked=[4])
 
 
 def test_grade_short_ignores_case_spaces_and_punctuation():
@@ -203,7 +218,8 @@ def test_grade_short_matches_chinese_substrings():
     q = _get("ex_weight-01", "zh")  # key points: 形状, 掩码, 位置, 零
     result = grade_short(q, "要保持形状不变，用一个布尔掩码。")
     assert result.hits == ("形状", "掩码") and result.misses == ("位置", "零")
-    assert "遗漏：位置、零" in result.feedback
+    assert "[ ] 零 (尚未提到)" in result.feedback
+    assert "未勾选：位置、零" in grade_short(q, "", ticked=[0, 1]).feedback
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -306,13 +322,23 @@ def _answer(widget, right: bool = True) -> None:
         widget.answer_box.value = q.model_answer if right else "no idea"
 
 
+def _tick_all(widget) -> None:
+    """A learner who judges their short answer complete ticks every box of the checklist."""
+    for box in widget.checklist.children:
+        box.value = True
+
+
 def test_widget_reveal_and_next_change_the_text():
     w = quiz_widget(mode="quiz", topics="what")
     first = w.current
     assert first.id == "what-01" and first.text in w.question.value and w.feedback.value == ""
     _answer(w)
     w.reveal_button.click()
-    assert "4 of 4 key points" in w.feedback.value and w.results["what-01"].correct
+    assert "ticked 0 of 4 key points" in w.feedback.value
+    assert not w.results["what-01"].marked and not w.results["what-01"].correct
+    assert len(w.checklist.children) == 4
+    _tick_all(w)
+    assert "ticked 4 of 4 key points" in w.feedback.value and w.results["what-01"].correct
     assert w.reveal_button.disabled and w.answer_box.disabled
     w.next_button.click()
     assert w.current.id == "what-02" and w.current.text in w.question.value
@@ -349,9 +375,16 @@ def test_mock_widget_ends_with_the_score():
     for right in (True, False, True):
         _answer(w, right)
         w.reveal_button.click()
+        if right:
+            _tick_all(w)
         w.next_button.click()
     assert w.current is None and w.next_button.disabled
     assert "2 of 3 correct" in w.question.value and "2 of 3 correct" in w.text()
+    assert "Points: 1 for each multiple-choice answer" in w.question.value
+    assert w.restart_button.layout.display is None  # shown
+    assert w.reveal_button.layout.display == "none" and w.next_button.layout.display == "none"
+    w.restart_button.click()
+    assert w.current.id == w.ids[0] and not w.results and w.restart_button.layout.display == "none"
 
 
 def test_flashcards_widget_reveals_the_back_without_inputs():

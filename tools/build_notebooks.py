@@ -39,7 +39,8 @@ def _stub(exercise: str, indent: str) -> list[str]:
     if exercise not in ALL:
         raise SystemExit(f"unknown exercise {exercise!r}; known: {sorted(ALL)}")
     message = ALL[exercise].stub_message
-    return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({message!r})"]
+    comment = ALL[exercise].stub_comment
+    return [f"{indent}# {comment}", f"{indent}raise NotImplementedError({message!r})"]
 
 
 def transform(source: str, exercise: str | None, version: str) -> str:
@@ -135,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if args.execute:
                 built = execute(built, target.parent)
-            elif target.exists():  # keep golden outputs that a previous --execute filled in
-                _carry_golden_outputs(nbformat.read(target, as_version=4), built)
+            else:  # keep golden outputs that a previous --execute filled in
+                for earlier in (target, ROOT / "notebooks" / target.name):
+                    if earlier.exists():  # a new solutions notebook takes the student's
+                        _carry_golden_outputs(nbformat.read(earlier, as_version=4), built)
             target.parent.mkdir(exist_ok=True)
             nbformat.write(built, target)
             print(f"wrote {target.relative_to(ROOT)}")
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 def _carry_golden_outputs(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> None:
     previous = {c.source: c for c in old.cells if GOLDEN in c.metadata.get("tags", [])}
     for cell in new.cells:
+        if cell.get("outputs"):
+            continue
         if GOLDEN in cell.metadata.get("tags", []) and cell.source in previous:
             cell.outputs = previous[cell.source].outputs
             cell.execution_count = previous[cell.source].execution_count

@@ -8,12 +8,16 @@ and a ladder of hints. Properties never reveal the expected tensor: they say wha
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
 import textwrap
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import torch
+from torch import nn
 
 Property = Callable[[Callable], "str | None"]
 
@@ -83,11 +87,13 @@ class Exercise:
 
     @property
     def stub_message(self) -> str:
-        """What the student notebook's placeholder raises."""
-        return (
-            f"Exercise {self.key} ({self.title}) is not attempted yet: replace this line with "
-            f"your code. Stuck? Run {self.short}.hint(1)."
-        )
+        """What the student notebook's placeholder raises (short: it fits the cell's width)."""
+        return f"{self.key}: replace this line with your code"
+
+    @property
+    def stub_comment(self) -> str:
+        """The comment above the placeholder, pointing at the hints."""
+        return f"YOUR CODE HERE (stuck? run {self.short}.hint(1) in a new cell)"
 
     @property
     def short(self) -> str:
@@ -95,12 +101,24 @@ class Exercise:
         return self.key.split(".")[-1]
 
     def check(self, fn: Callable) -> Feedback:
-        """Run every property on ``fn``; report the first that fails, in plain words."""
+        """Run every property on ``fn``; report the first that fails, in plain words.
+
+        The learner's code is judged, always: given the stand-in that :meth:`use` returned,
+        the check runs on the learner's own function that it stands in for.
+        """
         if not callable(fn):
             return Feedback(self.key, "incorrect", f"expected a function, got {type(fn).__name__}")
+        fn = getattr(fn, "learners_function", fn)
+        calls: list[tuple] = []
+
+        def recorded(*args, **kwargs):
+            calls.append(args + tuple(kwargs.values()))
+            return fn(*args, **kwargs)
+
         for prop in self.properties:
+            calls.clear()
             try:
-                problem = prop(fn)
+                problem = prop(recorded)
             except NotImplementedError:
                 return Feedback(
                     self.key,
@@ -110,20 +128,28 @@ class Exercise:
                     "check again.",
                 )
             except Exception as error:  # noqa: BLE001 -- any crash is feedback for the learner
+                where = f" when called with ({describe(calls[-1])})" if calls else ""
                 return Feedback(
-                    self.key, "incorrect", f"your function raised {type(error).__name__}: {error}"
+                    self.key,
+                    "incorrect",
+                    f"your function raised {type(error).__name__}{where}: {error}",
                 )
             if problem:
                 return Feedback(self.key, "incorrect", problem)
         return Feedback(self.key, "correct", f"all {len(self.properties)} checks passed.")
 
     def hint(self, level: int = 1) -> Text:
-        """Hint ``level`` (1 = a nudge ... last = nearly the answer)."""
+        """Hint ``level`` (1 = a nudge ... last = nearly the answer); past the last, a note."""
         if isinstance(level, bool) or not isinstance(level, int):
             raise TypeError(f"level must be an int from 1 to {len(self.hints)}")
-        if not 1 <= level <= len(self.hints):
-            raise ValueError(f"level must be from 1 to {len(self.hints)}, got {level}")
-        return Text(f"Hint {level}/{len(self.hints)} for {self.key}", self.hints[level - 1])
+        last = len(self.hints)
+        if not 1 <= level <= last:
+            return Text(
+                f"No hint {level} for {self.key}",
+                f"The hints go from {self.short}.hint(1) to {self.short}.hint({last}). Still "
+                f"stuck after hint {last}? {self.short}.solution() shows a reference solution.",
+            )
+        return Text(f"Hint {level}/{last} for {self.key}", self.hints[level - 1])
 
     def solution(self) -> Text:
         """The reference solution's source code."""
@@ -131,17 +157,52 @@ class Exercise:
         return Text(f"Reference solution for {self.key}", source, code=True)
 
     def use(self, fn: Callable) -> Callable:
-        """``fn`` if it passes :meth:`check`; otherwise the reference, with a visible warning.
+        """``fn`` if it passes :meth:`check`; otherwise a stand-in, with a visible warning.
 
-        So the rest of the notebook runs even for a learner who is stuck on this exercise.
+        The stand-in computes what the reference solution computes, so the rest of the notebook
+        runs even for a learner who is stuck. It remembers the learner's function
+        (``learners_function``), and :meth:`check` judges that one: a notebook that writes
+        ``fn = ex.use(fn)`` and checks ``fn`` again still hears "not attempted" or "incorrect".
         """
+        fn = getattr(fn, "learners_function", fn)
         feedback = self.check(fn)
         if feedback:
             return fn
         warnings.warn(
-            f"{self.key}: using the reference solution because your function is "
-            f"{feedback.status} ({feedback.message})",
+            f"{self.key}: the rest of the notebook uses the reference solution, because your "
+            f"function is {feedback.status} ({feedback.message}). Checking it again still "
+            "checks your own code.",
             UserWarning,
             stacklevel=2,
         )
-        return self.reference
+        reference = self.reference
+
+        @functools.wraps(reference)
+        def stand_in(*args, **kwargs):
+            return reference(*args, **kwargs)
+
+        stand_in.learners_function = fn
+        stand_in.exercise = self.key
+        return stand_in
+
+    def in_use(self, fn: Callable) -> str:
+        """Whose code ``fn`` (what :meth:`use` returned) runs: "your" or "the reference"."""
+        return "the reference" if hasattr(fn, "learners_function") else "your"
+
+
+def describe(args: tuple) -> str:
+    """The inputs of a call in a few words: shapes for tensors, names for modules."""
+
+    def one(value) -> str:
+        if isinstance(value, torch.Tensor):
+            dtype = str(value.dtype).removeprefix("torch.")
+            return f"a {dtype} tensor of shape {tuple(value.shape)}"
+        if isinstance(value, nn.Module):
+            return repr(value) if len(repr(value)) < 60 else type(value).__name__
+        if isinstance(value, dict):
+            return f"a dict of {len(value)} ({', '.join(map(repr, list(value)[:4]))})"
+        if isinstance(value, torch.optim.Optimizer) or len(repr(value)) > 60:
+            return type(value).__name__
+        return repr(value)
+
+    return ", ".join(one(a) for a in args)

@@ -120,6 +120,11 @@ def _neurons_values(fn):
     next_weight, next_bias = next_layer.weight.detach().clone(), next_layer.bias.detach().clone()
     new, new_next = fn(layer, next_layer, _KEEP)
     if not torch.equal(new.weight, weight[_KEEP]):
+        if not any(torch.equal(row, original) for row in new.weight for original in weight):
+            return (
+                "the first layer's rows hold none of the original weights: copy the trained "
+                "values of the kept neurons (freshly initialised layers forget what was learned)"
+            )
         return "the first layer's surviving rows are not the kept neurons, in their order"
     if new.bias is None or not torch.equal(new.bias, bias[_KEEP]):
         return "the first layer's bias must shrink with its neurons (one bias per neuron)"
@@ -181,6 +186,10 @@ def _filters_shapes(fn):
         )
     if new_next.weight.shape[1] != 4:
         return "the next conv still expects 6 input channels: slice its weight's dim 1"
+    if new_conv.bias is not None and new_conv.bias.shape[0] != 4:
+        return "the conv's bias still has 6 entries: one bias per filter, so it shrinks too"
+    if tuple(new_next.weight.shape) != (4, 4, 3, 3):
+        return "the next conv's filters (dim 0) and kernel size must not change"
     return None
 
 
@@ -199,6 +208,45 @@ def _filters_function(fn):
         return (
             "in eval mode the pruned trio computes something else: check that the kept "
             "channels are the same in the conv, in every BatchNorm tensor and in the next conv"
+        )
+    return None
+
+
+def _shares_storage(new: nn.Module, old: list[nn.Module]) -> bool:
+    """Whether ``new`` holds a tensor that lives in the same memory as one of ``old``'s."""
+    pointers = {t.data_ptr() for m in old for t in (*m.parameters(), *m.buffers()) if t.numel()}
+    return any(t.data_ptr() in pointers for t in (*new.parameters(), *new.buffers()) if t.numel())
+
+
+def _filters_metadata(fn):
+    new_conv, new_bn, new_next = fn(*_trio(), _KEEP)
+    stale = [
+        f"{label} says {value}"
+        for label, value in (
+            ("conv.out_channels", new_conv.out_channels),
+            ("bn.num_features", new_bn.num_features),
+            ("next_conv.in_channels", new_next.in_channels),
+        )
+        if value != 4
+    ]
+    if stale:
+        return (
+            "the tensors have 4 channels but the modules still describe the old size ("
+            + ", ".join(stale)
+            + "): printing, copying or exporting the model would be wrong"
+        )
+    return None
+
+
+def _filters_independent(fn):
+    conv, bn, next_conv = _trio()
+    result = fn(conv, bn, next_conv, _KEEP)
+    if any(r is o for r in result for o in (conv, bn, next_conv)) or any(
+        _shares_storage(r, [conv, bn, next_conv]) for r in result
+    ):
+        return (
+            "a returned module shares its tensors with the original: training the pruned "
+            "network would silently change the original too. Return independent modules"
         )
     return None
 
@@ -303,6 +351,35 @@ def _drop_original(fn):
     return None
 
 
+def _drop_independent(fn):
+    model = _deep_mlp()
+    smaller = fn(model, "fc2")
+    if any(m is o for m in smaller.modules() for o in model.modules()) or _shares_storage(
+        smaller, [model]
+    ):
+        return (
+            "the new model shares layers with the original: fine-tuning it would silently "
+            "change the original model too. The new model needs its own copies"
+        )
+    return None
+
+
+def _drop_keeps_weights(fn):
+    model = _deep_mlp()
+    smaller = fn(model, "fc2")
+    linears = [m for m in smaller.modules() if isinstance(m, nn.Linear)]
+    originals = (model.fc1, model.fc3)
+    if len(linears) != 2 or any(
+        not (torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias))
+        for a, b in zip(linears, originals, strict=True)
+    ):
+        return (
+            "the layers that stay must keep their trained weights and biases; yours hold "
+            "different values (freshly initialised layers forget what was learned)"
+        )
+    return None
+
+
 # --- the exercises ---------------------------------------------------------------------------
 
 ex1 = Exercise(
@@ -324,7 +401,13 @@ ex2 = Exercise(
     "08.ex2",
     "remove filters, with BatchNorm",
     remove_filters,
-    [_filters_shapes, _filters_original, _filters_function],
+    [
+        _filters_shapes,
+        _filters_original,
+        _filters_metadata,
+        _filters_independent,
+        _filters_function,
+    ],
     [
         "A filter is the first dimension of the conv weight; BatchNorm then has one scale, "
         "shift, running mean and running variance per channel.",
@@ -351,7 +434,7 @@ ex4 = Exercise(
     "08.ex4",
     "remove a whole layer",
     drop_layer,
-    [_drop_refuses, _drop_runs, _drop_original],
+    [_drop_refuses, _drop_runs, _drop_original, _drop_independent, _drop_keeps_weights],
     [
         "A layer can go only if its input and output widths are equal: its neighbours must "
         "still fit together.",

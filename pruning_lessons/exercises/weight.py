@@ -140,6 +140,26 @@ def _amount_count(fn):
     return None
 
 
+def _amount_matrix(fn):
+    """A 2-D weight: the count and the ranking are over the whole matrix, not per row."""
+    weight = torch.randperm(80, generator=torch.Generator().manual_seed(0)).float().reshape(10, 8)
+    weight = (weight + 1) * torch.where(torch.arange(80).reshape(10, 8) % 3 == 0, -1.0, 1.0)
+    mask = fn(weight, 0.9)
+    pruned = int((~mask).sum())
+    if pruned != 72:
+        return (
+            f"on a 10 x 8 weight with amount=0.9 you pruned {pruned} weights; the target is "
+            "round(0.9 * 80) = 72. Rank all the weights of the matrix together, not one row or "
+            "one column at a time"
+        )
+    if weight[~mask].abs().max() > weight[mask].abs().min():
+        return (
+            "on a 10 x 8 weight, a larger |w| was pruned while a smaller one was kept: all "
+            "weights of the matrix compete together"
+        )
+    return None
+
+
 def _amount_smallest(fn):
     weight = torch.tensor([0.9, -0.1, 0.5, -0.7, 0.3, 0.05])
     mask = fn(weight, 0.5)
@@ -167,6 +187,14 @@ def _amount_pure(fn):
 
 
 _LAYERS = {"a": torch.tensor([[0.01, -0.02], [0.03, 0.04]]), "b": torch.tensor([0.5, -0.6, 0.7])}
+
+
+def _global_pure(fn):
+    layers = {k: v.clone() for k, v in _LAYERS.items()}
+    fn(layers, 0.5)
+    if any(not torch.equal(layers[k], v) for k, v in _LAYERS.items()):
+        return "your function changed the weights it was given; build masks and leave them be"
+    return None
 
 
 def _global_shapes(fn):
@@ -230,10 +258,43 @@ def _training_keeps_zeros(fn):
     revived = sum(int((model.get_parameter(n)[~m] != 0).sum()) for n, m in masks.items())
     if revived:
         return (
-            f"after 5 steps, {revived} pruned weights are no longer zero: momentum and weight "
-            "decay move them even when their gradient is zero. Re-apply the masks after "
-            "optimizer.step()"
+            f"after 5 steps, {revived} pruned weights are no longer zero. The optimizer moved "
+            "them: the gradient at a pruned position is generally not zero, and momentum keeps "
+            "moving a weight even once its gradient is masked. They must be exactly zero when "
+            "your step returns"
         )
+    return None
+
+
+def _training_returns_loss(fn):
+    model, masks, optimizer, x, y = _training_setup()
+    with torch.no_grad():
+        expected = nn.functional.cross_entropy(model(x), y).item()
+    loss = fn(model, masks, optimizer, x, y)
+    if isinstance(loss, torch.Tensor):
+        return "return the loss as a Python float (loss.item()), not a tensor"
+    if not isinstance(loss, float):
+        return f"return the batch's loss as a float; your function returned {type(loss).__name__}"
+    if abs(loss - expected) > 1e-5:
+        return "the returned number is not this batch's loss before the step"
+    return None
+
+
+def _training_follows_reference(fn):
+    """Three steps: the kept weights must follow ordinary training exactly."""
+    model, masks, optimizer, x, y = _training_setup()
+    twin, twin_masks, twin_optimizer, _, _ = _training_setup()
+    for step in range(3):
+        xs, ys = x[step::3], y[step::3]
+        fn(model, masks, optimizer, xs, ys)
+        masked_step(twin, twin_masks, twin_optimizer, xs, ys)
+    for name, p in model.named_parameters():
+        if not torch.allclose(p, twin.get_parameter(name), atol=1e-5):
+            return (
+                f"after 3 steps on different batches, {name} differs from ordinary training of "
+                "the kept weights: each step must use this batch's gradient only, and the "
+                "optimizer it was given"
+            )
     return None
 
 
@@ -286,7 +347,7 @@ ex2 = Exercise(
     "07.ex2",
     "a sparsity target",
     amount_mask,
-    [_amount_shape, _amount_count, _amount_smallest, _amount_ties, _amount_pure],
+    [_amount_shape, _amount_count, _amount_smallest, _amount_ties, _amount_matrix, _amount_pure],
     [
         "A target of 90 % on n weights prunes k = round(0.9 * n) of them: the k smallest |w|.",
         "Sort the magnitudes of the flattened weight and take the indices of the first k: "
@@ -300,7 +361,7 @@ ex3 = Exercise(
     "07.ex3",
     "global vs per-layer pruning",
     global_masks,
-    [_global_shapes, _global_count, _global_not_per_layer, _global_ties],
+    [_global_shapes, _global_count, _global_not_per_layer, _global_ties, _global_pure],
     [
         "Global pruning ranks all weights of all layers together, so one threshold decides "
         "for every layer.",
@@ -315,12 +376,19 @@ ex4 = Exercise(
     "07.ex4",
     "masks that hold during training",
     masked_step,
-    [_training_keeps_zeros, _training_learns, _training_bias_free],
+    [
+        _training_keeps_zeros,
+        _training_learns,
+        _training_bias_free,
+        _training_returns_loss,
+        _training_follows_reference,
+    ],
     [
         "Run one ordinary step (zero_grad, forward, loss, backward, step) and look at a pruned "
         "weight afterwards: is it still zero?",
-        "SGD with momentum keeps moving a weight even when its gradient is zero, and weight "
-        "decay does too. Masking the gradient is not enough.",
+        "The gradient at a pruned position is generally not zero, so even plain SGD writes a "
+        "value back into it; with momentum a weight keeps moving even after its gradient is "
+        "masked. (Weight decay is not the culprit: it adds wd * w, which is 0 for w = 0.)",
         "After `optimizer.step()`, inside `torch.no_grad()`, multiply each masked parameter "
         "by its mask: `model.get_parameter(name).mul_(keep)`.",
     ],
