@@ -13,6 +13,14 @@
 # | **structural** | whole neurons, filters or layers | `prune_units`: `"l1"`, `"bn"` |
 # | **redundancy** | units that duplicate others | `merge_redundant_neurons`, `"fpgm"` |
 # | **gradient-based** | the loss's reaction to a weight | `"taylor"`, `"snip"`, `"movement"` |
+# | **second-order** | the loss's curvature around a weight | lesson 10 (Wanda, SparseGPT) |
+#
+# The second-order family is the oldest: Optimal Brain Damage (LeCun et al. 1990) scores a
+# weight by the rise in loss its removal causes, $\tfrac{1}{2} H_{qq} w_q^2$ from the diagonal
+# of the Hessian $H$; Optimal Brain Surgeon (Hassibi & Stork 1993) uses the full inverse
+# Hessian, $w_q^2 / (2 [H^{-1}]_{qq})$, and also updates the remaining weights to make up for
+# the loss. Curvature for every weight is expensive, so the family faded for a while and came
+# back with language models: SparseGPT is an approximate OBS, solved layer by layer (lesson 10).
 #
 # Next to them stands one yardstick that is not a method at all: **random** pruning. A
 # criterion that cannot beat a random choice of the same size has not learnt anything about
@@ -49,9 +57,12 @@ print(
 # %% [markdown]
 # ## 1 · Magnitude: small weights matter least
 #
-# The oldest and simplest rule (Han et al. 2015): a weight's importance is its absolute value
-# $|w|$. A small weight multiplies its input by almost nothing, so removing it should change
-# little. It costs one pass over the weights and needs no data.
+# The simplest rule: a weight's importance is its absolute value $|w|$. A small weight
+# multiplies its input by almost nothing, so removing it should change little. It costs one
+# pass over the weights and needs no data. The rule is old (OBD was compared against it in
+# 1990); Han et al. (2015) made it the standard recipe by showing that pruning small weights
+# and then *retraining* the survivors shrinks large networks many times over without losing
+# accuracy.
 #
 # Two choices come with it. **Scope**: rank each layer on its own, or all weights together
 # (global). **Scaling**: layers have weights of different typical sizes, so a global ranking
@@ -64,7 +75,10 @@ print(
 # Instead of single weights, score a whole **neuron** (a row of a Linear weight) or **filter**
 # (of a convolution), and remove it together with everything that reads it. Common scores:
 # the L1 norm of the unit's incoming weights (Li et al. 2017) or the scale of the BatchNorm
-# after it (Liu et al. 2017, Network Slimming). Whole **layers** can go too, when the layers
+# after it. Network Slimming (Liu et al. 2017) is more than that score: it trains with an L1
+# penalty on the BatchNorm scales, which drives the scales of unneeded channels towards zero,
+# and then removes the channels with the smallest scales across the whole network
+# (`pl.bn_l1_penalty` adds the penalty to `fit`). Whole **layers** can go too, when the layers
 # around them have matching widths (exercise 08 does it). The result is a genuinely smaller
 # dense network, which is why this family gives real speed-ups (lesson 02).
 #
@@ -107,7 +121,10 @@ print(f"same outputs on every test image: {same}")
 #   yet*, prune once, then train the sparse network: pruning *before* training.
 # * **Movement** (Sanh et al. 2020): during fine-tuning, keep the weights that training pushes
 #   away from zero and drop the ones it pulls towards zero; the score $-\sum_t g_t\,w_t$ is
-#   recorded while the model trains.
+#   recorded while the model trains. Sanh et al. prune *gradually* while fine-tuning a
+#   pre-trained model on a new task; the demo below records the scores during a few epochs
+#   on the task the model already learnt and prunes once, so it is an approximation of the
+#   method, not the method itself.
 #
 # They need data and backward passes, so they cost more than magnitude.
 #
@@ -417,6 +434,15 @@ print(
 #   clearly different.
 # * Look at where **SNIP** lands: it prunes before any training, and on a small network that
 #   gets a full training run afterwards, the sparse network has time to adapt to its mask.
+#   Do not generalise from this toy: at scale, Frankle et al. (2021, "Pruning Neural
+#   Networks at Initialization: Why are We Missing the Mark?") found pruning at
+#   initialisation below magnitude pruning after training, and shuffling SNIP's mask within
+#   each layer did not hurt it, so what it really chooses is *how many* weights each layer
+#   keeps.
+# * Random channels landing among the CNN criteria is a known result: Liu et al. (2019,
+#   "Rethinking the Value of Network Pruning") found that, for structured pruning, the pruned
+#   architecture (how many channels each layer keeps) carries most of the value, and
+#   training it from scratch often matches the pruned-and-fine-tuned network.
 #
 # ## 8 · Explore: move the amount
 #

@@ -32,6 +32,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
 import pruning_lessons as pl
+from pruning_lessons.narrate import gap_verdict, one_image
 from pruning_lessons.pipeline import lottery_ticket, prune_and_fine_tune, train_dense
 from pruning_lessons.schedules import cubic_sparsity, sparsity_schedule
 
@@ -67,8 +68,11 @@ print(record)
 # can be compared fairly:
 #
 # * **One-shot**: prune to the target at once, then fine-tune with the whole budget.
-# * **Iterative** (as in Han et al. 2015): several rounds; each one removes the same fraction
-#   of the weights that are *still there*, then fine-tunes.
+# * **Iterative**: several rounds; each one removes the same fraction of the weights that are
+#   *still there*, then fine-tunes. This fixed-fraction rule is the iterative magnitude
+#   pruning of Frankle & Carbin (2019). Han et al. (2015), who made prune-and-retrain in rounds
+#   popular, cut each layer at a threshold instead: a quality parameter times the standard
+#   deviation of that layer's weights.
 # * **Gradual, cubic** (Zhu & Gupta 2017): the sparsity follows
 #   $s_t = s_f + (s_i - s_f)\,(1 - \tfrac{t - t_0}{n\,\Delta t})^3$,
 #   which rises fast at first, while there are many redundant weights, and slowly at the end,
@@ -207,11 +211,32 @@ for method, by_schedule in study["mlp"].items():
         )
         print(f"  {float(key):4.0%}: {parts}; {versus}")
 
+budget = settings["fine_tune_epochs"]
+print(f"\nWhat the file says, schedule against one-shot ({one_image(len(data.test))}):")
+for method, by_schedule in study["mlp"].items():
+    for key, one in by_schedule["one-shot"].items():
+        for schedule in ("iterative", "cubic"):
+            other = by_schedule[schedule][key]
+            verdict = gap_verdict(
+                schedule, other["mean"], other["std"], "one-shot", one["mean"], one["std"]
+            )
+            if "beats" not in verdict:
+                continue
+            why = (
+                f"one-shot spends all {budget} epochs at the final sparsity, the gradual "
+                f"schedules only the second half"
+                if verdict.startswith("one-shot")
+                else "one cut to the target removes more than the budget can repair"
+            )
+            print(f"  {method}, {float(key):.0%}: {verdict}; {why}")
+
 # %% [markdown]
-# How to read it: at the lower sparsities the schedules end within the spread of each
-# other, so the schedule does not matter much there. Look at the highest sparsity: when the
-# last cut is large, a gradual schedule gives the network time to adapt between cuts, and
-# the printed gaps show whether that beat one-shot by more than the seed-to-seed spread.
+# How to read it: the lines above list only the gaps larger than the spread over seeds, and
+# each line is generated from the file. The equal budget is shared differently: one-shot
+# recovers at the final sparsity for the whole budget, while iterative and cubic spend half
+# of it between cuts, at sparsities they then leave behind. A gradual schedule can only win
+# where a single large cut does damage that the recovery phase cannot repair, which, if at
+# all, shows at the highest sparsity.
 #
 # ## 5 · Lottery tickets: rewind instead of fine-tune
 #
@@ -224,7 +249,10 @@ for method, by_schedule in study["mlp"].items():
 # The sparse network found this way is a *ticket*. The paper reports tickets at 10-20 % of
 # the weights that train as well as the dense network, and that the same mask with a fresh
 # random initialisation does worse: the initial values matter, not only the mask. The control
-# experiment is therefore part of the recipe. `lottery_ticket` runs both; a short live run:
+# experiment is therefore part of the recipe. On deeper networks rewinding to step 0 fails;
+# rewinding to weights from early in training works (Frankle et al. 2020), and Renda et al.
+# (2020) found that rewinding the weights, or only the learning-rate schedule, and retraining
+# beats plain fine-tuning at an equal budget. `lottery_ticket` runs both; a short live run:
 
 # %%
 ticket, ticket_record, control, control_record = lottery_ticket(
@@ -317,7 +345,9 @@ plt.show()
 # > iterative pruning removes a fixed fraction of what remains each round, and the gradual
 # > cubic schedule of Zhu and Gupta raises the sparsity quickly at first and slowly at the end.
 # > To compare schedules fairly I give them the same total fine-tuning budget and several
-# > seeds; gradual schedules tend to pay off at high sparsity, where one big cut hurts most.
+# > seeds; which one wins depends on the sparsity: one-shot recovers at the final sparsity for
+# > the whole budget, gradual schedules give the network time to adapt between cuts, which
+# > can matter at the highest sparsities.
 # > An alternative to fine-tuning is lottery-ticket rewinding: after pruning, reset the
 # > surviving weights to their initial values and retrain. It only counts as a ticket if it
 # > beats the same mask with a fresh random initialisation, and it costs several trainings."
