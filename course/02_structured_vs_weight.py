@@ -1,6 +1,27 @@
 # %% [markdown]
 # # 02 · How do structured pruning and weight pruning differ?
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** How do structured pruning and weight pruning differ?
+# >
+# > **中文** 结构化剪枝和权重剪枝有什么区别？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. At the same parameter budget, weight pruning usually keeps more accuracy: its choice is
+# > finer.
+# >    <br>在相同的参数预算下，权重剪枝通常保留更高的准确率，因为它的粒度更细。
+# > 2. A dense kernel multiplies zeros like any other number, so weight pruning buys no speed on
+# > ordinary hardware.
+# >    <br>稠密算子对零和其他数一样做乘法，所以在普通硬件上，权重剪枝换不来加速。
+# > 3. Structured pruning makes the matrices smaller, so the same dense kernels do less work and
+# > run faster.
+# >    <br>结构化剪枝让矩阵本身变小，同样的稠密算子计算量更少，速度更快。
+
+# %% [markdown]
 # Lesson 01 set the smallest *weights* to zero. That is **weight** (unstructured) pruning:
 # the finest granularity, any single weight can go. **Structured** pruning removes whole
 # *units* instead: a neuron of a fully connected layer (a row of its weight matrix, and the
@@ -283,7 +304,10 @@ granularity_explorer(model, data.test, start=0.5)
 print(granularity_effect(model, data.test, 0.5))
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > *"Weight pruning removes individual connections: the matrices keep their shape and just
 # > fill up with zeros, in an irregular pattern. It reaches the highest sparsity for a given
@@ -296,6 +320,17 @@ print(granularity_effect(model, data.test, 0.5))
 # > and weak weights go together, so it usually needs more fine-tuning. The choice is a
 # > trade-off between granularity, accuracy and what your hardware can exploit."*
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “权重剪枝删除单个连接：矩阵保持原来的形状，只是以不规则的方式填满了零。
+# > 在给定准确率下它能达到最高的稀疏度，用稀疏格式存储时模型文件也会变小；
+# > 但稠密矩阵乘法对零照样计算，所以只有在稀疏度很高、使用稀疏算子时，
+# > 或者使用硬件支持的模式（如 2:4）时，才能换来加速。结构化剪枝删除整个神经元、通道或层，
+# > 同时删除下一层对应的输入，网络真正变小，在任何硬件上用普通的稠密算子就能跑得更快。
+# > 代价是准确率：在相同的参数预算下损失更大，因为强的和弱的权重被一起删掉，通常需要更多微调。
+# > 选哪一种，是在粒度、准确率和硬件能利用什么之间的权衡。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # <details><summary>1. A colleague zeroed most of a model's weights and is surprised that

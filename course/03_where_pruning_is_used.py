@@ -1,6 +1,26 @@
 # %% [markdown]
 # # 03 · Where is pruning used in deep learning?
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** Where is pruning used in deep learning?
+# >
+# > **中文** 剪枝在深度学习中用在哪些地方？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Compression, faster inference, lower energy, and fitting one trained model to each device's
+# > budget.
+# >    <br>四种用途：模型压缩、推理加速、降低能耗，
+# >    以及把同一个训练好的模型裁剪到各个设备的预算之内。
+# > 2. MACs estimate work but ignore memory-bound layers: measure latency on the target hardware.
+# >    <br>MACs（乘加运算量）只能估计计算量，忽略了受内存带宽限制的层：延迟要在目标硬件上实测。
+# > 3. After channel pruning, recalibrate BatchNorm statistics before judging the accuracy.
+# >    <br>通道剪枝之后，先重新校准 BatchNorm 的统计量，再评价准确率。
+
+# %% [markdown]
 # Pruning is a means to an end. In practice people prune for four reasons, and this lesson
 # demonstrates each one with a measurement:
 #
@@ -334,7 +354,10 @@ budget_explorer(cnn, data.test, measure="macs", start=0.5)
 print(fit_to_budget(cnn, data.test, 0.5, measure="macs"))
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > *"Pruning is used wherever a trained model is too big or too slow for where it must run.
 # > First, compression: storage and download size, which matters for mobile and embedded
@@ -347,6 +370,18 @@ print(fit_to_budget(cnn, data.test, 0.5, measure="macs"))
 # > Fourth, fitting a budget: from one trained model you derive versions that meet each
 # > device's limit on parameters, compute or latency, then fine-tune them."*
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “凡是训练好的模型对运行环境来说太大或太慢的地方，都会用到剪枝。第一是压缩：存储和下载体积，
+# > 这对移动端和嵌入式部署很重要；非结构化剪枝配合稀疏格式，或者结构化剪枝，都能让文件变小。
+# > 第二是推理加速：对通道或注意力头做结构化剪枝，得到更小的稠密层，在普通硬件上就能更快；
+# > N:M 稀疏在支持它的 GPU 上也能加速。第三是能耗：每次预测的运算和内存访问更少，
+# > 这对电池供电的设备和数据中心规模都很重要；通常用 MACs 作为代理指标，但它忽略了归一化、
+# > 池化这类受内存带宽限制的层，所以要在目标硬件上实测。第四是满足预算：
+# > 从同一个训练好的模型出发，得到满足各个设备参数量、计算量或延迟限制的版本，再分别微调。
+# > 对带 BatchNorm 的网络，剪掉通道后要先重新校准 BatchNorm 的统计量，再看准确率。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # <details><summary>1. Why can a sparse format make a file <i>larger</i> than the dense

@@ -1,11 +1,32 @@
 # %% [markdown]
 # # 04 · The common pruning methods
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** What are the common pruning methods?
+# >
+# > **中文** 常见的剪枝方法有哪些？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Methods differ in their evidence: magnitude, structure, redundancy, gradients, and
+# > second-order curvature (OBD, OBS).
+# >    <br>各种方法的区别在于依据：幅值、结构、冗余、梯度，以及二阶曲率（OBD、OBS）。
+# > 2. Every criterion must beat random pruning at the same sparsity and the same fine-tuning
+# > budget.
+# >    <br>任何准则都必须在相同稀疏度、相同微调预算下胜过随机剪枝，才说明它有价值。
+# > 3. Global magnitude pruning is cheap and a strong baseline; fine-tuning narrows the gaps
+# > between criteria.
+# >    <br>全局幅值剪枝代价低，是很强的基线；微调会缩小各准则之间的差距。
+
+# %% [markdown]
 # **The interview question:** *What are the common pruning methods?*
 #
 # Every pruning method answers the same question, *which parts of the network can go?*, and
 # the methods differ in the evidence they look at. A useful way to sort them is into four
-# families:
+# families, plus a fifth, older one that lesson 10 takes up:
 #
 # | family | looks at | in the library |
 # |---|---|---|
@@ -462,7 +483,10 @@ draw_criteria(effect)
 plt.show()
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > "I sort pruning methods by the evidence they use. **Magnitude** pruning removes the
 # > smallest weights; it is nearly free and, ranked globally, a strong baseline; LAMP rescales
@@ -477,6 +501,21 @@ plt.show()
 # > compare it with random pruning at the same sparsity and the same fine-tuning budget,
 # > over several seeds; simple magnitude criteria are surprisingly hard to beat."
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “我按方法所依据的信息来给剪枝方法分类。幅值剪枝删除最小的权重，几乎不花代价，
+# > 全局排序时是很强的基线；LAMP 在每层内重新缩放分数，保证全局剪枝不会把某一层剪空。
+# > 结构化剪枝给整个神经元、滤波器或层打分，
+# > 例如用权重范数或 BatchNorm 的缩放系数（Network Slimming 还在训练时对这些系数加 L1 惩罚）
+# > ，然后删除它们，网络真正变小、变快，但要付出一些准确率。
+# > 基于冗余的方法删除可以被其他单元替代的单元：把几乎相同的神经元合并成一个，
+# > 或者用 FPGM 删除最靠近该层几何中位数的滤波器。基于梯度的方法估计损失的变化：
+# > Taylor 用（梯度 × 权重）的平方，SNIP 在初始化时就这样打分，在训练之前剪枝，
+# > 移动剪枝保留微调中朝远离零的方向变化的权重。最早的是二阶方法 OBD 和 OBS，
+# > 它们用损失的曲率（Hessian）打分，SparseGPT 就源于 OBS。无论哪种方法，我都会在相同稀疏度、
+# > 相同微调预算、多个随机种子下与随机剪枝比较；简单的幅值准则出人意料地难以超越。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # 1. Why does every comparison of criteria need a random baseline, and what must be equal

@@ -1,6 +1,26 @@
 # %% [markdown]
 # # 06 · The challenges of pruning
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** What are the challenges of pruning?
+# >
+# > **中文** 剪枝面临哪些挑战？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Accuracy loss grows fast at high sparsity: report whole curves before and after fine-tuning.
+# >    <br>稀疏度很高时准确率损失迅速增大：应报告微调前后完整的准确率–稀疏度曲线。
+# > 2. Fine-tuning dominates the cost, and one seed is not a result: trust only gaps larger than
+# > the spread.
+# >    <br>微调占了大部分成本；单个随机种子不算结论，只有超出波动范围的差距才可信。
+# > 3. Choose per-layer ratios with a sensitivity scan on the validation set, and check the layers
+# > together.
+# >    <br>用验证集上的敏感度分析来选择每层的剪枝比例，并检查各层一起剪枝后的效果。
+
+# %% [markdown]
 # **The interview question:** *What are the challenges of pruning?*
 #
 # Five problems come up in almost every pruning project:
@@ -416,8 +436,12 @@ else:
         f"add up; and it chose on the validation set ({len(data.val)} images), where one "
         f"image is {100 / len(data.val):.2f} points, so its choices carry that noise."
     )
+
+# %% [markdown]
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
 #
-# ## As you would say it in an interview
+# **60-second answer** (as you would say it in an interview)
 #
 # > "The first challenge is accuracy loss: every cut removes capacity, fine-tuning recovers
 # > much of it at moderate sparsity but not at high sparsity, so I report whole
@@ -431,6 +455,19 @@ else:
 # > validation set, prune the tolerant layers harder, and check the combination, because the
 # > single-layer drops don't add up."
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “第一个挑战是准确率损失：每次剪枝都会减少模型容量，在中等稀疏度下微调能挽回大部分，
+# > 在高稀疏度下不行，所以我会报告微调前后完整的准确率–稀疏度曲线；
+# > 带 BatchNorm 的网络要先重新校准统计量，否则“剪枝后”的数字主要反映的是过时的统计量。
+# > 第二是成本：打分很便宜，但微调，或者彩票假设那样反复训练，才是大头。第三是稳定性：
+# > 结果随随机种子变化，微调前尤其明显，所以我用多个种子，只相信超出波动范围的差距。
+# > 第四是泛化：剪枝后的模型在干净数据上可以和稠密模型一样好，
+# > 但在噪声或分布偏移下退化的方式可能不同，所以还要在扰动后的输入上测试。
+# > 第五是选择每层的剪枝比例：各层敏感程度不同，所以我在验证集上做敏感度分析，
+# > 对不敏感的层剪得更多，并检查各层一起剪枝的效果，因为单层的准确率下降不能简单相加。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # 1. Why should a pruning result be reported both before and after fine-tuning?

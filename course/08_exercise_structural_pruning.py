@@ -1,6 +1,28 @@
 # %% [markdown]
 # # 08 · Exercise: structural pruning
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** Given a strategy that says which neurons or layers to drop, remove them and keep the
+# > network working.
+# >
+# > **中文** 给定要删除哪些神经元或层的策略，把它们删掉，并让网络继续正常工作。
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. A unit is a row of its layer and a column of every layer that reads it: both go together.
+# >    <br>一个单元是本层权重的一行，也是读取它的下一层权重的一列：两者必须一起删除。
+# > 2. BatchNorm carries four per-channel tensors, and after Flatten one channel is H×W inputs of
+# > the linear layer.
+# >    <br>BatchNorm 每个通道有四个张量要一起删；Flatten 之后，
+# >    一个通道对应全连接层的 H×W 个输入。
+# > 3. Only a layer whose input and output shapes match can go whole; then re-train and measure the
+# > real speed-up.
+# >    <br>只有输入输出形状一致的层才能整层删除；之后要重新训练，并实测真正的加速比。
+
+# %% [markdown]
 # Weight pruning leaves zeros in matrices of the same size: nothing gets faster. Here you
 # remove whole **neurons**, **filters** and **layers**, so the network becomes physically
 # smaller, and you keep it working:
@@ -305,3 +327,27 @@ print(units_effect(model, data.test, 0.5))
 # * Only a layer whose input and output shapes match can be removed outright.
 # * Structured pruning shrinks parameters, file size and latency for real; fine-tuning
 #   recovers the accuracy.
+
+# %% [markdown]
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
+#
+# > "A unit is a row of its layer's weight and bias, and a column of every layer that reads it.
+# > To remove filters from a convolution I slice its output channels, the following BatchNorm's
+# > weight, bias, running mean and running variance, and the next convolution's input channels;
+# > after a Flatten, one channel is H×W consecutive inputs of the linear layer. I build new,
+# > smaller modules instead of editing a state_dict, and check that the forward pass runs. A
+# > whole layer can go only if its input and output shapes match, like a residual block. Then I
+# > recalibrate the BatchNorm statistics, fine-tune, and measure the latency: the speed-up should
+# > approach the MAC ratio, and a speed-up clearly above it means the measurement is wrong."
+#
+# **60 秒回答**（面试时可以这样说）
+#
+# > “一个单元是本层权重和偏置的一行，也是每个读取它的层的一列。从卷积层删除滤波器时，
+# > 我要同时切掉它的输出通道、后面 BatchNorm 的权重、偏置、running mean 和 running var，
+# > 以及下一个卷积的输入通道；在 Flatten 之后，一个通道对应全连接层中连续的 H×W 个输入。
+# > 我会新建更小的模块，而不是修改 state_dict，并检查前向传播能跑通。
+# > 只有输入输出形状一致的层（例如残差块）才能整层删除。之后重新校准 BatchNorm 的统计量、
+# > 微调，并实测延迟：加速比应当接近 MACs 的减少倍数，明显超过它就说明测量有问题。”
