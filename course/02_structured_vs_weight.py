@@ -189,17 +189,24 @@ x = torch.randn(size, batch, generator=generator)
 
 def time_ms(fn, *args) -> float:
     timer = benchmark.Timer("fn(*args)", globals={"fn": fn, "args": args}, num_threads=1)
-    return 1e3 * timer.blocked_autorange(min_run_time=0.05).median
+    return 1e3 * timer.blocked_autorange(min_run_time=0.02).median
 
 
 sparsities = [0.0, 0.5, 0.8, 0.9, 0.95, 0.99]
 times = {"dense with zeros": [], "CSR sparse": [], "rows removed (structured)": []}
 for s in sparsities:
     with_zeros = full * (torch.rand(size, size, generator=generator) >= s)
-    kept_rows = full[: max(1, round((1 - s) * size))]
-    times["dense with zeros"].append(time_ms(torch.mm, with_zeros, x))
-    times["CSR sparse"].append(time_ms(torch.mm, with_zeros.to_sparse_csr(), x))
-    times["rows removed (structured)"].append(time_ms(torch.mm, kept_rows, x))
+    operands = {
+        "dense with zeros": with_zeros,
+        "CSR sparse": with_zeros.to_sparse_csr(),
+        "rows removed (structured)": full[: max(1, round((1 - s) * size))],
+    }
+    best = dict.fromkeys(operands, float("inf"))
+    for _ in range(3):  # alternating rounds, the fastest of each kept (as side_by_side_ms)
+        for name, weight in operands.items():
+            best[name] = min(best[name], time_ms(torch.mm, weight, x))
+    for name, ms in best.items():
+        times[name].append(ms)
 
 figure, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
 for name, values in times.items():

@@ -62,7 +62,9 @@ import matplotlib.pyplot as plt
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.viz import mask_heatmap
+from pruning_lessons.narrate import one_image
+from pruning_lessons.studies import spread, study_curves, study_row
+from pruning_lessons.viz import comparison_panels, mask_heatmap, study_panels
 
 data = pl.load_digits(seed=0)
 pl.seed_everything(0)
@@ -262,68 +264,51 @@ for share in unit_shares:
     measure("neurons, merged", pl.merge_redundant_neurons(model, share))
 
 # %%
-FAMILY = {  # method -> (family, line style)
-    "magnitude": ("magnitude", "-"),
-    "lamp": ("magnitude", "--"),
-    "neurons, L1": ("structural", "-"),
-    "neurons, FPGM": ("redundancy", "-"),
-    "neurons, merged": ("redundancy", "--"),
-    "taylor": ("gradient", "-"),
-    "snip": ("gradient", "--"),
-    "movement": ("gradient", ":"),
-    "random": ("random", "-"),
+FAMILY = {  # method -> family: the colour tells the method, the line style its family
+    "magnitude": "magnitude",
+    "lamp": "magnitude",
+    "neurons, L1": "structural",
+    "neurons, FPGM": "redundancy",
+    "neurons, merged": "redundancy",
+    "taylor": "gradient",
+    "snip": "gradient",
+    "movement": "gradient",
+    "random": "random",
 }
-COLOUR = {
-    "magnitude": "tab:blue",
-    "structural": "tab:green",
-    "redundancy": "tab:purple",
-    "gradient": "tab:orange",
-    "random": "tab:grey",
-}
-
-
-def draw_runs(ax, column: int, title: str) -> None:
-    for name, points in runs.items():
-        family, style = FAMILY[name]
-        shown = [(p[0], p[column]) for p in points if p[column] is not None]
-        if shown:
-            xs, ys = zip(*shown, strict=True)
-            ax.plot(
-                [100 * x for x in xs],
-                [100 * y for y in ys],
-                marker="o",
-                linestyle=style,
-                color=COLOUR[family],
-                label=f"{name} ({family})",
-            )
-    ax.axhline(100 * dense_accuracy, color="black", linestyle=":", label="dense")
-    ax.set(title=title, xlabel="share of the weights removed (%)", ylim=(0, 100))
-
-
-figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True, layout="constrained")
-draw_runs(left, 1, "right after pruning")
-draw_runs(right, 2, "after one epoch of fine-tuning")
-left.set_ylabel("test accuracy (%)")
-right.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+comparison_panels(runs, FAMILY, dense=dense_accuracy, fine_tuning="after one epoch of fine-tuning")
 plt.show()
 
-print("Near 90 % of the weights removed, after one epoch of fine-tuning:")
+print("Near 90 % of the weights removed, test accuracy after one epoch of fine-tuning:")
 nearest = {name: min(points, key=lambda p: abs(p[0] - 0.9)) for name, points in runs.items()}
 for name, (removed, _, after) in sorted(nearest.items(), key=lambda item: -item[1][2]):
     print(f"  {name:16s} {removed:6.1%} removed: {after:.1%}")
+before = {name: nearest[name][1] for name in ("magnitude", "lamp", "taylor", "random")}
+sensible = min(before[name] for name in ("magnitude", "lamp", "taylor"))
+print(
+    f"Right after pruning, random keeps {before['random']:.1%} and the weakest of magnitude, "
+    f"LAMP and Taylor {sensible:.1%}: random is "
+    + ("below every sensible criterion." if before["random"] < sensible else "NOT below them.")
+)
+merged, by_norm = nearest["neurons, merged"][2], nearest["neurons, L1"][2]
+print(
+    f"Merging neurons ends at {merged:.1%}, dropping them by norm at {by_norm:.1%}: merging "
+    + ("keeps more." if merged > by_norm else "does not keep more in this run.")
+    + f" ({one_image(len(data.test))}.)"
+)
 
 # %% [markdown]
 # What to notice:
 #
 # * **Right after pruning**, the criteria differ a lot: the better a criterion picks, the less
-#   accuracy falls. Random falls far below the sensible criteria (movement is a special
-#   case, see the last point).
+#   accuracy falls. Where random lands against the sensible criteria is printed above
+#   (movement is a special case, see the last point).
 # * **One epoch of fine-tuning** closes much of the gap at moderate sparsity, which is why
 #   comparisons are only fair at an *equal fine-tuning budget*.
 # * Dropping **whole neurons** by their norm costs more accuracy than removing the same number
 #   of single weights by magnitude: the choice is coarser. What it buys is speed (lesson 02).
-# * **Merging** keeps more accuracy than dropping neurons by their norm, because it hands the
-#   work of each removed neuron to its most similar neighbour.
+# * **Merging** can keep more accuracy than dropping neurons by their norm (compare the two
+#   lines printed above), because it hands the work of each removed neuron to its most
+#   similar neighbour.
 # * **Movement** does badly here, and that is worth understanding. Its scores record how
 #   training moves each weight. That says a lot when a pre-trained model is being adapted to
 #   a new task, which is what it was designed for; it says little about a model that has
@@ -345,7 +330,7 @@ print(
     f"{settings['seeds']} seeds; MLP trained {settings['mlp_epochs']} epochs and CNN "
     f"{settings['cnn_epochs']}; every pruned model fine-tuned {settings['fine_tune_epochs']} "
     f"epochs; dense MLP {statistics.fmean(study['dense_accuracy']['MLP']):.1%}, dense CNN "
-    f"{statistics.fmean(study['dense_accuracy']['CNN']):.1%} (means over seeds)"
+    f"{statistics.fmean(study['dense_accuracy']['CNN']):.1%} test accuracy (means over seeds)"
 )
 
 STUDY_FAMILY = {  # (granularity, label in the file) -> family
@@ -376,71 +361,62 @@ def weights_removed(row: dict) -> float:
     return 1 - nonzero_weights(pl.mlp(sizes)) / dense_weights
 
 
-curves: dict[str, dict] = {}
-for row in study["rows"]:
-    key = (row["granularity"], row["criterion"])
-    if key not in STUDY_FAMILY:
-        continue
-    x = weights_removed(row) if row["model"] == "MLP" else row["sparsity"]
-    curve = curves.setdefault(f"{row['model']} {key[0]}: {key[1]}", {"family": STUDY_FAMILY[key]})
-    curve.setdefault("points", []).append(
-        (x, statistics.fmean(row["after"]), statistics.pstdev(row["after"]))
-    )
-
-figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
-styles = {}
-for name, curve in curves.items():
-    ax = left if name.startswith("MLP") else right
-    style = ["-", "--", ":", "-."][styles.setdefault((ax, curve["family"]), 0)]
-    styles[(ax, curve["family"])] += 1
-    xs, means, stds = zip(*curve["points"], strict=True)
-    ax.errorbar(
-        [100 * x for x in xs],
-        [100 * m for m in means],
-        yerr=[100 * s for s in stds],
-        marker="o",
-        capsize=3,
-        linestyle=style,
-        color=COLOUR[curve["family"]],
-        label=name.split(" ", 1)[1],
-    )
-left.set(
-    title="MLP: weights and neurons",
-    xlabel="share of the weights removed (%)",
-    ylabel="test accuracy after fine-tuning (%)",
+curves = study_curves(
+    study, STUDY_FAMILY, lambda r: weights_removed(r) if r["model"] == "MLP" else r["sparsity"]
 )
-right.set(title="CNN: channels", xlabel="share of every layer's channels removed (%)")
-for ax in (left, right):
-    ax.legend(fontsize=7, loc="lower left")
+study_panels(
+    {"MLP: weights and neurons": curves["MLP"], "CNN: channels": curves["CNN"]},
+    dense={
+        "MLP: weights and neurons": statistics.fmean(study["dense_accuracy"]["MLP"]),
+        "CNN: channels": statistics.fmean(study["dense_accuracy"]["CNN"]),
+    },
+    xlabels={
+        "MLP: weights and neurons": "share of the weights removed (%)",
+        "CNN: channels": "share of every layer's channels removed (%)",
+    },
+)
 plt.show()
 
 
-def row_of(model_name: str, granularity: str, criterion: str, share: float) -> dict:
-    return next(
-        r
-        for r in study["rows"]
-        if (r["model"], r["granularity"], r["criterion"], r["sparsity"])
-        == (model_name, granularity, criterion, share)
-    )
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.fmean(values):.1%} +- {statistics.pstdev(values):.1%}"
+def spread_text(values: list[float]) -> str:
+    mean, std = spread(values)
+    return f"{mean:.1%} +- {std:.1%}"
 
 
 top = max(settings["sparsities"])
-print(f"MLP weights at {top:.0%} sparsity, after fine-tuning (mean +- std over seeds):")
-weight_rows = [row_of("MLP", g, c, top) for g, c in STUDY_FAMILY if g == "weights"]
+print(f"MLP weights at {top:.0%} sparsity, test accuracy after fine-tuning (mean +- std):")
+weight_rows = [study_row(study, "MLP", g, c, top) for g, c in STUDY_FAMILY if g == "weights"]
 for r in sorted(weight_rows, key=lambda r: -statistics.fmean(r["after"])):
-    print(f"  {r['criterion']:30s} {spread(r['after'])}")
-cnn_rows = [row_of("CNN", g, c, top) for g, c in STUDY_FAMILY if g == "channels"]
+    print(f"  {r['criterion']:30s} {spread_text(r['after'])}")
+cnn_rows = [study_row(study, "CNN", g, c, top) for g, c in STUDY_FAMILY if g == "channels"]
 means = {r["criterion"]: statistics.fmean(r["after"]) for r in cnn_rows}
 chosen = {name: mean for name, mean in means.items() if name != "random"}
 print(
     f"CNN with {top:.0%} of its channels removed: the criteria end between "
-    f"{min(chosen.values()):.1%} and {max(chosen.values()):.1%} after fine-tuning; random "
-    f"channels reach {means['random']:.1%}, better than "
+    f"{min(chosen.values()):.1%} and {max(chosen.values()):.1%} test accuracy after "
+    f"fine-tuning; random channels reach {means['random']:.1%}, better than "
     f"{sum(means['random'] > m for m in chosen.values())} of the {len(chosen)} criteria"
+)
+low = min(settings["sparsities"])
+print(f"CNN at {low:.0%} of its channels removed, test accuracy before fine-tuning:")
+for g, c in STUDY_FAMILY:
+    if g == "channels":
+        r = study_row(study, "CNN", g, c, low)
+        print(
+            f"  {c:8s} stale BatchNorm statistics {statistics.fmean(r['before']):.1%}, "
+            f"recalibrated {statistics.fmean(r['recalibrated']):.1%}"
+        )
+best_recalibrated = max(
+    statistics.fmean(study_row(study, "CNN", g, c, low)["recalibrated"])
+    for g, c in STUDY_FAMILY
+    if g == "channels"
+)
+print(
+    "Recalibration recovers much of the accuracy here: compare the criteria after it."
+    if best_recalibrated >= 0.5
+    else f"Even recalibrated, no criterion passes {best_recalibrated:.1%}: with "
+    f"{low:.0%} of the channels gone the network itself is broken, so compare the criteria "
+    "after fine-tuning."
 )
 
 # %% [markdown]
@@ -464,6 +440,11 @@ print(
 #   "Rethinking the Value of Network Pruning") found that, for structured pruning, the pruned
 #   architecture (how many channels each layer keeps) carries most of the value, and
 #   training it from scratch often matches the pruned-and-fine-tuned network.
+# * The CNN's accuracy **before fine-tuning** says little about its criterion: every
+#   BatchNorm layer still normalises with the dense network's running statistics.
+#   `pl.recalibrate_bn` re-estimates them without a gradient step (lesson 03); the last lines
+#   printed above show what that changes at the study's mildest channel sparsity, and
+#   whether the criteria are better compared after recalibration or only after fine-tuning.
 #
 # ## 8 · Explore: move the amount
 #

@@ -723,9 +723,16 @@ def layer_ratio_effect(
 
 
 def draw_sensitivity(
-    scan: Sensitivity, amounts: Mapping[str, float] | None = None, *, ax: Axes | None = None
+    scan: Sensitivity,
+    amounts: Mapping[str, float] | None = None,
+    *,
+    ax: Axes | None = None,
+    split: str = "validation",
 ) -> Axes:
-    """Accuracy against the amount each layer alone is pruned; chosen ``amounts`` as stars."""
+    """Accuracy against the amount each layer alone is pruned; chosen ``amounts`` as stars.
+
+    ``split`` names the data the scan ran on (the lessons scan the validation split).
+    """
     from .viz import _axes
 
     ax = _axes(ax)
@@ -745,7 +752,7 @@ def draw_sensitivity(
     ax.axhline(100 * scan.baseline, color="grey", linestyle="--", label="unpruned")
     ax.set(
         xlabel="share of this layer's weights pruned (%)",
-        ylabel="accuracy (%)",
+        ylabel=f"{split} accuracy (%)",
         title="Pruning one layer at a time",
     )
     ax.legend(loc="lower left")
