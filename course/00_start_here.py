@@ -1,6 +1,26 @@
 # %% [markdown]
 # # 00 · Start here
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** How does this course work, and is your set-up ready?
+# >
+# > **中文** 这门课怎么学？你的环境准备好了吗？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Lessons 01-06 each answer one interview question on pruning with code you run and numbers
+# > you measure.
+# >    <br>第 01–06 课各回答一个关于剪枝的面试问题，每个数字都由你亲手运行的代码测出。
+# > 2. Exercises 07 and 08 check your code, give hints and show solutions; lesson 09 is the
+# > bilingual review.
+# >    <br>练习 07 和 08 会检查你的代码、给出提示和参考答案；第 09 课是中英双语复习。
+# > 3. Everything runs offline on a laptop CPU; every check in this notebook should print OK.
+# >    <br>所有内容都离线运行在笔记本电脑的 CPU 上；本笔记本的每一项检查都应显示 OK。
+
+# %% [markdown]
 # Welcome! This course teaches **neural-network pruning**: making a trained network smaller
 # and cheaper by removing parts of it, while keeping it accurate. Everything runs on a laptop
 # CPU in seconds, on a small data set that ships with scikit-learn, so nothing is downloaded.
@@ -311,3 +331,24 @@ for path in sorted(Path.cwd().glob("[0-9][0-9]_*.ipynb")):
 
 # %% [markdown]
 # Start with **01 · What is pruning, and what is it for?**
+
+# %% [markdown]
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
+#
+# > "Pruning removes the parts of a trained network that matter least, so the model gets smaller,
+# > faster or cheaper to run while it keeps its accuracy. This course builds that answer from six
+# > interview questions: what pruning is, how structured and weight pruning differ, where pruning
+# > is used, the common methods, the concrete steps, and the challenges; every claim rests on a
+# > number you measure in the notebook. Two coding exercises then have you implement weight
+# > pruning and structural pruning yourself, and a bilingual quiz with flash-cards reviews it
+# > all."
+#
+# **60 秒回答**（面试时可以这样说）
+#
+# > “剪枝就是删掉训练好的网络里最不重要的部分，让模型更小、更快、更省电，同时尽量保持准确率。
+# > 这门课用六个面试问题把它讲清楚：什么是剪枝、结构化剪枝与权重剪枝的区别、剪枝用在哪里、
+# > 常见方法、具体步骤和主要挑战；每个结论都来自你在笔记本里亲手测出的数字。
+# > 之后两个编程练习要求你自己实现权重剪枝和结构化剪枝，最后用中英双语的测验和抽认卡复习。”

@@ -1,6 +1,27 @@
 # %% [markdown]
 # # 01 · What is pruning, and what is it for?
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** What is pruning, and what is it for?
+# >
+# > **中文** 什么是剪枝？剪枝有什么用？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Pruning removes the parts of a trained network that matter least, then fine-tuning recovers
+# > the accuracy.
+# >    <br>剪枝删除训练好的网络中最不重要的部分，再通过微调恢复准确率。
+# > 2. Weight (unstructured) pruning zeroes single weights; structured pruning removes whole
+# > neurons, channels or layers.
+# >    <br>权重剪枝（非结构化剪枝）把单个权重置零；结构化剪枝删除整个神经元、通道或层。
+# > 3. Zeros alone shrink neither the file nor the run time: you need a sparse format, or
+# > structured pruning.
+# >    <br>仅仅置零既不会让文件变小，也不会让推理变快：需要稀疏存储格式，或者结构化剪枝。
+
+# %% [markdown]
 # A trained neural network is mostly a big collection of numbers, its **weights**. Many of
 # them end up tiny: the network barely uses them. **Pruning** removes the parts of a trained
 # network that matter least, so that the network gets smaller or cheaper to run while it
@@ -288,7 +309,10 @@ print(
 
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > *"Pruning removes the parts of a trained network that contribute least, to make it
 # > smaller or cheaper while keeping its accuracy. The classic criterion is magnitude: weights
@@ -301,6 +325,16 @@ print(
 # > accuracy cost for the same number of removed parameters. It is used for compression,
 # > faster and cheaper inference, and fitting a model to a device's budget."*
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “剪枝是把训练好的网络中贡献最小的部分删掉，让模型更小或更省计算，同时保持准确率。
+# > 最经典的准则是幅值：把接近零的权重置零，再微调，让剩下的权重补偿损失。剪枝有两种粒度。
+# > 权重剪枝（非结构化剪枝）把单个权重置零：可以删掉很大一部分权重而几乎不损失准确率，
+# > 用稀疏格式存储时文件也会变小，但稠密硬件并不会因此跑得更快。结构化剪枝删除整个神经元、
+# > 通道或层，矩阵真的变小，在普通硬件上推理也更快，但删除同样多的参数时准确率损失更大。
+# > 剪枝用于模型压缩、更快更省的推理，以及把模型裁剪到设备的预算之内。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # <details><summary>1. You prune most of a model's weights with PyTorch and save it with

@@ -1,6 +1,27 @@
 # %% [markdown]
 # # 02 · How do structured pruning and weight pruning differ?
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** How do structured pruning and weight pruning differ?
+# >
+# > **中文** 结构化剪枝和权重剪枝有什么区别？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. At the same parameter budget, weight pruning usually keeps more accuracy: its choice is
+# > finer.
+# >    <br>在相同的参数预算下，权重剪枝通常保留更高的准确率，因为它的粒度更细。
+# > 2. A dense kernel multiplies zeros like any other number, so weight pruning buys no speed on
+# > ordinary hardware.
+# >    <br>稠密算子对零和其他数一样做乘法，所以在普通硬件上，权重剪枝换不来加速。
+# > 3. Structured pruning makes the matrices smaller, so the same dense kernels do less work and
+# > run faster.
+# >    <br>结构化剪枝让矩阵本身变小，同样的稠密算子计算量更少，速度更快。
+
+# %% [markdown]
 # Lesson 01 set the smallest *weights* to zero. That is **weight** (unstructured) pruning:
 # the finest granularity, any single weight can go. **Structured** pruning removes whole
 # *units* instead: a neuron of a fully connected layer (a row of its weight matrix, and the
@@ -20,6 +41,7 @@ import torch
 from torch.utils import benchmark
 
 import pruning_lessons as pl
+from pruning_lessons.narrate import one_image, speedup_verdict
 from pruning_lessons.viz import bars, mask_heatmap
 from pruning_lessons.widgets import side_by_side_ms, unit_keep_masks
 
@@ -129,15 +151,16 @@ bars(milliseconds, ylabel=f"ms per batch of {batch_size}", ax=left)
 bars(kilobytes, ylabel="kB on disk", ax=right)
 plt.show()
 speedup = {name: milliseconds["dense"] / ms for name, ms in milliseconds.items()}
-print(
-    f"speed-up over dense: weight-pruned {speedup['weight-pruned']:.2f}x, "
-    f"structured {speedup['structured']:.2f}x"
-)
+dense_macs = pl.count_macs(model, example)
+for name in ("weight-pruned", "structured"):
+    mac_ratio = dense_macs / pl.count_macs(candidates[name], example)  # MACs a dense kernel does
+    print(f"{name}: {speedup_verdict(speedup[name], mac_ratio)}")
 
 # %% [markdown]
-# The weight-pruned model is no faster than the dense one, although most of its weights are
-# zero. Its file shrinks only in a sparse format. The structured model is smaller on disk as
-# a plain `torch.save`, and faster, with no special format or kernel.
+# The dense kernel does every multiply-add of the weight-pruned model, zeros included (its
+# MAC ratio above is 1.00x), so any speed-up it shows is noise, flagged as such when it is
+# large. Its file shrinks only in a sparse format. The structured model is smaller on disk as
+# a plain `torch.save` and does fewer MACs, with no special format or kernel.
 #
 # ## 5 · Why zeros in a dense matrix buy no speed
 #
@@ -166,17 +189,24 @@ x = torch.randn(size, batch, generator=generator)
 
 def time_ms(fn, *args) -> float:
     timer = benchmark.Timer("fn(*args)", globals={"fn": fn, "args": args}, num_threads=1)
-    return 1e3 * timer.blocked_autorange(min_run_time=0.05).median
+    return 1e3 * timer.blocked_autorange(min_run_time=0.02).median
 
 
 sparsities = [0.0, 0.5, 0.8, 0.9, 0.95, 0.99]
 times = {"dense with zeros": [], "CSR sparse": [], "rows removed (structured)": []}
 for s in sparsities:
     with_zeros = full * (torch.rand(size, size, generator=generator) >= s)
-    kept_rows = full[: max(1, round((1 - s) * size))]
-    times["dense with zeros"].append(time_ms(torch.mm, with_zeros, x))
-    times["CSR sparse"].append(time_ms(torch.mm, with_zeros.to_sparse_csr(), x))
-    times["rows removed (structured)"].append(time_ms(torch.mm, kept_rows, x))
+    operands = {
+        "dense with zeros": with_zeros,
+        "CSR sparse": with_zeros.to_sparse_csr(),
+        "rows removed (structured)": full[: max(1, round((1 - s) * size))],
+    }
+    best = dict.fromkeys(operands, float("inf"))
+    for _ in range(3):  # alternating rounds, the fastest of each kept (as side_by_side_ms)
+        for name, weight in operands.items():
+            best[name] = min(best[name], time_ms(torch.mm, weight, x))
+    for name, ms in best.items():
+        times[name].append(ms)
 
 figure, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
 for name, values in times.items():
@@ -198,11 +228,16 @@ print(
     if from_here
     else "CSR never beat the dense product here."
 )
+swing = max(times["dense with zeros"]) / min(times["dense with zeros"])
+print(
+    f"The dense product's time moved {swing:.2f}x from 0 % to 99 % zeros: "
+    + ("the same work whatever the values." if swing < 1.5 else "more than noise; rerun the cell.")
+)
 
 # %% [markdown]
-# The dense product takes the same time whatever the share of zeros. CSR gets cheaper as
-# zeros grow but starts far behind, and catches up only at very high sparsity. Removing rows
-# makes the product cheaper in proportion, at every sparsity.
+# A dense product does the same work whatever the values; CSR gets cheaper as zeros grow but
+# starts far behind (the printout says where, if anywhere, it overtakes on this machine).
+# Removing rows makes the product cheaper in proportion, at every sparsity.
 #
 # ## 6 · The trade-off: granularity, accuracy, hardware
 #
@@ -232,10 +267,16 @@ ax.legend()
 plt.show()
 for k, w, u in zip(kept, weight_acc, unit_acc, strict=True):
     print(f"{k:4.0%} of the parameters kept: weight pruning {w:.1%}, structured {u:.1%}")
+ahead = sum(w > u for w, u in zip(weight_acc, unit_acc, strict=True))
+print(
+    f"Weight pruning comes out ahead at {ahead} of the {len(kept)} budgets in this run; "
+    f"{one_image(len(data.test))}."
+)
 
 # %% [markdown]
-# Weight pruning usually comes out ahead. Where the two are close, or the order flips at the
-# smallest budget, do not read too much into one run: both models then need more than a few
+# Single weights are the finer choice, so weight pruning is expected to keep more accuracy.
+# Where the two are close, or the order flips at the smallest budget, do not read too much
+# into one run: both models then need more than a few
 # epochs to recover, and a fair comparison uses an equal fine-tuning budget and several seeds
 # (lesson 06).
 #
@@ -308,7 +349,10 @@ print(
 
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > *"Weight pruning removes individual connections: the matrices keep their shape and just
 # > fill up with zeros, in an irregular pattern. It reaches the highest sparsity for a given
@@ -321,6 +365,17 @@ print(
 # > and weak weights go together, so it usually needs more fine-tuning. The choice is a
 # > trade-off between granularity, accuracy and what your hardware can exploit."*
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “权重剪枝删除单个连接：矩阵保持原来的形状，只是以不规则的方式填满了零。
+# > 在给定准确率下它能达到最高的稀疏度，用稀疏格式存储时模型文件也会变小；
+# > 但稠密矩阵乘法对零照样计算，所以只有在稀疏度很高、使用稀疏算子时，
+# > 或者使用硬件支持的模式（如 2:4）时，才能换来加速。结构化剪枝删除整个神经元、通道或层，
+# > 同时删除下一层对应的输入，网络真正变小，在任何硬件上用普通的稠密算子就能跑得更快。
+# > 代价是准确率：在相同的参数预算下损失更大，因为强的和弱的权重被一起删掉，通常需要更多微调。
+# > 选哪一种，是在粒度、准确率和硬件能利用什么之间的权衡。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # <details><summary>1. A colleague zeroed most of a model's weights and is surprised that

@@ -1,6 +1,26 @@
 # %% [markdown]
 # # 03 · Where is pruning used in deep learning?
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** Where is pruning used in deep learning?
+# >
+# > **中文** 剪枝在深度学习中用在哪些地方？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Compression, faster inference, lower energy, and fitting one trained model to each device's
+# > budget.
+# >    <br>四种用途：模型压缩、推理加速、降低能耗，
+# >    以及把同一个训练好的模型裁剪到各个设备的预算之内。
+# > 2. MACs estimate work but ignore memory-bound layers: measure latency on the target hardware.
+# >    <br>MACs（乘加运算量）只能估计计算量，忽略了受内存带宽限制的层：延迟要在目标硬件上实测。
+# > 3. After channel pruning, recalibrate BatchNorm statistics before judging the accuracy.
+# >    <br>通道剪枝之后，先重新校准 BatchNorm 的统计量，再评价准确率。
+
+# %% [markdown]
 # Pruning is a means to an end. In practice people prune for four reasons, and this lesson
 # demonstrates each one with a measurement:
 #
@@ -24,6 +44,7 @@ import torch
 from torch.utils import benchmark
 
 import pruning_lessons as pl
+from pruning_lessons.narrate import speedup_verdict
 from pruning_lessons.viz import bars, budget_curve
 from pruning_lessons.widgets import side_by_side_ms
 
@@ -141,10 +162,20 @@ print(
 # Remove half of the filters of every convolution of the CNN (with their BatchNorm channels and
 # the next layer's inputs: `pl.prune_units` does it all), fine-tune briefly, and time both
 # models side by side on this machine (in alternating rounds, as in lesson 02).
+#
+# One step comes before fine-tuning. Each BatchNorm layer normalises with *running* mean and
+# variance, estimated on the dense network's activations. Once the filters feeding it are
+# gone, those statistics are stale, and the pruned CNN can score near chance although its
+# weights are fine. `pl.recalibrate_bn(model, data)` re-estimates them: one pass of training
+# images in train mode, no gradient step, no weight changed (the same step as
+# `torch.optim.swa_utils.update_bn`). So an accuracy "right after pruning" of a BatchNorm
+# network says little about the criterion unless the statistics were recalibrated first.
 
 # %%
 small_cnn = pl.prune_units(cnn, 0.5)
-before = pl.evaluate(small_cnn, data.test)
+stale = pl.evaluate(small_cnn, data.test)
+pl.recalibrate_bn(small_cnn, data)
+recalibrated = pl.evaluate(small_cnn, data.test)
 pl.fine_tune(small_cnn, data, epochs=3, desc="fine-tune the pruned CNN")
 cnn_ms = side_by_side_ms(
     {"dense CNN": cnn, "pruned CNN": small_cnn}, example, batch_size=batch_size
@@ -152,21 +183,29 @@ cnn_ms = side_by_side_ms(
 figure, ax = plt.subplots(figsize=(4.5, 3), layout="constrained")
 bars(cnn_ms, ylabel=f"ms per batch of {batch_size}", ax=ax)
 plt.show()
+cnn_mac_ratio = pl.count_macs(cnn, example) / pl.count_macs(small_cnn, example)
 print(
-    f"{cnn_ms['dense CNN'] / cnn_ms['pruned CNN']:.1f}x faster; parameters "
-    f"{pl.count_parameters(cnn):,} -> {pl.count_parameters(small_cnn):,}; accuracy "
-    f"{pl.evaluate(cnn, data.test):.1%} dense, {before:.1%} right after pruning, "
-    f"{pl.evaluate(small_cnn, data.test):.1%} after fine-tuning"
+    f"{speedup_verdict(cnn_ms['dense CNN'] / cnn_ms['pruned CNN'], cnn_mac_ratio)}; "
+    f"parameters {pl.count_parameters(cnn):,} -> {pl.count_parameters(small_cnn):,}"
 )
+print(
+    f"test accuracy: {pl.evaluate(cnn, data.test):.1%} dense; right after pruning "
+    f"{stale:.1%} with stale BatchNorm statistics, {recalibrated:.1%} once they are "
+    f"recalibrated (no weight changed), {pl.evaluate(small_cnn, data.test):.1%} after "
+    "fine-tuning"
+)
+assert recalibrated >= stale, "recalibration lost accuracy: the lesson's claim fails here"
 
 # %% [markdown]
 # One measurement in a notebook is noisy. The repository's benchmark
 # (`benchmarks/bench_structured.py`) times the same kind of pruning more carefully, in several
 # alternating rounds, and in several *runtimes*: eager PyTorch (what this notebook does),
-# `torch.compile`, and oneDNN through `torch.jit.optimize_for_inference`, which folds each
-# BatchNorm into its convolution and keeps the activations in a layout made for the CPU's
-# vector units, much as CPU inference engines run a CNN. Compare each row's speed-up with its
-# MAC ratio (the last number):
+# `torch.compile`, and oneDNN, which folds each BatchNorm into its convolution and keeps the
+# activations in a layout made for the CPU's vector units, much as CPU inference engines run a
+# CNN. The benchmark reaches oneDNN through TorchScript (`torch.jit.optimize_for_inference`);
+# TorchScript is deprecated, so for your own deployments export with `torch.export` (or
+# compile with `torch.compile`) and hand the graph to an inference runtime. Compare each row's
+# speed-up with its MAC ratio (the last number):
 
 # %%
 structured = json.loads(pl.saved_result("structured.json").read_text())
@@ -211,13 +250,17 @@ for name, dense, pruned in cases:
         f"{name:28s}{dense_macs:>12,}{needed:>13,}{dense_macs / needed:>10.1f}x"
         f"{ms['dense'] / ms['pruned']:>9.1f}x"
     )
+    done = pl.count_macs(pruned, example)  # what a dense kernel really computes
+    print(f"  -> {speedup_verdict(ms['dense'] / ms['pruned'], dense_macs / done)}")
 
 # %% [markdown]
-# Two gaps appear:
+# Two gaps can appear (the verdicts above compare each speed-up with the MACs the dense
+# kernels really do):
 #
 # * the weight-pruned MLP *could* skip most of its MACs, but dense hardware does them anyway
-#   (lesson 02), so its measured speed-up is about one;
-# * the structured CNN really does fewer MACs, yet it speeds up less than its MAC ratio.
+#   (lesson 02), so any measured speed-up is noise;
+# * the structured CNN really does fewer MACs, and a measured speed-up below its MAC ratio
+#   means time goes to work the MAC count does not see.
 #
 # Part of the reason: MACs count only the multiplications of linear and convolution layers.
 # BatchNorm, ReLU and max-pooling have *no* MACs, but they read and write every activation,
@@ -346,7 +389,10 @@ print(
 
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > *"Pruning is used wherever a trained model is too big or too slow for where it must run.
 # > First, compression: storage and download size, which matters for mobile and embedded
@@ -359,6 +405,18 @@ print(
 # > Fourth, fitting a budget: from one trained model you derive versions that meet each
 # > device's limit on parameters, compute or latency, then fine-tune them."*
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “凡是训练好的模型对运行环境来说太大或太慢的地方，都会用到剪枝。第一是压缩：存储和下载体积，
+# > 这对移动端和嵌入式部署很重要；非结构化剪枝配合稀疏格式，或者结构化剪枝，都能让文件变小。
+# > 第二是推理加速：对通道或注意力头做结构化剪枝，得到更小的稠密层，在普通硬件上就能更快；
+# > N:M 稀疏在支持它的 GPU 上也能加速。第三是能耗：每次预测的运算和内存访问更少，
+# > 这对电池供电的设备和数据中心规模都很重要；通常用 MACs 作为代理指标，但它忽略了归一化、
+# > 池化这类受内存带宽限制的层，所以要在目标硬件上实测。第四是满足预算：
+# > 从同一个训练好的模型出发，得到满足各个设备参数量、计算量或延迟限制的版本，再分别微调。
+# > 对带 BatchNorm 的网络，剪掉通道后要先重新校准 BatchNorm 的统计量，再看准确率。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # <details><summary>1. Why can a sparse format make a file <i>larger</i> than the dense

@@ -1,11 +1,32 @@
 # %% [markdown]
 # # 04 · The common pruning methods
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** What are the common pruning methods?
+# >
+# > **中文** 常见的剪枝方法有哪些？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Methods differ in their evidence: magnitude, structure, redundancy, gradients, and
+# > second-order curvature (OBD, OBS).
+# >    <br>各种方法的区别在于依据：幅值、结构、冗余、梯度，以及二阶曲率（OBD、OBS）。
+# > 2. Every criterion must beat random pruning at the same sparsity and the same fine-tuning
+# > budget.
+# >    <br>任何准则都必须在相同稀疏度、相同微调预算下胜过随机剪枝，才说明它有价值。
+# > 3. Global magnitude pruning is cheap and a strong baseline; fine-tuning narrows the gaps
+# > between criteria.
+# >    <br>全局幅值剪枝代价低，是很强的基线；微调会缩小各准则之间的差距。
+
+# %% [markdown]
 # **The interview question:** *What are the common pruning methods?*
 #
 # Every pruning method answers the same question, *which parts of the network can go?*, and
 # the methods differ in the evidence they look at. A useful way to sort them is into four
-# families:
+# families, plus a fifth, older one that lesson 10 takes up:
 #
 # | family | looks at | in the library |
 # |---|---|---|
@@ -13,6 +34,14 @@
 # | **structural** | whole neurons, filters or layers | `prune_units`: `"l1"`, `"bn"` |
 # | **redundancy** | units that duplicate others | `merge_redundant_neurons`, `"fpgm"` |
 # | **gradient-based** | the loss's reaction to a weight | `"taylor"`, `"snip"`, `"movement"` |
+# | **second-order** | the loss's curvature around a weight | lesson 10 (Wanda, SparseGPT) |
+#
+# The second-order family is the oldest: Optimal Brain Damage (LeCun et al. 1990) scores a
+# weight by the rise in loss its removal causes, $\tfrac{1}{2} H_{qq} w_q^2$ from the diagonal
+# of the Hessian $H$; Optimal Brain Surgeon (Hassibi & Stork 1993) uses the full inverse
+# Hessian, $w_q^2 / (2 [H^{-1}]_{qq})$, and also updates the remaining weights to make up for
+# the loss. Curvature for every weight is expensive, so the family faded for a while and came
+# back with language models: SparseGPT is an approximate OBS, solved layer by layer (lesson 10).
 #
 # Next to them stands one yardstick that is not a method at all: **random** pruning. A
 # criterion that cannot beat a random choice of the same size has not learnt anything about
@@ -33,7 +62,9 @@ import matplotlib.pyplot as plt
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.viz import mask_heatmap
+from pruning_lessons.narrate import one_image
+from pruning_lessons.studies import spread, study_curves, study_row
+from pruning_lessons.viz import comparison_panels, mask_heatmap, study_panels
 
 data = pl.load_digits(seed=0)
 pl.seed_everything(0)
@@ -49,9 +80,12 @@ print(
 # %% [markdown]
 # ## 1 · Magnitude: small weights matter least
 #
-# The oldest and simplest rule (Han et al. 2015): a weight's importance is its absolute value
-# $|w|$. A small weight multiplies its input by almost nothing, so removing it should change
-# little. It costs one pass over the weights and needs no data.
+# The simplest rule: a weight's importance is its absolute value $|w|$. A small weight
+# multiplies its input by almost nothing, so removing it should change little. It costs one
+# pass over the weights and needs no data. The rule is old (OBD was compared against it in
+# 1990); Han et al. (2015) made it the standard recipe by showing that pruning small weights
+# and then *retraining* the survivors shrinks large networks many times over without losing
+# accuracy.
 #
 # Two choices come with it. **Scope**: rank each layer on its own, or all weights together
 # (global). **Scaling**: layers have weights of different typical sizes, so a global ranking
@@ -64,7 +98,10 @@ print(
 # Instead of single weights, score a whole **neuron** (a row of a Linear weight) or **filter**
 # (of a convolution), and remove it together with everything that reads it. Common scores:
 # the L1 norm of the unit's incoming weights (Li et al. 2017) or the scale of the BatchNorm
-# after it (Liu et al. 2017, Network Slimming). Whole **layers** can go too, when the layers
+# after it. Network Slimming (Liu et al. 2017) is more than that score: it trains with an L1
+# penalty on the BatchNorm scales, which drives the scales of unneeded channels towards zero,
+# and then removes the channels with the smallest scales across the whole network
+# (`pl.bn_l1_penalty` adds the penalty to `fit`). Whole **layers** can go too, when the layers
 # around them have matching widths (exercise 08 does it). The result is a genuinely smaller
 # dense network, which is why this family gives real speed-ups (lesson 02).
 #
@@ -107,7 +144,10 @@ print(f"same outputs on every test image: {same}")
 #   yet*, prune once, then train the sparse network: pruning *before* training.
 # * **Movement** (Sanh et al. 2020): during fine-tuning, keep the weights that training pushes
 #   away from zero and drop the ones it pulls towards zero; the score $-\sum_t g_t\,w_t$ is
-#   recorded while the model trains.
+#   recorded while the model trains. Sanh et al. prune *gradually* while fine-tuning a
+#   pre-trained model on a new task; the demo below records the scores during a few epochs
+#   on the task the model already learnt and prunes once, so it is an approximation of the
+#   method, not the method itself.
 #
 # They need data and backward passes, so they cost more than magnitude.
 #
@@ -224,68 +264,51 @@ for share in unit_shares:
     measure("neurons, merged", pl.merge_redundant_neurons(model, share))
 
 # %%
-FAMILY = {  # method -> (family, line style)
-    "magnitude": ("magnitude", "-"),
-    "lamp": ("magnitude", "--"),
-    "neurons, L1": ("structural", "-"),
-    "neurons, FPGM": ("redundancy", "-"),
-    "neurons, merged": ("redundancy", "--"),
-    "taylor": ("gradient", "-"),
-    "snip": ("gradient", "--"),
-    "movement": ("gradient", ":"),
-    "random": ("random", "-"),
+FAMILY = {  # method -> family: the colour tells the method, the line style its family
+    "magnitude": "magnitude",
+    "lamp": "magnitude",
+    "neurons, L1": "structural",
+    "neurons, FPGM": "redundancy",
+    "neurons, merged": "redundancy",
+    "taylor": "gradient",
+    "snip": "gradient",
+    "movement": "gradient",
+    "random": "random",
 }
-COLOUR = {
-    "magnitude": "tab:blue",
-    "structural": "tab:green",
-    "redundancy": "tab:purple",
-    "gradient": "tab:orange",
-    "random": "tab:grey",
-}
-
-
-def draw_runs(ax, column: int, title: str) -> None:
-    for name, points in runs.items():
-        family, style = FAMILY[name]
-        shown = [(p[0], p[column]) for p in points if p[column] is not None]
-        if shown:
-            xs, ys = zip(*shown, strict=True)
-            ax.plot(
-                [100 * x for x in xs],
-                [100 * y for y in ys],
-                marker="o",
-                linestyle=style,
-                color=COLOUR[family],
-                label=f"{name} ({family})",
-            )
-    ax.axhline(100 * dense_accuracy, color="black", linestyle=":", label="dense")
-    ax.set(title=title, xlabel="share of the weights removed (%)", ylim=(0, 100))
-
-
-figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True, layout="constrained")
-draw_runs(left, 1, "right after pruning")
-draw_runs(right, 2, "after one epoch of fine-tuning")
-left.set_ylabel("test accuracy (%)")
-right.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+comparison_panels(runs, FAMILY, dense=dense_accuracy, fine_tuning="after one epoch of fine-tuning")
 plt.show()
 
-print("Near 90 % of the weights removed, after one epoch of fine-tuning:")
+print("Near 90 % of the weights removed, test accuracy after one epoch of fine-tuning:")
 nearest = {name: min(points, key=lambda p: abs(p[0] - 0.9)) for name, points in runs.items()}
 for name, (removed, _, after) in sorted(nearest.items(), key=lambda item: -item[1][2]):
     print(f"  {name:16s} {removed:6.1%} removed: {after:.1%}")
+before = {name: nearest[name][1] for name in ("magnitude", "lamp", "taylor", "random")}
+sensible = min(before[name] for name in ("magnitude", "lamp", "taylor"))
+print(
+    f"Right after pruning, random keeps {before['random']:.1%} and the weakest of magnitude, "
+    f"LAMP and Taylor {sensible:.1%}: random is "
+    + ("below every sensible criterion." if before["random"] < sensible else "NOT below them.")
+)
+merged, by_norm = nearest["neurons, merged"][2], nearest["neurons, L1"][2]
+print(
+    f"Merging neurons ends at {merged:.1%}, dropping them by norm at {by_norm:.1%}: merging "
+    + ("keeps more." if merged > by_norm else "does not keep more in this run.")
+    + f" ({one_image(len(data.test))}.)"
+)
 
 # %% [markdown]
 # What to notice:
 #
 # * **Right after pruning**, the criteria differ a lot: the better a criterion picks, the less
-#   accuracy falls. Random falls far below the sensible criteria (movement is a special
-#   case, see the last point).
+#   accuracy falls. Where random lands against the sensible criteria is printed above
+#   (movement is a special case, see the last point).
 # * **One epoch of fine-tuning** closes much of the gap at moderate sparsity, which is why
 #   comparisons are only fair at an *equal fine-tuning budget*.
 # * Dropping **whole neurons** by their norm costs more accuracy than removing the same number
 #   of single weights by magnitude: the choice is coarser. What it buys is speed (lesson 02).
-# * **Merging** keeps more accuracy than dropping neurons by their norm, because it hands the
-#   work of each removed neuron to its most similar neighbour.
+# * **Merging** can keep more accuracy than dropping neurons by their norm (compare the two
+#   lines printed above), because it hands the work of each removed neuron to its most
+#   similar neighbour.
 # * **Movement** does badly here, and that is worth understanding. Its scores record how
 #   training moves each weight. That says a lot when a pre-trained model is being adapted to
 #   a new task, which is what it was designed for; it says little about a model that has
@@ -307,7 +330,7 @@ print(
     f"{settings['seeds']} seeds; MLP trained {settings['mlp_epochs']} epochs and CNN "
     f"{settings['cnn_epochs']}; every pruned model fine-tuned {settings['fine_tune_epochs']} "
     f"epochs; dense MLP {statistics.fmean(study['dense_accuracy']['MLP']):.1%}, dense CNN "
-    f"{statistics.fmean(study['dense_accuracy']['CNN']):.1%} (means over seeds)"
+    f"{statistics.fmean(study['dense_accuracy']['CNN']):.1%} test accuracy (means over seeds)"
 )
 
 STUDY_FAMILY = {  # (granularity, label in the file) -> family
@@ -338,71 +361,62 @@ def weights_removed(row: dict) -> float:
     return 1 - nonzero_weights(pl.mlp(sizes)) / dense_weights
 
 
-curves: dict[str, dict] = {}
-for row in study["rows"]:
-    key = (row["granularity"], row["criterion"])
-    if key not in STUDY_FAMILY:
-        continue
-    x = weights_removed(row) if row["model"] == "MLP" else row["sparsity"]
-    curve = curves.setdefault(f"{row['model']} {key[0]}: {key[1]}", {"family": STUDY_FAMILY[key]})
-    curve.setdefault("points", []).append(
-        (x, statistics.fmean(row["after"]), statistics.pstdev(row["after"]))
-    )
-
-figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
-styles = {}
-for name, curve in curves.items():
-    ax = left if name.startswith("MLP") else right
-    style = ["-", "--", ":", "-."][styles.setdefault((ax, curve["family"]), 0)]
-    styles[(ax, curve["family"])] += 1
-    xs, means, stds = zip(*curve["points"], strict=True)
-    ax.errorbar(
-        [100 * x for x in xs],
-        [100 * m for m in means],
-        yerr=[100 * s for s in stds],
-        marker="o",
-        capsize=3,
-        linestyle=style,
-        color=COLOUR[curve["family"]],
-        label=name.split(" ", 1)[1],
-    )
-left.set(
-    title="MLP: weights and neurons",
-    xlabel="share of the weights removed (%)",
-    ylabel="test accuracy after fine-tuning (%)",
+curves = study_curves(
+    study, STUDY_FAMILY, lambda r: weights_removed(r) if r["model"] == "MLP" else r["sparsity"]
 )
-right.set(title="CNN: channels", xlabel="share of every layer's channels removed (%)")
-for ax in (left, right):
-    ax.legend(fontsize=7, loc="lower left")
+study_panels(
+    {"MLP: weights and neurons": curves["MLP"], "CNN: channels": curves["CNN"]},
+    dense={
+        "MLP: weights and neurons": statistics.fmean(study["dense_accuracy"]["MLP"]),
+        "CNN: channels": statistics.fmean(study["dense_accuracy"]["CNN"]),
+    },
+    xlabels={
+        "MLP: weights and neurons": "share of the weights removed (%)",
+        "CNN: channels": "share of every layer's channels removed (%)",
+    },
+)
 plt.show()
 
 
-def row_of(model_name: str, granularity: str, criterion: str, share: float) -> dict:
-    return next(
-        r
-        for r in study["rows"]
-        if (r["model"], r["granularity"], r["criterion"], r["sparsity"])
-        == (model_name, granularity, criterion, share)
-    )
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.fmean(values):.1%} +- {statistics.pstdev(values):.1%}"
+def spread_text(values: list[float]) -> str:
+    mean, std = spread(values)
+    return f"{mean:.1%} +- {std:.1%}"
 
 
 top = max(settings["sparsities"])
-print(f"MLP weights at {top:.0%} sparsity, after fine-tuning (mean +- std over seeds):")
-weight_rows = [row_of("MLP", g, c, top) for g, c in STUDY_FAMILY if g == "weights"]
+print(f"MLP weights at {top:.0%} sparsity, test accuracy after fine-tuning (mean +- std):")
+weight_rows = [study_row(study, "MLP", g, c, top) for g, c in STUDY_FAMILY if g == "weights"]
 for r in sorted(weight_rows, key=lambda r: -statistics.fmean(r["after"])):
-    print(f"  {r['criterion']:30s} {spread(r['after'])}")
-cnn_rows = [row_of("CNN", g, c, top) for g, c in STUDY_FAMILY if g == "channels"]
+    print(f"  {r['criterion']:30s} {spread_text(r['after'])}")
+cnn_rows = [study_row(study, "CNN", g, c, top) for g, c in STUDY_FAMILY if g == "channels"]
 means = {r["criterion"]: statistics.fmean(r["after"]) for r in cnn_rows}
 chosen = {name: mean for name, mean in means.items() if name != "random"}
 print(
     f"CNN with {top:.0%} of its channels removed: the criteria end between "
-    f"{min(chosen.values()):.1%} and {max(chosen.values()):.1%} after fine-tuning; random "
-    f"channels reach {means['random']:.1%}, better than "
+    f"{min(chosen.values()):.1%} and {max(chosen.values()):.1%} test accuracy after "
+    f"fine-tuning; random channels reach {means['random']:.1%}, better than "
     f"{sum(means['random'] > m for m in chosen.values())} of the {len(chosen)} criteria"
+)
+low = min(settings["sparsities"])
+print(f"CNN at {low:.0%} of its channels removed, test accuracy before fine-tuning:")
+for g, c in STUDY_FAMILY:
+    if g == "channels":
+        r = study_row(study, "CNN", g, c, low)
+        print(
+            f"  {c:8s} stale BatchNorm statistics {statistics.fmean(r['before']):.1%}, "
+            f"recalibrated {statistics.fmean(r['recalibrated']):.1%}"
+        )
+best_recalibrated = max(
+    statistics.fmean(study_row(study, "CNN", g, c, low)["recalibrated"])
+    for g, c in STUDY_FAMILY
+    if g == "channels"
+)
+print(
+    "Recalibration recovers much of the accuracy here: compare the criteria after it."
+    if best_recalibrated >= 0.5
+    else f"Even recalibrated, no criterion passes {best_recalibrated:.1%}: with "
+    f"{low:.0%} of the channels gone the network itself is broken, so compare the criteria "
+    "after fine-tuning."
 )
 
 # %% [markdown]
@@ -417,6 +431,20 @@ print(
 #   clearly different.
 # * Look at where **SNIP** lands: it prunes before any training, and on a small network that
 #   gets a full training run afterwards, the sparse network has time to adapt to its mask.
+#   Do not generalise from this toy: at scale, Frankle et al. (2021, "Pruning Neural
+#   Networks at Initialization: Why are We Missing the Mark?") found pruning at
+#   initialisation below magnitude pruning after training, and shuffling SNIP's mask within
+#   each layer did not hurt it, so what it really chooses is *how many* weights each layer
+#   keeps.
+# * Random channels landing among the CNN criteria is a known result: Liu et al. (2019,
+#   "Rethinking the Value of Network Pruning") found that, for structured pruning, the pruned
+#   architecture (how many channels each layer keeps) carries most of the value, and
+#   training it from scratch often matches the pruned-and-fine-tuned network.
+# * The CNN's accuracy **before fine-tuning** says little about its criterion: every
+#   BatchNorm layer still normalises with the dense network's running statistics.
+#   `pl.recalibrate_bn` re-estimates them without a gradient step (lesson 03); the last lines
+#   printed above show what that changes at the study's mildest channel sparsity, and
+#   whether the criteria are better compared after recalibration or only after fine-tuning.
 #
 # ## 8 · Explore: move the amount
 #
@@ -474,7 +502,10 @@ for name, w in pl.prunable_parameters(model).items():
 
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > "I sort pruning methods by the evidence they use. **Magnitude** pruning removes the
 # > smallest weights; it is nearly free and, ranked globally, a strong baseline; LAMP rescales
@@ -489,6 +520,21 @@ for name, w in pl.prunable_parameters(model).items():
 # > compare it with random pruning at the same sparsity and the same fine-tuning budget,
 # > over several seeds; simple magnitude criteria are surprisingly hard to beat."
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “我按方法所依据的信息来给剪枝方法分类。幅值剪枝删除最小的权重，几乎不花代价，
+# > 全局排序时是很强的基线；LAMP 在每层内重新缩放分数，保证全局剪枝不会把某一层剪空。
+# > 结构化剪枝给整个神经元、滤波器或层打分，
+# > 例如用权重范数或 BatchNorm 的缩放系数（Network Slimming 还在训练时对这些系数加 L1 惩罚）
+# > ，然后删除它们，网络真正变小、变快，但要付出一些准确率。
+# > 基于冗余的方法删除可以被其他单元替代的单元：把几乎相同的神经元合并成一个，
+# > 或者用 FPGM 删除最靠近该层几何中位数的滤波器。基于梯度的方法估计损失的变化：
+# > Taylor 用（梯度 × 权重）的平方，SNIP 在初始化时就这样打分，在训练之前剪枝，
+# > 移动剪枝保留微调中朝远离零的方向变化的权重。最早的是二阶方法 OBD 和 OBS，
+# > 它们用损失的曲率（Hessian）打分，SparseGPT 就源于 OBS。无论哪种方法，我都会在相同稀疏度、
+# > 相同微调预算、多个随机种子下与随机剪枝比较；简单的幅值准则出人意料地难以超越。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # 1. Why does every comparison of criteria need a random baseline, and what must be equal

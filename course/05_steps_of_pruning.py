@@ -1,6 +1,28 @@
 # %% [markdown]
 # # 05 · The steps of pruning
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** What are the concrete steps of pruning during training?
+# >
+# > **中文** 训练过程中剪枝的具体步骤是什么？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Initialise, train to the target accuracy, prune, fine-tune, evaluate on held-out data.
+# >    <br>初始化，训练到目标准确率，剪枝，微调，在留出集上评估。
+# > 2. One-shot, iterative and gradual (cubic) schedules are compared only at an equal fine-tuning
+# > budget and over several seeds.
+# >    <br>一次性、迭代式和渐进式（三次方）剪枝方案，只有在相同的微调预算、
+# >    多个随机种子下比较才公平。
+# > 3. Lottery tickets rewind the surviving weights instead of fine-tuning, and must beat a random
+# > re-initialisation of the same mask.
+# >    <br>彩票假设的做法是把保留下来的权重回退到早期的值再训练，而不是微调；
+# >    它必须胜过同一掩码配随机重新初始化的对照。
+
+# %% [markdown]
 # **The interview question:** *What are the concrete steps of pruning during training?*
 #
 # Pruning is rarely one cut. The usual recipe is a short pipeline:
@@ -32,6 +54,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
 import pruning_lessons as pl
+from pruning_lessons.narrate import gap_verdict, one_image
 from pruning_lessons.pipeline import lottery_ticket, prune_and_fine_tune, train_dense
 from pruning_lessons.schedules import cubic_sparsity, sparsity_schedule
 
@@ -67,8 +90,11 @@ print(record)
 # can be compared fairly:
 #
 # * **One-shot**: prune to the target at once, then fine-tune with the whole budget.
-# * **Iterative** (as in Han et al. 2015): several rounds; each one removes the same fraction
-#   of the weights that are *still there*, then fine-tunes.
+# * **Iterative**: several rounds; each one removes the same fraction of the weights that are
+#   *still there*, then fine-tunes. This fixed-fraction rule is the iterative magnitude
+#   pruning of Frankle & Carbin (2019). Han et al. (2015), who made prune-and-retrain in rounds
+#   popular, cut each layer at a threshold instead: a quality parameter times the standard
+#   deviation of that layer's weights.
 # * **Gradual, cubic** (Zhu & Gupta 2017): the sparsity follows
 #   $s_t = s_f + (s_i - s_f)\,(1 - \tfrac{t - t_0}{n\,\Delta t})^3$,
 #   which rises fast at first, while there are many redundant weights, and slowly at the end,
@@ -207,11 +233,32 @@ for method, by_schedule in study["mlp"].items():
         )
         print(f"  {float(key):4.0%}: {parts}; {versus}")
 
+budget = settings["fine_tune_epochs"]
+print(f"\nWhat the file says, schedule against one-shot ({one_image(len(data.test))}):")
+for method, by_schedule in study["mlp"].items():
+    for key, one in by_schedule["one-shot"].items():
+        for schedule in ("iterative", "cubic"):
+            other = by_schedule[schedule][key]
+            verdict = gap_verdict(
+                schedule, other["mean"], other["std"], "one-shot", one["mean"], one["std"]
+            )
+            if "beats" not in verdict:
+                continue
+            why = (
+                f"one-shot spends all {budget} epochs at the final sparsity, the gradual "
+                f"schedules only the second half"
+                if verdict.startswith("one-shot")
+                else "one cut to the target removes more than the budget can repair"
+            )
+            print(f"  {method}, {float(key):.0%}: {verdict}; {why}")
+
 # %% [markdown]
-# How to read it: at the lower sparsities the schedules end within the spread of each
-# other, so the schedule does not matter much there. Look at the highest sparsity: when the
-# last cut is large, a gradual schedule gives the network time to adapt between cuts, and
-# the printed gaps show whether that beat one-shot by more than the seed-to-seed spread.
+# How to read it: the lines above list only the gaps larger than the spread over seeds, and
+# each line is generated from the file. The equal budget is shared differently: one-shot
+# recovers at the final sparsity for the whole budget, while iterative and cubic spend half
+# of it between cuts, at sparsities they then leave behind. A gradual schedule can only win
+# where a single large cut does damage that the recovery phase cannot repair, which, if at
+# all, shows at the highest sparsity.
 #
 # ## 5 · Lottery tickets: rewind instead of fine-tune
 #
@@ -224,7 +271,10 @@ for method, by_schedule in study["mlp"].items():
 # The sparse network found this way is a *ticket*. The paper reports tickets at 10-20 % of
 # the weights that train as well as the dense network, and that the same mask with a fresh
 # random initialisation does worse: the initial values matter, not only the mask. The control
-# experiment is therefore part of the recipe. `lottery_ticket` runs both; a short live run:
+# experiment is therefore part of the recipe. On deeper networks rewinding to step 0 fails;
+# rewinding to weights from early in training works (Frankle et al. 2020), and Renda et al.
+# (2020) found that rewinding the weights, or only the learning-rate schedule, and retraining
+# beats plain fine-tuning at an equal budget. `lottery_ticket` runs both; a short live run:
 
 # %%
 ticket, ticket_record, control, control_record = lottery_ticket(
@@ -342,7 +392,10 @@ print(f"{ex1.in_use(cubic)} function agrees with pl.schedules.cubic_sparsity: {s
 
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > "The classic pipeline is: initialise, train the dense model to the accuracy you need,
 # > prune with some criterion, fine-tune the pruned model so the remaining weights compensate,
@@ -350,11 +403,26 @@ print(f"{ex1.in_use(cubic)} function agrees with pl.schedules.cubic_sparsity: {s
 # > iterative pruning removes a fixed fraction of what remains each round, and the gradual
 # > cubic schedule of Zhu and Gupta raises the sparsity quickly at first and slowly at the end.
 # > To compare schedules fairly I give them the same total fine-tuning budget and several
-# > seeds; gradual schedules tend to pay off at high sparsity, where one big cut hurts most.
+# > seeds; which one wins depends on the sparsity: one-shot recovers at the final sparsity for
+# > the whole budget, gradual schedules give the network time to adapt between cuts, which
+# > can matter at the highest sparsities.
 # > An alternative to fine-tuning is lottery-ticket rewinding: after pruning, reset the
 # > surviving weights to their initial values and retrain. It only counts as a ticket if it
 # > beats the same mask with a fresh random initialisation, and it costs several trainings."
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “经典的流程是：初始化，把稠密模型训练到需要的准确率，用某种准则剪枝，
+# > 微调剪枝后的模型让剩下的权重补偿损失，最后在留出集上评估。剪枝和微调可以一次完成，
+# > 也可以反复进行：迭代式剪枝每轮删除剩余权重中固定的比例，
+# > Zhu 和 Gupta 的三次方渐进方案一开始快速提高稀疏度，最后放慢。为了公平比较，
+# > 我让各方案使用相同的总微调预算和多个随机种子；哪种方案胜出取决于稀疏度：
+# > 一次性剪枝在最终稀疏度上用完整个预算恢复，渐进方案让网络在两次剪枝之间有时间适应，
+# > 这在最高稀疏度时可能更重要。微调之外的另一种选择是彩票假设的回退：
+# > 剪枝后把保留下来的权重重置为初始值（或训练早期的值）再重新训练。
+# > 只有胜过同一掩码配随机重新初始化的对照，才算找到了中奖彩票，而且它要训练好几次。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # 1. Why train the dense network before pruning it by magnitude, instead of pruning at once?

@@ -1,6 +1,26 @@
 # %% [markdown]
 # # 06 · The challenges of pruning
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** What are the challenges of pruning?
+# >
+# > **中文** 剪枝面临哪些挑战？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Accuracy loss grows fast at high sparsity: report whole curves before and after fine-tuning.
+# >    <br>稀疏度很高时准确率损失迅速增大：应报告微调前后完整的准确率–稀疏度曲线。
+# > 2. Fine-tuning dominates the cost, and one seed is not a result: trust only gaps larger than
+# > the spread.
+# >    <br>微调占了大部分成本；单个随机种子不算结论，只有超出波动范围的差距才可信。
+# > 3. Choose per-layer ratios with a sensitivity scan on the validation set, and check the layers
+# > together.
+# >    <br>用验证集上的敏感度分析来选择每层的剪枝比例，并检查各层一起剪枝后的效果。
+
+# %% [markdown]
 # **The interview question:** *What are the challenges of pruning?*
 #
 # Five problems come up in almost every pruning project:
@@ -111,6 +131,50 @@ print(
 )
 
 # %% [markdown]
+# For a network with **BatchNorm**, "right after pruning" hides a trap. Removing channels
+# changes the activations every BatchNorm layer sees, but its running mean and variance still
+# describe the dense network, so the pruned CNN can score near chance even when its channels
+# were well chosen. `pl.recalibrate_bn(model, data)` re-estimates the statistics with one
+# pass of training data in train mode, without a gradient step. The pipeline study removes
+# half of the CNN's channels; the criteria study removes far more, and records the CNN three
+# times:
+
+# %%
+half = pipeline["cnn_channels_50"]
+print(
+    f"pipeline.json, CNN with 50 % of its channels removed, test accuracy: "
+    f"{half['after_pruning']['mean']:.1%} with stale statistics, "
+    f"{half['after_recalibration']['mean']:.1%} recalibrated, "
+    f"{half['fine_tuned']['mean']:.1%} fine-tuned (means over seeds)"
+)
+print("criteria.json, CNN channels, test accuracy: stale statistics -> recalibrated -> fine-tuned")
+for criterion in ("L1", "BN scale", "random"):
+    for r in rows("CNN", "channels", criterion):
+        print(
+            f"  {criterion:9s} {r['sparsity']:.0%}: {mean(r['before']):.1%} -> "
+            f"{mean(r['recalibrated']):.1%} -> {mean(r['after']):.1%}"
+        )
+cnn_rows = [r for r in criteria["rows"] if r["model"] == "CNN"]
+helped = sum(mean(r["recalibrated"]) > mean(r["before"]) for r in cnn_rows)
+print(f"recalibration raised the accuracy in {helped} of {len(cnn_rows)} CNN rows")
+best = max(mean(r["recalibrated"]) for r in cnn_rows)
+gain = half["after_recalibration"]["mean"] - half["after_pruning"]["mean"]
+print(
+    f"At 50 % of the channels, recalibration alone adds {100 * gain:.1f} points: "
+    + ("the stale number mostly measured the statistics. " if gain > 0.1 else "little. ")
+    + f"With {min(criteria['settings']['sparsities']):.0%} or more of the channels gone, "
+    f"the best recalibrated row reaches {best:.1%}: "
+    + (
+        "the network itself is broken there, and only fine-tuning tells the criteria apart."
+        if best < 0.5
+        else "compare the criteria after recalibration."
+    )
+)
+
+# %% [markdown]
+# So for BatchNorm networks, never read a criterion off stale statistics: recalibrate first,
+# and where even that leaves the network near chance, compare after fine-tuning.
+#
 # Fine-tuning recovers most of the loss at moderate sparsity. Past some point it cannot: the
 # network simply lacks the capacity, and the criterion and the schedule matter more and more
 # (lesson 05). The honest way to report a pruning result is therefore the whole curve, both
@@ -372,10 +436,26 @@ overall = pl.sparsity(by_ratio)
 uniform, global_cut = copy.deepcopy(model), copy.deepcopy(model)
 pl.magnitude_prune(uniform, overall, scope="layer")
 pl.magnitude_prune(global_cut, overall, scope="global")
+test_accuracy = {}
 for name, m in (("per-layer ratios", by_ratio), ("same share", uniform), ("global", global_cut)):
+    test_accuracy[name] = pl.evaluate(m, data.test)
     print(
         f"{name:16s} {pl.sparsity(m):.1%} of the weights pruned: "
-        f"{pl.evaluate(m, data.test):.1%} test accuracy (no fine-tuning)"
+        f"{test_accuracy[name]:.1%} test accuracy (no fine-tuning)"
+    )
+best = max(test_accuracy, key=test_accuracy.get)
+gap = test_accuracy[best] - test_accuracy["per-layer ratios"]
+images = round(gap * len(data.test))
+if best == "per-layer ratios" or images == 0:
+    print("The sensitivity-based ratios do at least as well as the simpler choices here.")
+else:
+    print(
+        f"Here {best} beats the sensitivity-based ratios by {100 * gap:.1f} points "
+        f"({images} of {len(data.test)} test images). Reasons worth knowing: the scan "
+        f"tried only the amounts {list(scan.amounts)}, so each layer's ratio is rounded down "
+        f"to that grid; it measured each layer with the others intact, and the drops do not "
+        f"add up; and it chose on the validation set ({len(data.val)} images), where one "
+        f"image is {100 / len(data.val):.2f} points, so its choices carry that noise."
     )
 
 # %% [markdown]
@@ -433,7 +513,10 @@ print(f"budget {budget:,} of {sum(sizes.values()):,} weights -> {left:,} left wi
 
 
 # %% [markdown]
-# ## As you would say it in an interview
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
 #
 # > "The first challenge is accuracy loss: every cut removes capacity, fine-tuning recovers
 # > much of it at moderate sparsity but not at high sparsity, so I report whole
@@ -447,6 +530,19 @@ print(f"budget {budget:,} of {sum(sizes.values()):,} weights -> {left:,} left wi
 # > validation set, prune the tolerant layers harder, and check the combination, because the
 # > single-layer drops don't add up."
 #
+# **60 秒回答**（面试时可以这样说）
+#
+# > “第一个挑战是准确率损失：每次剪枝都会减少模型容量，在中等稀疏度下微调能挽回大部分，
+# > 在高稀疏度下不行，所以我会报告微调前后完整的准确率–稀疏度曲线；
+# > 带 BatchNorm 的网络要先重新校准统计量，否则“剪枝后”的数字主要反映的是过时的统计量。
+# > 第二是成本：打分很便宜，但微调，或者彩票假设那样反复训练，才是大头。第三是稳定性：
+# > 结果随随机种子变化，微调前尤其明显，所以我用多个种子，只相信超出波动范围的差距。
+# > 第四是泛化：剪枝后的模型在干净数据上可以和稠密模型一样好，
+# > 但在噪声或分布偏移下退化的方式可能不同，所以还要在扰动后的输入上测试。
+# > 第五是选择每层的剪枝比例：各层敏感程度不同，所以我在验证集上做敏感度分析，
+# > 对不敏感的层剪得更多，并检查各层一起剪枝的效果，因为单层的准确率下降不能简单相加。”
+
+# %% [markdown]
 # ## Check yourself
 #
 # 1. Why should a pruning result be reported both before and after fine-tuning?
@@ -459,9 +555,10 @@ print(f"budget {budget:,} of {sum(sizes.values()):,} weights -> {left:,} left wi
 #
 # <details><summary>Answers</summary>
 #
-# 1. Before fine-tuning shows how good the criterion's choice is; after fine-tuning shows
-#    what you will actually deploy, and how much the budget of retraining hides the
-#    differences. One without the other misleads.
+# 1. Before fine-tuning shows how good the criterion's choice is (for a BatchNorm network
+#    only once its running statistics are recalibrated: stale statistics alone can drop it
+#    to chance); after fine-tuning shows what you will actually deploy, and how much the
+#    budget of retraining hides the differences. One without the other misleads.
 # 2. Fine-tuning (or retraining): it runs many passes over the training data, while scoring
 #    and pruning read the weights, or a few batches, once.
 # 3. Several seeds, the same fine-tuning budget, and a difference larger than the spread

@@ -1,6 +1,29 @@
 # %% [markdown]
 # # 07 · Exercise: weight pruning
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** Implement weight pruning: remove the connections whose magnitude is at or below a
+# > threshold and keep the network accurate.
+# >
+# > **中文** 实现权重剪枝：删除幅值不超过阈值的连接，并保持网络的准确率。
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. A pruned weight is a zero in a boolean mask of the same shape, not a number deleted from a
+# > list.
+# >    <br>被剪掉的权重是同形状布尔掩码中的一个零，而不是从列表里删掉的一个数。
+# > 2. A sparsity target prunes exactly round(s·n) weights, the smallest magnitudes, ties broken by
+# > index.
+# >    <br>按稀疏度目标剪枝时，恰好剪掉 round(s·n) 个幅值最小的权重，幅值相同时按下标先后决定。
+# > 3. Global pruning ranks all layers together and prunes them unevenly; the mask must keep pruned
+# > weights at zero while fine-tuning.
+# >    <br>全局剪枝把所有层放在一起排序，各层被剪的比例不同；
+# >    微调时掩码必须让被剪的权重始终为零。
+
+# %% [markdown]
 # You are given a trained network and asked to *remove the connections whose weight is small*
 # without breaking it. You will build the tool step by step:
 #
@@ -267,3 +290,30 @@ print(threshold_effect(model, data.test, 0.05))
 # * Global pruning ranks all layers together and prunes unevenly; per-layer prunes evenly.
 # * Zeros must be re-imposed after every optimizer step: the gradient at a pruned weight is
 #   generally not zero, and momentum keeps moving it even when that gradient is masked.
+
+# %% [markdown]
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
+#
+# > "I never delete entries from the weight tensor, because the layer needs its shape. I build a
+# > boolean mask of the same shape, True where |w| is above the threshold, and multiply the
+# > weight by it; during fine-tuning the mask must stay in force, in the forward pass or
+# > re-applied after every optimizer step, because the gradient at a pruned weight is generally
+# > not zero, so even plain SGD moves it, and masking only the gradient fails once momentum or
+# > Adam state carries earlier updates. For a sparsity target I prune k = round(s·n)
+# > weights, the smallest magnitudes, with ties broken by index so exactly k go. Per-layer
+# > pruning ranks within each layer; global pruning ranks all layers together, which prunes them
+# > unevenly and can empty a layer, which LAMP or a per-layer floor prevents. Then I fine-tune
+# > and report sparsity, accuracy and file size."
+#
+# **60 秒回答**（面试时可以这样说）
+#
+# > “我不会从权重张量里删掉数，因为层需要原来的形状。我构造一个同形状的布尔掩码，
+# > |w| 大于阈值的位置为 True，把权重乘以掩码；微调时掩码必须一直生效（在前向传播里应用，
+# > 或者每次优化器更新后重新置零），因为被剪位置上的梯度一般不为零，连普通 SGD 也会改变它；
+# > 只把梯度置零也不够，动量或 Adam 的状态里还留着以前的更新。按稀疏度目标剪枝时，
+# > 删掉 k = round(s·n) 个幅值最小的权重，幅值相同时按下标决定，保证恰好删掉 k 个。
+# > 逐层剪枝在每层内排序；全局剪枝把所有层放在一起排序，各层被剪的比例不同，甚至可能把某层剪空，
+# > LAMP 或每层的下限可以防止这一点。最后微调，并报告稀疏度、准确率和文件大小。”

@@ -1,6 +1,28 @@
 # %% [markdown]
 # # 08 · Exercise: structural pruning
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** Given a strategy that says which neurons or layers to drop, remove them and keep the
+# > network working.
+# >
+# > **中文** 给定要删除哪些神经元或层的策略，把它们删掉，并让网络继续正常工作。
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. A unit is a row of its layer and a column of every layer that reads it: both go together.
+# >    <br>一个单元是本层权重的一行，也是读取它的下一层权重的一列：两者必须一起删除。
+# > 2. BatchNorm carries four per-channel tensors, and after Flatten one channel is H×W inputs of
+# > the linear layer.
+# >    <br>BatchNorm 每个通道有四个张量要一起删；Flatten 之后，
+# >    一个通道对应全连接层的 H×W 个输入。
+# > 3. Only a layer whose input and output shapes match can go whole; then re-train and measure the
+# > real speed-up.
+# >    <br>只有输入输出形状一致的层才能整层删除；之后要重新训练，并实测真正的加速比。
+
+# %% [markdown]
 # Weight pruning leaves zeros in matrices of the same size: nothing gets faster. Here you
 # remove whole **neurons**, **filters** and **layers**, so the network becomes physically
 # smaller, and you keep it working:
@@ -24,6 +46,8 @@ from torch import nn
 
 import pruning_lessons as pl
 from pruning_lessons.exercises.structural import ex1, ex2, ex3, ex4
+from pruning_lessons.narrate import speedup_verdict
+from pruning_lessons.widgets import side_by_side_ms
 
 torch.set_num_threads(1)  # the models are tiny: one thread is as fast, and steadier
 data = pl.load_digits(seed=0)
@@ -223,10 +247,20 @@ pl.seed_everything(0)
 deep = pl.mlp([64, 100, 100, 10])
 pl.fit(deep, data, desc="train 64-100-100-10")
 shallow = drop_layer(deep, "fc2")
+without = pl.evaluate(shallow, data.test)
 print(
-    f"with fc2: {pl.evaluate(deep, data.test):.1%}; without it, before re-training: "
-    f"{pl.evaluate(shallow, data.test):.1%}"
+    f"with fc2: {pl.evaluate(deep, data.test):.1%}; without it, before re-training: {without:.1%}"
 )
+chance = 1 / deep.fc3.out_features
+if without < chance:
+    with torch.no_grad():
+        guesses = shallow(data.test.tensors[0]).argmax(dim=1)
+    top = torch.bincount(guesses, minlength=10).max().item() / len(guesses)
+    print(
+        f"That is below chance ({chance:.0%}). fc3 now reads fc1's outputs, which it was never "
+        f"trained on, so its answers are not random guesses but a systematic misreading: "
+        f"{top:.0%} of the test images get the same digit."
+    )
 try:
     drop_layer(deep, "fc1")
 except ValueError as error:
@@ -248,8 +282,7 @@ for name, dense, pruned in [
 ]:
     before = pl.evaluate(pruned, data.test)
     pl.fine_tune(pruned, data, desc="re-train")
-    dense_ms = 1e3 * pl.measure_latency(dense, example, min_run_time=0.1).median
-    pruned_ms = 1e3 * pl.measure_latency(pruned, example, min_run_time=0.1).median
+    ms = side_by_side_ms({"dense": dense, "pruned": pruned}, example, batch_size=256)
     rows.append(
         (
             name,
@@ -258,19 +291,23 @@ for name, dense, pruned in [
             pl.evaluate(dense, data.test),
             before,
             pl.evaluate(pruned, data.test),
-            dense_ms / pruned_ms,
+            ms["dense"] / ms["pruned"],
+            pl.count_macs(dense, example) / pl.count_macs(pruned, example),
         )
     )
-header = ("model", "params", "dense", "pruned", "re-trained", "speed-up")
-print("{:31s} {:>15s} {:>6s} {:>7s} {:>10s} {:>8s}".format(*header))
-for name, p0, p1, a0, a1, a2, speedup in rows:
-    print(f"{name:31s} {p0:>6,} -> {p1:>6,} {a0:6.1%} {a1:7.1%} {a2:10.1%} {speedup:7.1f}x")
+header = ("model", "params", "dense", "pruned", "re-trained")
+print("test accuracy; time: batch of 256, alternating rounds, fastest round of each")
+print("{:31s} {:>15s} {:>6s} {:>7s} {:>10s}".format(*header))
+for name, p0, p1, a0, a1, a2, speedup, mac_ratio in rows:
+    print(f"{name:31s} {p0:>6,} -> {p1:>6,} {a0:6.1%} {a1:7.1%} {a2:10.1%}")
+    print(f"{'':31s} {speedup_verdict(speedup, mac_ratio)}")
 
 # %% [markdown]
 # ## 7 · Explore: how much can go?
 #
 # The slider removes a fraction of *every* hidden layer's neurons from the trained MLP
-# (without re-training) and reports parameters, accuracy and measured latency. The cell after
+# (without re-training) and reports parameters, test accuracy and its speed-up over the dense
+# model, timed side by side and checked against the MAC ratio. The cell after
 # it shows the default for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
@@ -290,3 +327,27 @@ print(units_effect(model, data.test, 0.5))
 # * Only a layer whose input and output shapes match can be removed outright.
 # * Structured pruning shrinks parameters, file size and latency for real; fine-tuning
 #   recovers the accuracy.
+
+# %% [markdown]
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
+#
+# > "A unit is a row of its layer's weight and bias, and a column of every layer that reads it.
+# > To remove filters from a convolution I slice its output channels, the following BatchNorm's
+# > weight, bias, running mean and running variance, and the next convolution's input channels;
+# > after a Flatten, one channel is H×W consecutive inputs of the linear layer. I build new,
+# > smaller modules instead of editing a state_dict, and check that the forward pass runs. A
+# > whole layer can go only if its input and output shapes match, like a residual block. Then I
+# > recalibrate the BatchNorm statistics, fine-tune, and measure the latency: the speed-up should
+# > approach the MAC ratio, and a speed-up clearly above it means the measurement is wrong."
+#
+# **60 秒回答**（面试时可以这样说）
+#
+# > “一个单元是本层权重和偏置的一行，也是每个读取它的层的一列。从卷积层删除滤波器时，
+# > 我要同时切掉它的输出通道、后面 BatchNorm 的权重、偏置、running mean 和 running var，
+# > 以及下一个卷积的输入通道；在 Flatten 之后，一个通道对应全连接层中连续的 H×W 个输入。
+# > 我会新建更小的模块，而不是修改 state_dict，并检查前向传播能跑通。
+# > 只有输入输出形状一致的层（例如残差块）才能整层删除。之后重新校准 BatchNorm 的统计量、
+# > 微调，并实测延迟：加速比应当接近 MACs 的减少倍数，明显超过它就说明测量有问题。”

@@ -1,6 +1,25 @@
 # %% [markdown]
 # # 09 · Interview review / 面试复习
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** Can you answer every pruning question of this course, in English and in Chinese?
+# >
+# > **中文** 你能用中英文回答这门课里所有关于剪枝的问题吗？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Answer each mock-interview question out loud before you reveal the model answer.
+# >    <br>模拟面试时，先大声说出答案，再查看参考答案。
+# > 2. Short answers are graded on the key points an interviewer listens for.
+# >    <br>简答题按面试官关注的要点评分。
+# > 3. Use the glossary for the standard terms in both languages: 剪枝, 稀疏度, 微调, 掩码, 算子.
+# >    <br>用术语表掌握中英文标准术语：剪枝（pruning）、稀疏度（sparsity）、微调（fine-tuning）
+# >    、掩码（mask）、算子（kernel）。
+
+# %% [markdown]
 # Everything the course taught, as an interviewer would ask it. The question bank covers the
 # six lessons and the two coding exercises, in **English and Chinese** (中文): every question
 # exists in both languages with the same id and the same answer, and the language switch in
@@ -111,3 +130,27 @@ pl.glossary_table()
 # 2. For every short answer you missed, reread the model answer and the lesson it comes from.
 # 3. Redo the two coding exercises (07, 08) from the student notebooks without hints: being
 #    able to write a mask and slice a layer on a whiteboard is what live coding rounds test.
+
+# %% [markdown]
+# <!-- model-answer -->
+# ## 60-second answer · 60 秒回答
+#
+# **60-second answer** (as you would say it in an interview)
+#
+# > "I define pruning in one sentence, then the two granularities: weight (unstructured) pruning
+# > keeps the most accuracy but does not speed up ordinary hardware; structured pruning really
+# > shrinks and speeds up the network but costs more accuracy. Then the pipeline: train, prune,
+# > fine-tune, evaluate, with one-shot, iterative and gradual schedules compared at an equal
+# > budget. Then the methods, sorted by their evidence: magnitude, structure, redundancy,
+# > gradients and second-order curvature, always against a random baseline. Last the challenges:
+# > accuracy, cost, stability, generalisation and per-layer ratios; and for every number I quote,
+# > which split and how many seeds it was measured on."
+#
+# **60 秒回答**（面试时可以这样说）
+#
+# > “我会先用一句话定义剪枝，再讲清楚两种粒度：权重剪枝（非结构化剪枝）
+# > 准确率高但在普通硬件上不加速，结构化剪枝真正变小变快但损失更多准确率。然后讲流程：
+# > 训练、剪枝、微调、评估，以及一次性、迭代式和渐进式方案要在相同预算下比较。
+# > 讲方法时按依据分类：幅值、结构、冗余、梯度和二阶方法，并且总是和随机剪枝基线比较。
+# > 最后讲挑战：准确率、成本、稳定性、泛化和每层比例的选择；凡是数字，
+# > 都说明是在哪个数据集划分上、用几个随机种子测出来的。”

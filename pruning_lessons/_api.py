@@ -68,7 +68,7 @@ from .structured import (
     unit_scores,
 )
 from .surgery import load_pruned_structure, remove_layers, save_pruned_structure
-from .train import History, evaluate, fine_tune, fit, make_optimizer
+from .train import History, evaluate, fine_tune, fit, make_optimizer, recalibrate_bn
 from .unit_importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
 from .unstructured import (
     global_magnitude_masks,
@@ -132,6 +132,7 @@ __all__ = [
     "random_importance",
     "random_prune",
     "random_scores",
+    "recalibrate_bn",
     "remove_layers",
     "ResidualBlock",
     "save_pruned_structure",

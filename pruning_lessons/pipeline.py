@@ -26,7 +26,7 @@ from .device import check_seed, seed_everything
 from .importance import MovementTracker, prune_weights
 from .masks import get_masks, install_mask
 from .schedules import sparsity_schedule
-from .train import _check_positive, evaluate, fit
+from .train import _batchnorms, _check_positive, evaluate, fit, recalibrate_bn
 from .unstructured import _check_scope, magnitude_prune, random_prune, sparsity
 
 
@@ -56,7 +56,7 @@ TRAINED_SCORES = {"movement"}
 class Step:
     """One step of the pipeline and the model's state right after it."""
 
-    step: str  # "train", "prune", "fine-tune", "rewind"
+    step: str  # "train", "prune", "recalibrate BN", "fine-tune", "rewind"
     sparsity: float
     accuracy: float
     seconds: float
@@ -184,7 +184,10 @@ def prune_and_fine_tune(
     The total fine-tuning budget is ``fine_tune_epochs`` whatever the schedule, so schedules
     are compared fairly (:func:`_fine_tune_plan` shares it over the steps; the last phase
     decays the learning rate). Each step's accuracy is recorded right after pruning and
-    after fine-tuning. Data-driven methods (``"taylor"``, ``"snip"``) read their batches
+    after fine-tuning; a model with BatchNorm also gets a "recalibrate BN" step after each
+    pruning step (:func:`~pruning_lessons.train.recalibrate_bn`: one pass of training data, no
+    gradient step), so the record shows accuracy with stale and with fresh statistics.
+    Data-driven methods (``"taylor"``, ``"snip"``) read their batches
     from ``data.train``. ``"movement"`` scores come from fine-tuning itself: one more share
     of the budget is spent fine-tuning the dense model under a
     :class:`~pruning_lessons.importance.MovementTracker` before the first pruning step, and
@@ -229,6 +232,9 @@ def prune_and_fine_tune(
         for i, (level, epochs) in enumerate(zip(levels, budget, strict=True)):
             seconds = _timed(lambda level=level: PRUNERS[method](model, level, scope, seed, data))
             record.add(model, data, "prune", seconds)
+            if _batchnorms(model):
+                seconds = _timed(lambda: recalibrate_bn(model, data))
+                record.add(model, data, "recalibrate BN", seconds)
             if epochs:
                 fine_tune_for(epochs, "cosine" if i == len(levels) - 1 else "constant")
     finally:

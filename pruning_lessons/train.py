@@ -6,6 +6,7 @@ library does to keep pruned weights at zero is visible in ``masks.py``, not hidd
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -171,8 +172,71 @@ def fine_tune(
 ) -> History:
     """Fine-tune after pruning: :func:`fit` with fewer epochs and a lower learning rate.
 
-    Han et al. (2015) retrain with SGD at 1/10 of the original learning rate. With Adam on the
-    digits models a gentler cut (half of ``fit``'s rate) recovers more in a few epochs, so that
-    is the default. Masks installed by the pruning functions keep pruned weights at zero.
+    Han et al. (2015) retrain the surviving weights instead of training from scratch; a rate
+    below the original one keeps the network near the solution it had found. Half of ``fit``'s
+    rate (Adam) is the default here. Masks installed by the pruning functions keep pruned weights
+    at zero.
     """
     return fit(model, data, epochs=epochs, lr=lr, desc=kwargs.pop("desc", "fine-tune"), **kwargs)
+
+
+def _batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
+
+
+@torch.no_grad()
+def recalibrate_bn(
+    model: nn.Module,
+    data: Splits | TensorDataset,
+    batches: int | None = None,
+    *,
+    batch_size: int = 32,
+) -> int:
+    """Re-estimate every BatchNorm layer's running mean and variance; return the batch count.
+
+    After channels are removed (or weights masked), the activations reaching each BatchNorm
+    change, but its running statistics still describe the dense network, so eval mode
+    normalises with stale numbers. The fix needs no gradient step: reset the statistics, run
+    ``batches`` training batches (all of them by default, in a fixed order) through the model in
+    train mode without autograd, with ``momentum=None`` so each layer keeps the plain average of
+    the batch means and (unbiased) variances. This is ``torch.optim.swa_utils.update_bn``
+    (the same step after weight averaging, Izmailov et al. 2018); afterwards each module's own
+    train/eval mode and each BatchNorm's momentum are restored. Weights are not touched.
+    """
+    train_set = data.train if isinstance(data, Splits) else data
+    if not isinstance(train_set, TensorDataset):
+        raise TypeError(f"data must be Splits or TensorDataset, got {type(data).__name__}")
+    if batches is not None:
+        _check_positive(batches, "batches")
+    _check_positive(batch_size, "batch_size")
+    norms = _batchnorms(model)
+    if not norms:
+        raise ValueError(
+            "model has no BatchNorm layer with running statistics: nothing to recalibrate"
+        )
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=False, num_workers=0)
+    chosen = list(itertools.islice(loader, batches))
+    modes = {m: m.training for m in model.modules()}
+    saved = {m: (m.momentum, _copy_stats(m)) for m in norms}
+    try:
+        torch.optim.swa_utils.update_bn((like_model(x, model) for x, _ in chosen), model)
+    except BaseException:
+        for m, (momentum, stats) in saved.items():
+            m.momentum = momentum
+            for name, value in stats.items():
+                getattr(m, name).copy_(value)
+        raise
+    finally:
+        for module, mode in modes.items():
+            module.training = mode
+    return len(chosen)
+
+
+def _copy_stats(norm: nn.modules.batchnorm._BatchNorm) -> dict[str, torch.Tensor]:
+    """A copy of a BatchNorm layer's running statistics buffers."""
+    names = ("running_mean", "running_var", "num_batches_tracked")
+    return {n: getattr(norm, n).clone() for n in names if getattr(norm, n) is not None}

@@ -84,13 +84,161 @@ def accuracy_curves(
 
 
 def bars(values: Mapping[str, float], *, ylabel: str, ax: Axes | None = None) -> Axes:
-    """Labelled bars (latency, bytes, parameters...) with the value written on each."""
+    """Labelled bars (latency, bytes, parameters...) with the value written on each.
+
+    The y-axis leaves room above the tallest bar, so every label stays inside the frame.
+    """
     ax = _axes(ax, (5, 3))
     names, heights = list(values), list(values.values())
     drawn = ax.bar(names, heights, color="#4c72b0")
-    ax.bar_label(drawn, fmt="%.3g")
+    ax.bar_label(drawn, fmt="%.3g", padding=2)
+    top = max(heights, default=0.0)
+    if top > 0:
+        ax.set_ylim(0, top * 1.18)
     ax.set(ylabel=ylabel)
     return ax
+
+
+#: Paul Tol's "muted" scheme, designed to stay distinct for colour-blind readers, then two
+#: greys kept for random baselines (a baseline should look like one).
+PALETTE = (
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+)
+BASELINE_GREYS = ("#777777", "#222222")
+
+#: Line style per family of methods (colour tells the method, style its family).
+FAMILY_STYLES = {
+    "magnitude": "-",
+    "structural": "--",
+    "redundancy": "-.",
+    "gradient": ":",
+    "random": (0, (1, 1)),
+}
+
+
+def method_colours(names: Sequence[str]) -> dict[str, str]:
+    """One distinct colour per method name, in order; names containing "random" get greys.
+
+    Raises ``ValueError`` when there are more methods than colours, rather than repeat one.
+    """
+    colours, palette, greys = {}, iter(PALETTE), iter(BASELINE_GREYS)
+    for name in dict.fromkeys(names):
+        source = greys if "random" in name else palette
+        colour = next(source, None)
+        if colour is None:
+            kind = "random baselines" if source is greys else "methods"
+            raise ValueError(f"too many {kind} for distinct colours: {list(names)}")
+        colours[name] = colour
+    return colours
+
+
+def method_curves(
+    curves: Mapping[str, Mapping],
+    *,
+    ax: Axes,
+    colours: Mapping[str, str],
+    dense: float | None = None,
+) -> Axes:
+    """Draw ``{label: {"family", "x", "y", optional "err"}}`` (fractions) as percentages.
+
+    Each method gets its colour, its family's line style and, if given, error bars; the dense
+    model is a thin black line.
+    """
+    for label, curve in curves.items():
+        xs = [100 * x for x in curve["x"]]
+        ys = [100 * y for y in curve["y"]]
+        style = {
+            "color": colours[label],
+            "linestyle": FAMILY_STYLES[curve["family"]],
+            "marker": "o",
+            "markersize": 4,
+            "label": label,
+        }
+        if curve.get("err") is not None:
+            ax.errorbar(xs, ys, yerr=[100 * e for e in curve["err"]], capsize=3, **style)
+        else:
+            ax.plot(xs, ys, **style)
+    if dense is not None:
+        ax.axhline(100 * dense, color="black", linewidth=0.8, label="dense")
+    ax.set_ylim(0, 102)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def legend_below(figure: Figure, axes: Sequence[Axes], *, columns: int = 4) -> None:
+    """One legend for all panels, under them, in a readable size (no duplicate labels)."""
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    figure.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncol=columns,
+        fontsize=9,
+        frameon=False,
+    )
+
+
+def comparison_panels(
+    runs: Mapping[str, Sequence[tuple[float, float | None, float]]],
+    families: Mapping[str, str],
+    *,
+    dense: float,
+    split: str = "test",
+    fine_tuning: str = "after fine-tuning",
+) -> Figure:
+    """Two panels, right after pruning and after fine-tuning, from
+    ``{method: [(share of weights removed, accuracy before or None, accuracy after), ...]}``.
+
+    ``families`` maps each method to its family (magnitude, structural, redundancy,
+    gradient, random), which sets the line style.
+    """
+    figure, panels = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True, layout="constrained")
+    colours = method_colours(list(runs))
+    for column, (ax, title) in enumerate(
+        zip(panels, ("right after pruning", fine_tuning), strict=True), start=1
+    ):
+        curves = {}
+        for name, points in runs.items():
+            shown = [(p[0], p[column]) for p in points if p[column] is not None]
+            if shown:
+                xs, ys = zip(*shown, strict=True)
+                curves[name] = {"family": families[name], "x": xs, "y": ys}
+        method_curves(curves, ax=ax, colours=colours, dense=dense)
+        ax.set(title=title, xlabel="share of the weights removed (%)")
+    panels[0].set_ylabel(f"{split} accuracy (%)")
+    legend_below(figure, panels)
+    return figure
+
+
+def study_panels(
+    panels: Mapping[str, Mapping[str, Mapping]],
+    *,
+    dense: Mapping[str, float],
+    xlabels: Mapping[str, str],
+    split: str = "test",
+    stage: str = "after fine-tuning",
+) -> Figure:
+    """One panel per model from ``{title: {label: curve}}`` (curves as in :func:`method_curves`,
+    with error bars: the spread over seeds)."""
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(6.2 * len(panels), 5.4), layout="constrained", squeeze=False
+    )
+    for ax, (title, curves) in zip(axes[0], panels.items(), strict=True):
+        method_curves(curves, ax=ax, colours=method_colours(list(curves)), dense=dense[title])
+        ax.set(title=title, xlabel=xlabels[title], ylabel=f"{split} accuracy {stage} (%)")
+        ax.legend(fontsize=8.5, loc="lower left", framealpha=0.9)
+    return figure
 
 
 def budget_curve(fit, *, ax: Axes | None = None) -> Axes:

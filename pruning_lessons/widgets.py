@@ -87,13 +87,18 @@ def threshold_explorer(
 class UnitsEffect:
     fraction: float
     parameters: int
-    accuracy: float
-    milliseconds: float
+    accuracy: float  # on the dataset given, the test split in the lessons
+    milliseconds: float  # per batch of 256, fastest of alternating rounds with the dense model
+    speedup: float = 1.0  # dense time / this time, measured side by side
+    mac_ratio: float = 1.0  # dense MACs / these MACs
 
     def __str__(self) -> str:
+        from .narrate import speedup_verdict
+
         return (
             f"{self.fraction:.0%} of the units removed: {self.parameters:,} parameters, "
-            f"accuracy {self.accuracy:.1%}, {self.milliseconds:.2f} ms per batch of 256"
+            f"test accuracy {self.accuracy:.1%}, {self.milliseconds:.2f} ms per batch of 256: "
+            f"{speedup_verdict(self.speedup, self.mac_ratio)}"
         )
 
 
@@ -101,14 +106,19 @@ def units_effect(
     model: nn.Module, dataset: TensorDataset, fraction: float, *, importance: str = "l1"
 ) -> UnitsEffect:
     """Remove ``fraction`` of every hidden layer's units (no fine-tuning) and measure it."""
-    from .metrics import count_parameters, measure_latency
+    from .metrics import count_macs, count_parameters
     from .structured import prune_units
 
     smaller = prune_units(model, fraction, importance=importance) if fraction > 0 else model
     example = dataset.tensors[0][:1]
-    latency = measure_latency(smaller, example, batch_size=256, min_run_time=0.1)
+    ms = side_by_side_ms({"dense": model, "pruned": smaller}, example, rounds=3)
     return UnitsEffect(
-        fraction, count_parameters(smaller), evaluate(smaller, dataset), 1e3 * latency.median
+        fraction,
+        count_parameters(smaller),
+        evaluate(smaller, dataset),
+        ms["pruned"],
+        ms["dense"] / ms["pruned"],
+        count_macs(model, example) / count_macs(smaller, example),
     )
 
 
@@ -679,13 +689,14 @@ class LayerRatioEffect:
     sparsity: float
     accuracy: float
     baseline: float
+    split: str = "validation"  # the dataset the scan and this measurement used
 
     def __str__(self) -> str:
         chosen = ", ".join(f"{name} {amount:.0%}" for name, amount in self.amounts.items())
         return (
             f"allowing {self.max_drop:.1%} per layer: {chosen}; all pruned together: "
-            f"{self.sparsity:.1%} of the weights, accuracy {self.accuracy:.1%} "
-            f"(unpruned {self.baseline:.1%})"
+            f"{self.sparsity:.1%} of the weights, {self.split} accuracy {self.accuracy:.1%} "
+            f"(unpruned {self.baseline:.1%} {self.split})"
         )
 
 
@@ -714,9 +725,16 @@ def layer_ratio_effect(
 
 
 def draw_sensitivity(
-    scan: Sensitivity, amounts: Mapping[str, float] | None = None, *, ax: Axes | None = None
+    scan: Sensitivity,
+    amounts: Mapping[str, float] | None = None,
+    *,
+    ax: Axes | None = None,
+    split: str = "validation",
 ) -> Axes:
-    """Accuracy against the amount each layer alone is pruned; chosen ``amounts`` as stars."""
+    """Accuracy against the amount each layer alone is pruned; chosen ``amounts`` as stars.
+
+    ``split`` names the data the scan ran on (the lessons scan the validation split).
+    """
     from .viz import _axes
 
     ax = _axes(ax)
@@ -736,7 +754,7 @@ def draw_sensitivity(
     ax.axhline(100 * scan.baseline, color="grey", linestyle="--", label="unpruned")
     ax.set(
         xlabel="share of this layer's weights pruned (%)",
-        ylabel="accuracy (%)",
+        ylabel=f"{split} accuracy (%)",
         title="Pruning one layer at a time",
     )
     ax.legend(loc="lower left")

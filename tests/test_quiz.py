@@ -419,7 +419,7 @@ def test_glossary_is_bilingual_and_complete():
         assert t.en and t.en_definition.endswith(".") and not CJK.search(t.en_definition)
         assert CJK.search(t.zh) and CJK.search(t.zh_definition) and t.zh_definition.endswith("。")
     pairs = {(t.en, t.zh) for t in rows}
-    for en, zh in [("weight pruning", "权重剪枝"), ("structured pruning", "结构剪枝")]:
+    for en, zh in [("weight pruning", "权重剪枝"), ("structured pruning", "结构化剪枝")]:
         assert any(en in e and zh in z for e, z in pairs), en
     assert ("fine-tuning", "微调") in pairs
 
