@@ -459,6 +459,12 @@ else:
     )
 
 # %% [markdown]
+# Per-layer ratios from a scan protect the sensitive layers, and a global ranking does
+# something similar implicitly, through the weights' sizes. Which one wins at a given
+# sparsity is printed above for this model; on deep networks, whose layers differ much more
+# than these three, such per-layer choices matter more.
+
+# %% [markdown]
 # <!-- model-answer -->
 # ## 60-second answer · 60 秒回答
 #
