@@ -146,11 +146,12 @@ def method_curves(
     ax: Axes,
     colours: Mapping[str, str],
     dense: float | None = None,
+    ylim: tuple[float, float] | None = (0, 102),
 ) -> Axes:
     """Draw ``{label: {"family", "x", "y", optional "err"}}`` (fractions) as percentages.
 
     Each method gets its colour, its family's line style and, if given, error bars; the dense
-    model is a thin black line.
+    model is a thin black line. ``ylim=None`` lets matplotlib zoom on the data.
     """
     for label, curve in curves.items():
         xs = [100 * x for x in curve["x"]]
@@ -168,7 +169,8 @@ def method_curves(
             ax.plot(xs, ys, **style)
     if dense is not None:
         ax.axhline(100 * dense, color="black", linewidth=0.8, label="dense")
-    ax.set_ylim(0, 102)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     return ax
 
@@ -235,7 +237,8 @@ def study_panels(
         1, len(panels), figsize=(6.2 * len(panels), 5.4), layout="constrained", squeeze=False
     )
     for ax, (title, curves) in zip(axes[0], panels.items(), strict=True):
-        method_curves(curves, ax=ax, colours=method_colours(list(curves)), dense=dense[title])
+        colours = method_colours(list(curves))
+        method_curves(curves, ax=ax, colours=colours, dense=dense[title], ylim=None)
         ax.set(title=title, xlabel=xlabels[title], ylabel=f"{split} accuracy {stage} (%)")
         ax.legend(fontsize=8.5, loc="lower left", framealpha=0.9)
     return figure
