@@ -513,6 +513,37 @@ print(f"budget {budget:,} of {sum(sizes.values()):,} weights -> {left:,} left wi
 
 
 # %% [markdown]
+# ## Capstone: prune to a budget
+#
+# Put the course together. Write `prune_to_budget(model, data)`: it receives the trained
+# 64-300-100-10 MLP of this lesson and the digits data, and returns a model with **at most
+# 5,000 non-zero parameters** (about 90 % of its 50,890 are zero; biases count too) that keeps
+# **at least 95 % test accuracy**. Any criterion, schedule and fine-tuning you like; make your
+# choices on `data.train` and `data.val`. The check runs your function on a fresh copy of the
+# trained MLP, measures the result on the held-out `data.test`, and shows your numbers next to
+# the reference solution's.
+
+# %%
+from pruning_lessons.exercises.capstone import capstone as ex2
+
+
+# %% exercise="06.ex2"
+def prune_to_budget(model, data):
+    """Return the model with at most 5,000 non-zero parameters and >= 95 % test accuracy."""
+    ### BEGIN SOLUTION
+    weights = sum(p.numel() for p in pl.prunable_parameters(model).values())
+    biases = pl.count_parameters(model) - weights
+    pl.magnitude_prune(model, 1 - (5_000 - biases) / weights, scope="global")
+    pl.fine_tune(model, data, epochs=5)
+    return model
+    ### END SOLUTION
+
+
+# %%
+ex2.check(prune_to_budget)
+
+
+# %% [markdown]
 # <!-- model-answer -->
 # ## 60-second answer · 60 秒回答
 #

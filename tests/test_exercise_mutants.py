@@ -20,7 +20,7 @@ import pytest
 import torch
 from torch import nn
 
-from pruning_lessons.exercises import ALL, structural, weight
+from pruning_lessons.exercises import ALL, capstone, structural, weight
 
 WRONG: dict[str, list] = {}
 RIGHT: dict[str, list] = {}
@@ -1180,6 +1180,116 @@ def budget_by_bisection(scan, sizes, max_remaining):
         else:
             low = middle + 1
     return _for_tolerance(scan, drops[low])
+
+
+# --- 06.ex2 capstone: prune to a budget ------------------------------------------------------
+
+
+def _weights_and_others(model):
+    import pruning_lessons as pl
+
+    weights = sum(p.numel() for p in pl.prunable_parameters(model).values())
+    return weights, pl.count_parameters(model) - weights
+
+
+def _budget_amount(model):
+    weights, others = _weights_and_others(model)
+    return 1 - (capstone.MAX_NONZERO - others) / weights
+
+
+@wrong("06.ex2")
+def capstone_unpruned(model, data):
+    return model
+
+
+@wrong("06.ex2")
+def capstone_half(model, data):
+    import pruning_lessons as pl
+
+    pl.magnitude_prune(model, 0.5, scope="global")
+    return model
+
+
+@wrong("06.ex2")
+def capstone_far_too_far(model, data):
+    import pruning_lessons as pl
+
+    pl.magnitude_prune(model, 0.998, scope="global")
+    return model
+
+
+@wrong("06.ex2")
+def capstone_zeros_that_grow_back(model, data):
+    keep = {n: p.detach().abs() > 0 for n, p in model.named_parameters() if p.dim() > 1}
+    import pruning_lessons as pl
+
+    masks = pl.global_magnitude_masks([model.get_parameter(n) for n in keep], _budget_amount(model))
+    with torch.no_grad():
+        for name, mask in zip(keep, masks, strict=True):
+            model.get_parameter(name).mul_(mask)  # zeros, but no mask kept for training
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x, y = data.train.tensors
+    for start in range(0, 256, 32):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x[start : start + 32]), y[start : start + 32]).backward()
+        optimizer.step()
+    return model
+
+
+@wrong("06.ex2")
+def capstone_budget_on_weights_only(model, data):
+    import pruning_lessons as pl
+
+    weights, _ = _weights_and_others(model)
+    pl.magnitude_prune(model, 1 - capstone.MAX_NONZERO / weights, scope="global")
+    return model
+
+
+@wrong("06.ex2")
+def capstone_random_without_fine_tuning(model, data):
+    import pruning_lessons as pl
+
+    pl.prune_weights(model, _budget_amount(model), criterion="random", scope="global")
+    return model
+
+
+@wrong("06.ex2")
+def capstone_returns_nothing(model, data):
+    import pruning_lessons as pl
+
+    pl.magnitude_prune(model, _budget_amount(model), scope="global")
+
+
+@wrong("06.ex2")
+def capstone_returns_the_masks(model, data):
+    import pruning_lessons as pl
+
+    return pl.magnitude_prune(model, _budget_amount(model), scope="global")
+
+
+@wrong("06.ex2")
+def capstone_crashes(model, data):
+    return model(data.train.tensors[0].reshape(-1, 8, 8))
+
+
+@right("06.ex2")
+def capstone_lamp_then_fine_tune(model, data):
+    import pruning_lessons as pl
+
+    pl.prune_weights(model, _budget_amount(model), criterion="lamp", scope="global")
+    pl.fine_tune(model, data, epochs=5)
+    return model
+
+
+@right("06.ex2")
+def capstone_in_two_steps(model, data):
+    import pruning_lessons as pl
+
+    final = _budget_amount(model)
+    for amount in (0.7, final):
+        pl.magnitude_prune(model, amount, scope="global")
+        pl.fine_tune(model, data, epochs=3)
+    return model
 
 
 # --- the tests ------------------------------------------------------------------------------

@@ -159,7 +159,8 @@ def test_solution_functions_pass_their_own_checks(path):
     exercises = {ALL[k].reference.__name__: ALL[k] for k in ALL if k.startswith(path.name[:2])}
     namespace: dict = {}
     exec(  # noqa: S102
-        "import copy\nfrom collections import OrderedDict\nimport torch\nfrom torch import nn\n",
+        "import copy\nfrom collections import OrderedDict\nimport torch\nfrom torch import nn\n"
+        "import pruning_lessons as pl\n",
         namespace,
     )
     checked = set()

@@ -9,9 +9,12 @@ In a notebook::
     fn = ex.ex1.use(my_function)  # yours if it passes, else the reference (with a warning)
 """
 
-from . import lessons, structural, weight
+from . import capstone, lessons, structural, weight
 from .core import Exercise, Feedback
 
-ALL = {e.key: e for e in (*lessons.EXERCISES, *weight.EXERCISES, *structural.EXERCISES)}
+ALL = {
+    e.key: e
+    for e in (*lessons.EXERCISES, *capstone.EXERCISES, *weight.EXERCISES, *structural.EXERCISES)
+}
 
-__all__ = ["ALL", "Exercise", "Feedback", "lessons", "structural", "weight"]
+__all__ = ["ALL", "Exercise", "Feedback", "capstone", "lessons", "structural", "weight"]

@@ -1,0 +1,129 @@
+"""The capstone at the end of lesson 06: prune the digits MLP to a budget of non-zero parameters
+while keeping a target test accuracy, judged on the held-out test split.
+
+The learner writes ``prune_to_budget(model, data)``: any method, any schedule, any fine-tuning
+(on ``data.train`` / ``data.val``). The check trains the dense MLP the lesson uses (seed 0),
+hands a copy to the learner's function and measures the model it returns on ``data.test``;
+the verdict shows the learner's numbers next to those of the reference solution.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from functools import cache
+
+from torch import nn
+
+from .core import Exercise, Feedback
+
+MAX_NONZERO = 5_000  # of the MLP's 50,890 parameters: about 90 % sparsity
+MIN_ACCURACY = 0.95  # the dense MLP reaches about 97.7 %
+
+
+def prune_to_budget(model: nn.Module, data) -> nn.Module:
+    """Global magnitude pruning to the budget (biases kept), then fine-tuning with masks held."""
+    import pruning_lessons as pl
+
+    weights = sum(p.numel() for p in pl.prunable_parameters(model).values())
+    others = pl.count_parameters(model) - weights  # biases stay
+    pl.magnitude_prune(model, 1 - (MAX_NONZERO - others) / weights, scope="global")
+    pl.fine_tune(model, data, epochs=5)
+    return model
+
+
+@cache
+def _setting() -> tuple:
+    """The data and the trained dense MLP of lesson 06 (seed 0), made once per process."""
+    import pruning_lessons as pl
+
+    data = pl.load_digits(seed=0)
+    pl.seed_everything(0)
+    dense = pl.mlp()
+    pl.fit(dense, data, desc="train the MLP for the check")
+    return data, dense
+
+
+def measure(fn: Callable) -> tuple[int, float]:
+    """Non-zero parameters and test accuracy of the model ``fn`` returns for a fresh copy."""
+    import pruning_lessons as pl
+
+    data, dense = _setting()
+    pl.seed_everything(0)
+    model = fn(copy.deepcopy(dense), data)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"return the pruned model, got {type(model).__name__}")
+    return pl.count_nonzero(model), pl.evaluate(model, data.test)
+
+
+@cache
+def reference_numbers() -> tuple[int, float]:
+    """What the reference solution reaches, for comparison."""
+    return measure(prune_to_budget)
+
+
+class Capstone(Exercise):
+    """An exercise judged by the numbers the learner's model reaches, shown with the reference's."""
+
+    def check(self, fn: Callable) -> Feedback:
+        """Run ``fn`` once, then compare its non-zeros and test accuracy with the targets."""
+        if not callable(fn):
+            return Feedback(self.key, "incorrect", f"expected a function, got {type(fn).__name__}")
+        fn = getattr(fn, "learners_function", fn)
+        try:
+            nonzero, accuracy = measure(fn)
+        except NotImplementedError:
+            return Feedback(
+                self.key,
+                "not attempted",
+                "write your code in place of the `raise NotImplementedError(...)` line, then "
+                f"run {self.short}.check again.",
+            )
+        except TypeError as error:
+            return Feedback(self.key, "incorrect", str(error))
+        except Exception as error:  # noqa: BLE001 -- any crash is feedback for the learner
+            return Feedback(
+                self.key,
+                "incorrect",
+                f"your function raised {type(error).__name__} on the trained MLP and the "
+                f"digits data: {error}",
+            )
+        ref_nonzero, ref_accuracy = reference_numbers()
+        numbers = (
+            f"your model: {nonzero:,} non-zero parameters, {accuracy:.1%} test accuracy; "
+            f"the reference: {ref_nonzero:,}, {ref_accuracy:.1%} (targets: at most "
+            f"{MAX_NONZERO:,}, at least {MIN_ACCURACY:.0%})"
+        )
+        if nonzero > MAX_NONZERO:
+            return Feedback(
+                self.key,
+                "incorrect",
+                f"over the budget: {numbers}. If you pruned and fine-tuned, did the zeros "
+                "stay zero during fine-tuning?",
+            )
+        if accuracy < MIN_ACCURACY:
+            return Feedback(
+                self.key,
+                "incorrect",
+                f"accuracy too low: {numbers}. Fine-tuning, a gentler schedule or a better "
+                "spread of the budget over the layers can win it back",
+            )
+        return Feedback(self.key, "correct", numbers)
+
+
+capstone = Capstone(
+    "06.ex2",
+    "capstone: prune to a budget",
+    prune_to_budget,
+    [],
+    [
+        f"The budget counts every parameter that is not exactly zero, biases included: at most "
+        f"{MAX_NONZERO:,}. Prune the weights globally so that what is left fits.",
+        "pl.magnitude_prune(model, amount, scope='global') keeps its masks installed on the "
+        "model, so pl.fine_tune afterwards leaves the zeros in place.",
+        "amount = 1 - (budget - biases) / weights, where weights counts "
+        "pl.prunable_parameters(model) and biases the rest; then fine-tune for a few epochs.",
+    ],
+)
+
+EXERCISES = (capstone,)
