@@ -5,6 +5,7 @@ Every pruner is a choice of *criterion* (what is unimportant), *granularity* (wh
 score -> select -> apply, then fine-tune and measure.
 """
 
+from . import llm
 from .data import Splits, load_digits, saved_result
 from .dependency import UnitGroup, unit_groups
 from .device import available_devices, pick_device, seed_everything
@@ -93,6 +94,7 @@ __all__ = [
     "install_mask",
     "is_nm_sparse",
     "lamp_scores",
+    "llm",
     "Latency",
     "load_bank",
     "load_digits",
