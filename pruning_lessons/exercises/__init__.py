@@ -9,9 +9,9 @@ In a notebook::
     fn = ex.ex1.use(my_function)  # yours if it passes, else the reference (with a warning)
 """
 
-from . import structural, weight
+from . import llm, structural, weight
 from .core import Exercise, Feedback
 
-ALL = {e.key: e for e in (*weight.EXERCISES, *structural.EXERCISES)}
+ALL = {e.key: e for e in (*weight.EXERCISES, *structural.EXERCISES, *llm.EXERCISES)}
 
-__all__ = ["ALL", "Exercise", "Feedback", "structural", "weight"]
+__all__ = ["ALL", "Exercise", "Feedback", "llm", "structural", "weight"]
