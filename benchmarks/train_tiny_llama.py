@@ -77,7 +77,7 @@ def main() -> None:
         "train_seconds": round(seconds, 1),
         "parameters": pl.count_parameters(model),
         "python": corpus.python,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "threads": torch.get_num_threads(),
         "val_perplexity": round(perplexity(model, corpus.val, seq_len=args.seq_len), 3),
         "test_perplexity": round(perplexity(model, corpus.test, seq_len=args.seq_len), 3),
