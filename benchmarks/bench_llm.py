@@ -1,6 +1,6 @@
 """Post-training pruning of the course's small LLaMA-style model: perplexity and time.
 
-    python benchmarks/bench_llm.py [--samples 3] [--eval-tokens 65536] [--calibration 64]
+    python benchmarks/bench_llm.py [--samples 3] [--eval-tokens 32768] [--calibration 64]
 
 Loads the checkpoint made by train_tiny_llama.py (Python standard library, bytes). For dense,
 row magnitude, Wanda and SparseGPT at 50 / 60 / 70 % unstructured and 2:4: test perplexity,
@@ -64,7 +64,7 @@ def outlier_table(model, calibration) -> tuple[list[list], dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=3)
-    parser.add_argument("--eval-tokens", type=int, default=65536)
+    parser.add_argument("--eval-tokens", type=int, default=32768)
     parser.add_argument("--calibration", type=int, default=64, help="sequences of 128 bytes")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     parser.add_argument("--threads", type=int, default=1)

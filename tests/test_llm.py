@@ -19,6 +19,7 @@ from pruning_lessons.llm import (
     drop_blocks,
     input_norms,
     load_corpus,
+    load_tiny_llama,
     perplexity,
     row_magnitude_prune,
     row_mask,
@@ -73,6 +74,15 @@ def test_course_model_size_and_names():
     assert (
         attn.q_proj.out_features // attn.head_dim == 2 * attn.k_proj.out_features // attn.head_dim
     )
+
+
+def test_the_course_checkpoint_loads_safely_and_beats_the_unigram_model(torch_load_calls):
+    model = load_tiny_llama()
+    assert torch_load_calls == [True]  # weights_only: no pickled code
+    assert model.record["python"] and not model.training
+    corpus = load_corpus(seed=0)
+    test = corpus.test[:4096]
+    assert perplexity(model, test) < 0.5 * unigram_perplexity(corpus.train, test)
 
 
 def test_model_is_causal_and_shapes_follow_the_weights():
@@ -477,3 +487,29 @@ def test_distillation_lowers_the_kl_and_leaves_the_teacher_alone():
     assert same_state(teacher, before)
     with pytest.raises(ValueError, match="temperature"):
         distill(student, teacher, data, 0.0)
+
+
+# ------------------------------------------------------------------ the lesson's slider
+
+
+def test_pruned_perplexity_and_the_explorer():
+    from pruning_lessons.llm.explorer import llm_explorer, pruned_perplexity
+
+    model, data = small_model(), tokens(3000)
+    before = state(model)
+    result = pruned_perplexity(model, data[:300], data, "sparsegpt", "2:4", 4)
+    assert result.target == "2:4" and result.pruned > 0 and same_state(model, before)
+    pruned = copy.deepcopy(model)
+    sparsegpt_prune(pruned, calibration_batches(data, 4, 128, seed=0), n_m=(2, 4))
+    assert result.pruned == pytest.approx(perplexity(pruned, data[:300]))
+    assert "sparsegpt at 2:4 (4 sequences)" in str(result)
+    with pytest.raises(ValueError, match="method"):
+        pruned_perplexity(model, data[:300], data, "obs")
+    box = llm_explorer(model, data[:300], data)
+    sparsity, method, size, label = box.children
+    first = label.value
+    method.value = "magnitude"
+    assert label.value != first and "magnitude at 50% (no data)" in label.value
+    sparsity.value = 0.7
+    assert "magnitude at 70%" in label.value
+    assert same_state(model, before)

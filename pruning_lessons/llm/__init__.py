@@ -8,11 +8,14 @@
 * ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`.
 * ``depth``: :func:`block_influence` (ShortGPT), :func:`drop_blocks`.
 * ``distill``: :func:`distill` (KL to the dense teacher) for recovery.
+* ``speed``: one linear layer timed dense / with zeros / narrower, and 2:4 on a GPU.
+* ``explorer``: lesson 10's slider over :func:`explorer.pruned_perplexity`.
 
 Width pruning (attention heads, MLP width, model width) is structured pruning: it belongs to
 :func:`~pruning_lessons.prune_units`, applied to this model, not to a second pruner here.
 """
 
+from . import explorer, speed
 from .calibrate import input_norms
 from .corpus import Corpus, load_corpus, unigram_perplexity
 from .depth import block_influence, blocks_by_influence, drop_blocks
@@ -37,6 +40,7 @@ __all__ = [
     "distill",
     "distill_loss",
     "drop_blocks",
+    "explorer",
     "input_norms",
     "load_corpus",
     "load_tiny_llama",
@@ -47,6 +51,7 @@ __all__ = [
     "row_mask",
     "sparsegpt_prune",
     "sparsegpt_solve",
+    "speed",
     "TinyLlama",
     "TinyLlamaConfig",
     "tiny_llama",
