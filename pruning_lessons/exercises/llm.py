@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .core import Exercise
+from .weight import _mask_shape
 
 # --- reference solution ------------------------------------------------------------------------
 
@@ -128,16 +129,7 @@ def _case(seed: int, rows: int, cols: int, batches: int):
 
 
 def _shape(fn):
-    mask = fn(_W1.clone(), [b.clone() for b in _X1], 0.5)
-    if isinstance(mask, list | tuple):
-        return "your function returned a list; return a boolean tensor of the weight's shape"
-    if not torch.is_tensor(mask):
-        return f"expected a tensor, got {type(mask).__name__}"
-    if mask.shape != _W1.shape:
-        return f"the mask has shape {tuple(mask.shape)} but the weight has {tuple(_W1.shape)}"
-    if mask.dtype != torch.bool:
-        return f"the mask should be boolean (True = keep), but its dtype is {mask.dtype}"
-    return None
+    return _mask_shape(fn, _W1.clone(), [b.clone() for b in _X1], 0.5)
 
 
 def _designed(fn):
