@@ -338,6 +338,20 @@ print(
 )
 
 # %% [markdown]
+# The saved study (`benchmarks/bench_llm_depth.py`) drops two and three blocks and gives the
+# same small budget to distillation and to training the same shallow shape from scratch:
+
+# %%
+depth = json.loads(pl.saved_result("llm_depth.json").read_text())
+for n in ("2", "3"):
+    d = depth[n]
+    print(
+        f"{n} blocks dropped ({d['params_left']:.0%} of the parameters left): perplexity "
+        f"{d['dropped']:.2f} -> {d['distilled']:.2f} after distilling on {depth['tokens']:,} "
+        f"bytes; the same shape from scratch on those bytes: {d['scratch']:.2f}"
+    )
+
+# %% [markdown]
 # ## 6 · Where speed comes from
 #
 # One linear layer, timed on this CPU: at **batch 1** (one token at a time, as when an LLM
