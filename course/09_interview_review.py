@@ -21,9 +21,9 @@
 
 # %% [markdown]
 # Everything the course taught, as an interviewer would ask it. The question bank covers the
-# six lessons and the two coding exercises, in **English and Chinese** (中文): every question
-# exists in both languages with the same id and the same answer, and the language switch in
-# the quiz changes all of its text.
+# six lessons, the two coding exercises and lesson 10 (pruning language models), in
+# **English and Chinese** (中文): every question exists in both languages with the same id
+# and the same answer, and the language switch in the quiz changes all of its text.
 #
 # Three ways to practise:
 #
@@ -128,7 +128,7 @@ pl.glossary_table()
 #
 # 1. Run a mock interview and answer out loud before you reveal each answer.
 # 2. For every short answer you missed, reread the model answer and the lesson it comes from.
-# 3. Redo the two coding exercises (07, 08) from the student notebooks without hints: being
+# 3. Redo the coding exercises (07, 08, and the Wanda mask in 10) without hints: being
 #    able to write a mask and slice a layer on a whiteboard is what live coding rounds test.
 
 # %% [markdown]

@@ -4,6 +4,7 @@
 ``--help`` at once); the first use of a name, ``pl.fit`` say, imports this module.
 """
 
+from . import llm
 from .data import Splits, load_digits, saved_result
 from .dependency import UnitGroup, unit_groups
 from .device import (
@@ -103,6 +104,7 @@ __all__ = [
     "install_model_mask",
     "is_nm_sparse",
     "lamp_scores",
+    "llm",
     "Latency",
     "load_bank",
     "load_digits",

@@ -38,6 +38,7 @@ TOPICS = [
     "challenges",
     "ex_weight",
     "ex_structural",
+    "llm",
 ]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -9,12 +9,18 @@ In a notebook::
     fn = ex.ex1.use(my_function)  # yours if it passes, else the reference (with a warning)
 """
 
-from . import capstone, lessons, structural, weight
+from . import capstone, lessons, llm, structural, weight
 from .core import Exercise, Feedback
 
 ALL = {
     e.key: e
-    for e in (*lessons.EXERCISES, *capstone.EXERCISES, *weight.EXERCISES, *structural.EXERCISES)
+    for e in (
+        *lessons.EXERCISES,
+        *capstone.EXERCISES,
+        *weight.EXERCISES,
+        *structural.EXERCISES,
+        *llm.EXERCISES,
+    )
 }
 
-__all__ = ["ALL", "Exercise", "Feedback", "capstone", "lessons", "structural", "weight"]
+__all__ = ["ALL", "Exercise", "Feedback", "capstone", "lessons", "llm", "structural", "weight"]

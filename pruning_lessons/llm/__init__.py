@@ -1,0 +1,61 @@
+"""Pruning language models: a small LLaMA-style decoder, perplexity and post-training pruners.
+
+* ``model``: :class:`TinyLlama` (RMSNorm, rotary positions, SwiGLU, grouped-query attention)
+  and the course's trained checkpoint (:func:`load_tiny_llama`).
+* ``corpus``: the Python standard library's source as an offline byte corpus.
+* ``evaluate``: :func:`perplexity`, :func:`calibration_batches`.
+* ``calibrate``: activation statistics collected with forward hooks.
+* ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`.
+* ``depth``: :func:`block_influence` (ShortGPT), :func:`drop_blocks`.
+* ``distill``: :func:`distill` (KL to the dense teacher) for recovery.
+* ``speed``: one linear layer timed dense / with zeros / narrower, and 2:4 on a GPU.
+* ``explorer``: lesson 10's slider over :func:`explorer.pruned_perplexity`.
+
+Width pruning (attention heads, MLP width, model width) is structured pruning: it belongs to
+:func:`~pruning_lessons.prune_units`, applied to this model, not to a second pruner here.
+"""
+
+from . import explorer, speed
+from .calibrate import input_norms
+from .corpus import Corpus, load_corpus, unigram_perplexity
+from .depth import block_influence, blocks_by_influence, drop_blocks
+from .distill import distill, distill_loss
+from .evaluate import calibration_batches, perplexity
+from .model import PROJECTIONS, TinyLlama, TinyLlamaConfig, load_tiny_llama, tiny_llama
+from .posttraining import (
+    prune_llm,
+    row_magnitude_prune,
+    row_mask,
+    sparsegpt_prune,
+    sparsegpt_solve,
+    wanda_prune,
+    wanda_scores,
+)
+
+__all__ = [
+    "block_influence",
+    "blocks_by_influence",
+    "calibration_batches",
+    "Corpus",
+    "distill",
+    "distill_loss",
+    "drop_blocks",
+    "explorer",
+    "input_norms",
+    "load_corpus",
+    "load_tiny_llama",
+    "perplexity",
+    "PROJECTIONS",
+    "prune_llm",
+    "row_magnitude_prune",
+    "row_mask",
+    "sparsegpt_prune",
+    "sparsegpt_solve",
+    "speed",
+    "TinyLlama",
+    "TinyLlamaConfig",
+    "tiny_llama",
+    "unigram_perplexity",
+    "wanda_prune",
+    "wanda_scores",
+]
