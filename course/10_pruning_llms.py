@@ -15,6 +15,8 @@
 # <!-- bilingual-box -->
 # **Question:** How do you prune a large language model, and what does it buy?
 #
+# **Three takeaways:**
+#
 # 1. Score a weight by its size *and* the size of its input: Wanda uses |W_ij| · ||X_j||₂
 #    within each output row; SparseGPT also updates the kept weights (Optimal Brain Surgeon).
 # 2. Zeros alone buy no speed: 2:4 runs faster only on sparse tensor cores (NVIDIA Ampere and
@@ -23,6 +25,8 @@
 #    recover with distillation, quantize last.
 #
 # **问题：** 如何剪枝大语言模型？能换来什么？
+#
+# **三个要点：**
 #
 # 1. 评分要同时看权重大小和输入大小：Wanda 在每个输出行内用 |W_ij|·||X_j||₂；
 #    SparseGPT 还会更新保留的权重（最优脑外科）。
@@ -420,9 +424,10 @@ print(llm.explorer.pruned_perplexity(model, test, corpus.train, "wanda", 0.6, 4,
 
 # %% [markdown]
 # <!-- model-answer -->
-# ## As you would say it in an interview / 面试时这样回答
+# ## 60-second answer · 60 秒回答
 #
-# **How would you prune a 7B LLM to run on one GPU?**
+# **60-second answer** (as you would say it in an interview): *How would you prune a 7B LLM
+# to run on one GPU?*
 #
 # > "First the budget: 7 B parameters in fp16 are 14 GB, so fitting and speed come mostly from
 # > quantization, int8 or 4-bit weights. On top of that I prune once after training, with
@@ -434,12 +439,12 @@ print(llm.explorer.pruned_perplexity(model, test, corpus.train, "wanda", 0.6, 4,
 # > distillation from the original. I check perplexity and zero-shot tasks against the dense
 # > model and measure latency and memory at the real batch size."
 #
-# **如何剪枝一个 7B 的大语言模型，使它能在一块 GPU 上运行？**
+# **60 秒回答**（面试时可以这样说）：*如何剪枝一个 7B 的大语言模型，使它能在一块 GPU 上运行？*
 #
 # > “先算预算：7B 参数用 fp16 约 14 GB，所以能否放下以及速度主要靠量化，
 # > 用 int8 或 4 位权重。在此之上，我用 Wanda 或 SparseGPT 基于约 128 条校准序列
 # > 做一次训练后剪枝，采用 2:4 模式，因为这是 Ampere 及更新的 GPU 能真正加速的稀疏，
-# > 而且可以与 int8 或 int4 内核结合。对大语言模型不能只用幅值剪枝：离群激活会让
+# > 而且可以与 int8 或 int4 算子结合。对大语言模型不能只用幅值剪枝：离群激活会让
 # > 小权重变得重要。如果需要真正更小的稠密模型，就按激活重要性或块影响力去掉注意力头、
 # > MLP 宽度或整个块，再用原模型做蒸馏来恢复。最后与稠密模型比较困惑度和零样本任务，
 # > 并在实际批大小下测量延迟和显存。”

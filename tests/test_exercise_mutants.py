@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+import test_exercise_llm  # tests/ is on sys.path (no package): pytest's rootdir import
 import torch
 from torch import nn
 
@@ -1290,6 +1291,12 @@ def capstone_in_two_steps(model, data):
         pl.magnitude_prune(model, amount, scope="global")
         pl.fine_tune(model, data, epochs=3)
     return model
+
+
+# --- 10.ex1 the Wanda mask: its wrong and right answers live in test_exercise_llm.py ----------
+
+WRONG["10.ex1"] = list(test_exercise_llm.WRONG)
+RIGHT["10.ex1"] = [test_exercise_llm.with_a_loop, test_exercise_llm.with_linalg]
 
 
 # --- the tests ------------------------------------------------------------------------------
