@@ -17,7 +17,6 @@ from torch.utils.data import TensorDataset
 from .select import check_fraction
 from .train import evaluate
 from .unstructured import magnitude_prune, prunable_parameters, sparsity
-from .viz import png, weight_histogram
 
 
 def _slider(
@@ -33,6 +32,64 @@ def _slider(
         description=description,
         continuous_update=False,
     )
+
+
+class _Canvas:
+    """One figure kept for the life of a slider, redrawn in place (see :func:`_cut_histogram`).
+
+    Creating a figure and laying it out (constrained layout) costs more than drawing a small
+    plot, so an explorer keeps its figure: the first draw lays it out, later draws clear the
+    axes, draw again into the same place and save a PNG.
+    """
+
+    def __init__(self, size: tuple[float, float] = (6, 3.2)) -> None:
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=size, layout="constrained")
+        self.ax = self.figure.subplots()
+        self._laid_out = False
+
+    def png(self, draw=None, *args, **kwargs) -> bytes:
+        """PNG of the figure after ``draw(*args, ax=..., **kwargs)`` on the cleared axes."""
+        import io
+
+        if draw is not None:
+            self.ax.clear()
+            draw(*args, ax=self.ax, **kwargs)
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=90)
+        if not self._laid_out:  # keep the first layout: the plots change little between moves
+            self.figure.set_layout_engine("none")
+            self._laid_out = True
+        return buffer.getvalue()
+
+
+class _CutHistogram(_Canvas):
+    """The weight histogram, drawn once; each move only shifts the shaded cut ``|w| <= t``.
+
+    The same picture as :func:`~pruning_lessons.viz.weight_histogram`, drawn as one filled
+    outline instead of 120 bars and labelled by a text instead of a legend box, which makes
+    each new PNG several times cheaper.
+    """
+
+    def __init__(self, model: nn.Module, size: tuple[float, float] = (6, 3.2)) -> None:
+        import numpy as np
+
+        super().__init__(size)
+        values = torch.cat(
+            [p.detach().flatten().cpu() for p in prunable_parameters(model).values()]
+        )
+        counts, edges = np.histogram(values.float().numpy(), bins=120)
+        self.ax.stairs(counts, edges, fill=True, color="#4c72b0")
+        self.ax.set(xlabel="weight value", ylabel="count", title="Weights of all prunable layers")
+        self.span = self.ax.axvspan(0.0, 0.0, color="#dd8452", alpha=0.3)
+        self.note = self.ax.text(0.98, 0.95, "", transform=self.ax.transAxes, ha="right", va="top")
+
+    def cut(self, threshold: float) -> bytes:
+        self.span.set_x(-threshold)
+        self.span.set_width(2 * threshold)
+        self.note.set_text(f"shaded: |w| <= {threshold:.3g}")
+        return self.png()
 
 
 def _wired(slider: widgets.ValueWidget, redraw, *parts: widgets.Widget) -> widgets.VBox:
@@ -74,11 +131,12 @@ def threshold_explorer(
     slider = _slider(start, 0.0, top, top / steps, "threshold", ".3f")
     label = _result_label()
     picture = _picture()
+    histogram = _CutHistogram(model)
 
     def redraw(change: dict | None = None) -> None:
         effect = threshold_effect(model, dataset, slider.value)
         label.value = f"<b>{effect}</b>"
-        picture.value = png(weight_histogram, model, slider.value)
+        picture.value = histogram.cut(slider.value)
 
     return _wired(slider, redraw, label, picture)
 
@@ -194,13 +252,14 @@ def amount_explorer(
 
     slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
     label, histogram, sizes = _result_label(), _picture("540px"), _picture("280px")
+    cut_histogram, size_bars = _CutHistogram(model, (6, 3.2)), _Canvas((3, 3.2))
 
     def redraw(change: dict | None = None) -> None:
         effect = amount_effect(model, dataset, slider.value)
         label.value = f"<b>{effect}</b>"
-        histogram.value = png(weight_histogram, model, effect.cut, size=(6, 3.2))
+        histogram.value = cut_histogram.cut(effect.cut)
         kilobytes = {"dense": effect.dense_bytes / 1e3, "sparse": effect.sparse_bytes / 1e3}
-        sizes.value = png(bars, kilobytes, ylabel="kB on disk", size=(3, 3.2))
+        sizes.value = size_bars.png(bars, kilobytes, ylabel="kB on disk")
 
     return _wired(slider, redraw, label, widgets.HBox([histogram, sizes]))
 
@@ -358,6 +417,7 @@ def granularity_explorer(
 
     slider = _slider(start, 0.1, 0.9, 0.1, "units off", ".0%")
     label, weights, units = _result_label(), _picture("410px"), _picture("410px")
+    canvases = {"weight pruning": _Canvas((4.5, 3.2)), "structured": _Canvas((4.5, 3.2))}
 
     def redraw(change: dict | None = None) -> None:
         effect = granularity_effect(model, dataset, slider.value)
@@ -366,9 +426,7 @@ def granularity_explorer(
             (weights, effect.weight_masks, "weight pruning"),
             (units, effect.unit_masks, "structured"),
         ):
-            picture.value = png(
-                mask_heatmap, masks[layer], title=f"{layer}: {kind}", size=(4.5, 3.2)
-            )
+            picture.value = canvases[kind].png(mask_heatmap, masks[layer], title=f"{layer}: {kind}")
 
     return _wired(slider, redraw, label, widgets.HBox([weights, units]))
 
@@ -490,12 +548,12 @@ def budget_explorer(
     from .viz import budget_curve
 
     slider = _slider(start, 0.05, 1.0, 0.05, "budget", ".0%")
-    label, picture = _result_label(), _picture()
+    label, picture, canvas = _result_label(), _picture(), _Canvas()
 
     def redraw(change: dict | None = None) -> None:
         fit = fit_to_budget(model, dataset, slider.value, measure=measure)
         label.value = f"<b>{fit}</b>"
-        picture.value = png(budget_curve, fit)
+        picture.value = canvas.png(budget_curve, fit)
 
     return _wired(slider, redraw, label, picture)
 
@@ -588,12 +646,12 @@ def criteria_explorer(
 ) -> widgets.VBox:
     """A slider over the share of weights pruned: every criterion's accuracy at that amount."""
     slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
-    label, picture = _result_label(), _picture()
+    label, picture, canvas = _result_label(), _picture(), _Canvas()
 
     def redraw(change: dict | None = None) -> None:
         effect = criteria_effect(model, data, slider.value, criteria=criteria)
         label.value = f"<b>{effect}</b>"
-        picture.value = png(draw_criteria, effect)
+        picture.value = canvas.png(draw_criteria, effect)
 
     return _wired(slider, redraw, label, picture)
 
@@ -657,12 +715,12 @@ def schedule_explorer(*, final: float = 0.9, steps: int = 5) -> widgets.VBox:
     steps_slider = widgets.IntSlider(
         value=steps, min=1, max=10, description="steps", continuous_update=False
     )
-    label, picture = _result_label(), _picture()
+    label, picture, canvas = _result_label(), _picture(), _Canvas()
 
     def redraw(change: dict | None = None) -> None:
         effect = schedule_effect(final_slider.value, steps_slider.value)
         label.value = f"<b>{effect}</b>"
-        picture.value = png(draw_schedules, effect)
+        picture.value = canvas.png(draw_schedules, effect)
 
     final_slider.observe(redraw, names="value")
     steps_slider.observe(redraw, names="value")
@@ -748,12 +806,12 @@ def layer_ratio_explorer(
 ) -> widgets.VBox:
     """A slider over the accuracy drop allowed per layer: the ratios it picks, and the result."""
     slider = _slider(start, 0.0, 0.2, 0.005, "max drop", ".1%")
-    label, picture = _result_label(), _picture()
+    label, picture, canvas = _result_label(), _picture(), _Canvas()
 
     def redraw(change: dict | None = None) -> None:
         effect = layer_ratio_effect(model, dataset, scan, slider.value)
         label.value = f"<b>{effect}</b>"
-        picture.value = png(draw_sensitivity, scan, effect.amounts)
+        picture.value = canvas.png(draw_sensitivity, scan, effect.amounts)
 
     return _wired(slider, redraw, label, picture)
 
@@ -850,13 +908,14 @@ def noise_explorer(
     slider.continuous_update = False
     label = _result_label()
     digits_picture, bars_picture = _picture("480px"), _picture("420px")
+    digits_canvas, bars_canvas = _Canvas((6, 1.6)), _Canvas((5, 3))
 
     def redraw(change: dict | None = None) -> None:
         effect = noise_effect(models, dataset, slider.value, kind=kind)
         label.value = f"<b>{effect}</b>"
-        digits_picture.value = png(
-            draw_noisy_digits, dataset, slider.value, kind=kind, size=(6, 1.6)
+        digits_picture.value = digits_canvas.png(
+            draw_noisy_digits, dataset, slider.value, kind=kind
         )
-        bars_picture.value = png(draw_noise, effect, size=(5, 3))
+        bars_picture.value = bars_canvas.png(draw_noise, effect)
 
     return _wired(slider, redraw, label, digits_picture, bars_picture)
