@@ -419,8 +419,12 @@ def granularity_explorer(
     label, weights, units = _result_label(), _picture("410px"), _picture("410px")
     canvases = {"weight pruning": _Canvas((4.5, 3.2)), "structured": _Canvas((4.5, 3.2))}
 
+    effects: dict[float, GranularityEffect] = {}  # a slider has 9 positions: measure each once
+
     def redraw(change: dict | None = None) -> None:
-        effect = granularity_effect(model, dataset, slider.value)
+        if slider.value not in effects:
+            effects[slider.value] = granularity_effect(model, dataset, slider.value)
+        effect = effects[slider.value]
         label.value = "<b>" + str(effect).replace("\n", "<br>") + "</b>"
         for picture, masks, kind in (
             (weights, effect.weight_masks, "weight pruning"),
@@ -434,6 +438,7 @@ def granularity_explorer(
 # --- lesson 03: prune to fit a budget ----------------------------------------------------------
 
 BUDGET_MEASURES = ("macs", "parameters", "latency")
+FIT_AMOUNTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 _MEASURE_UNITS = {"macs": "MACs", "parameters": "parameters", "latency": "ms per batch"}
 
 
@@ -477,7 +482,7 @@ def fit_to_budget(
     budget: float,
     *,
     measure: str = "macs",
-    amounts: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+    amounts: tuple[float, ...] = FIT_AMOUNTS,
     importance: str = "l1",
 ) -> BudgetFit:
     """Remove the smallest fraction of units (from ``amounts``) whose cost fits the budget.
@@ -490,14 +495,25 @@ def fit_to_budget(
     are skipped); ``fits`` is False when even the largest amount costs too much (then that
     one is returned).
     """
+    _check_budget(budget)
+    curve = _budget_curve(model, dataset, measure, amounts, importance)
+    return curve.fit(dataset, budget)
+
+
+def _budget_curve(
+    model: nn.Module,
+    dataset: TensorDataset,
+    measure: str,
+    amounts: Sequence[float],
+    importance: str,
+) -> _BudgetCurve:
+    """Prune ``model`` at each of ``amounts`` and measure each result (the slow part, cached)."""
     from .dependency import unit_groups
     from .metrics import count_macs, count_parameters
     from .structured import prune_units
 
     if measure not in BUDGET_MEASURES:
         raise ValueError(f"measure must be one of {BUDGET_MEASURES}, got {measure!r}")
-    if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
-        raise ValueError(f"budget must be a positive fraction of the dense cost, got {budget!r}")
     if not amounts:
         raise ValueError("amounts is empty: give the fractions of units to try")
     amounts = [check_fraction(a, "each of amounts", below_one=True) for a in amounts]
@@ -512,33 +528,48 @@ def fit_to_budget(
 
     sizes = [g.size for g in unit_groups(model) if g.pinned is None]
     dense_cost = cost(model)
-    curve, chosen = [], None
+    tried = []
     for amount in sorted(amounts):
         if any(round(amount * size) >= size for size in sizes):
             continue  # this amount would remove every unit of some layer
         candidate = prune_units(model, amount, importance=importance) if amount > 0 else model
-        spent = dense_cost if candidate is model else cost(candidate)
-        curve.append((amount, spent))
-        if chosen is None and spent <= budget * dense_cost:
-            chosen = (amount, candidate, spent)
-    if not curve:
+        tried.append((amount, candidate, dense_cost if candidate is model else cost(candidate)))
+    if not tried:
         raise ValueError(f"every amount in {amounts} would remove all units of some layer")
-    fits = chosen is not None
-    if not fits:
-        chosen = (curve[-1][0], candidate, curve[-1][1])
-    amount, smaller, spent = chosen
-    return BudgetFit(
-        measure=measure,
-        budget=float(budget),
-        dense_cost=dense_cost,
-        amount=amount,
-        cost=spent,
-        fits=fits,
-        parameters=count_parameters(smaller),
-        accuracy=evaluate(smaller, dataset),
-        curve=tuple(curve),
-        model=smaller,
-    )
+    return _BudgetCurve(measure, dense_cost, tuple(tried))
+
+
+@dataclass(frozen=True)
+class _BudgetCurve:
+    """Every amount tried, its pruned model and its cost: all a budget slider needs."""
+
+    measure: str
+    dense_cost: float
+    tried: tuple[tuple[float, nn.Module, float], ...]
+
+    def fit(self, dataset: TensorDataset, budget: float) -> BudgetFit:
+        from .metrics import count_parameters
+
+        _check_budget(budget)
+        fitting = [t for t in self.tried if t[2] <= budget * self.dense_cost]
+        amount, smaller, spent = fitting[0] if fitting else self.tried[-1]
+        return BudgetFit(
+            measure=self.measure,
+            budget=float(budget),
+            dense_cost=self.dense_cost,
+            amount=amount,
+            cost=spent,
+            fits=bool(fitting),
+            parameters=count_parameters(smaller),
+            accuracy=evaluate(smaller, dataset),
+            curve=tuple((a, c) for a, _, c in self.tried),
+            model=smaller,
+        )
+
+
+def _check_budget(budget: object) -> None:
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
+        raise ValueError(f"budget must be a positive fraction of the dense cost, got {budget!r}")
 
 
 def budget_explorer(
@@ -550,8 +581,10 @@ def budget_explorer(
     slider = _slider(start, 0.05, 1.0, 0.05, "budget", ".0%")
     label, picture, canvas = _result_label(), _picture(), _Canvas()
 
+    curve = _budget_curve(model, dataset, measure, FIT_AMOUNTS, "l1")  # the same for every budget
+
     def redraw(change: dict | None = None) -> None:
-        fit = fit_to_budget(model, dataset, slider.value, measure=measure)
+        fit = curve.fit(dataset, slider.value)
         label.value = f"<b>{fit}</b>"
         picture.value = canvas.png(budget_curve, fit)
 
@@ -604,6 +637,7 @@ def criteria_effect(
     criteria: Sequence[str] = LESSON_CRITERIA,
     scope: str = "global",
     seed: int = 1,
+    scores: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
 ) -> CriteriaEffect:
     """Prune a copy of ``model`` to ``amount`` with each criterion (no fine-tuning) and test it.
 
@@ -613,15 +647,27 @@ def criteria_effect(
 
     ``seed`` seeds the ``"random"`` criterion (its stream is independent of the model's
     initialisation, see :func:`~pruning_lessons.device.independent_generator`).
+    ``scores`` (optional): each criterion's precomputed scores (:func:`criteria_scores`), so a
+    slider does not score the same model again at every move.
     """
     from .importance import prune_weights
 
     accuracy = {}
     for criterion in criteria:
         pruned = copy.deepcopy(model)
-        prune_weights(pruned, amount, criterion=criterion, scope=scope, data=data, seed=seed)
+        how = scores[criterion] if scores is not None else criterion
+        prune_weights(pruned, amount, criterion=how, scope=scope, data=data, seed=seed)
         accuracy[criterion] = evaluate(pruned, data.test)
     return CriteriaEffect(amount, evaluate(model, data.test), accuracy)
+
+
+def criteria_scores(
+    model: nn.Module, data: Splits, *, criteria: Sequence[str] = LESSON_CRITERIA, seed: int = 1
+) -> dict[str, dict[str, torch.Tensor]]:
+    """Each criterion's scores of ``model``'s weights, as :func:`criteria_effect` computes them."""
+    from .importance import weight_scores
+
+    return {c: dict(weight_scores(model, c, data=data, seed=seed)) for c in criteria}
 
 
 def draw_criteria(effect: CriteriaEffect, *, ax: Axes | None = None) -> Axes:
@@ -647,9 +693,10 @@ def criteria_explorer(
     """A slider over the share of weights pruned: every criterion's accuracy at that amount."""
     slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
     label, picture, canvas = _result_label(), _picture(), _Canvas()
+    scores = criteria_scores(model, data, criteria=criteria)  # they do not depend on the amount
 
     def redraw(change: dict | None = None) -> None:
-        effect = criteria_effect(model, data, slider.value, criteria=criteria)
+        effect = criteria_effect(model, data, slider.value, criteria=criteria, scores=scores)
         label.value = f"<b>{effect}</b>"
         picture.value = canvas.png(draw_criteria, effect)
 
