@@ -17,7 +17,6 @@ from torch.utils.data import TensorDataset
 from .select import check_fraction
 from .train import evaluate
 from .unstructured import magnitude_prune, prunable_parameters, sparsity
-from .viz import png, weight_histogram
 
 
 def _slider(
@@ -33,6 +32,64 @@ def _slider(
         description=description,
         continuous_update=False,
     )
+
+
+class _Canvas:
+    """One figure kept for the life of a slider, redrawn in place (see :func:`_cut_histogram`).
+
+    Creating a figure and laying it out (constrained layout) costs more than drawing a small
+    plot, so an explorer keeps its figure: the first draw lays it out, later draws clear the
+    axes, draw again into the same place and save a PNG.
+    """
+
+    def __init__(self, size: tuple[float, float] = (6, 3.2)) -> None:
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=size, layout="constrained")
+        self.ax = self.figure.subplots()
+        self._laid_out = False
+
+    def png(self, draw=None, *args, **kwargs) -> bytes:
+        """PNG of the figure after ``draw(*args, ax=..., **kwargs)`` on the cleared axes."""
+        import io
+
+        if draw is not None:
+            self.ax.clear()
+            draw(*args, ax=self.ax, **kwargs)
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=90)
+        if not self._laid_out:  # keep the first layout: the plots change little between moves
+            self.figure.set_layout_engine("none")
+            self._laid_out = True
+        return buffer.getvalue()
+
+
+class _CutHistogram(_Canvas):
+    """The weight histogram, drawn once; each move only shifts the shaded cut ``|w| <= t``.
+
+    The same picture as :func:`~pruning_lessons.viz.weight_histogram`, drawn as one filled
+    outline instead of 120 bars and labelled by a text instead of a legend box, which makes
+    each new PNG several times cheaper.
+    """
+
+    def __init__(self, model: nn.Module, size: tuple[float, float] = (6, 3.2)) -> None:
+        import numpy as np
+
+        super().__init__(size)
+        values = torch.cat(
+            [p.detach().flatten().cpu() for p in prunable_parameters(model).values()]
+        )
+        counts, edges = np.histogram(values.float().numpy(), bins=120)
+        self.ax.stairs(counts, edges, fill=True, color="#4c72b0")
+        self.ax.set(xlabel="weight value", ylabel="count", title="Weights of all prunable layers")
+        self.span = self.ax.axvspan(0.0, 0.0, color="#dd8452", alpha=0.3)
+        self.note = self.ax.text(0.98, 0.95, "", transform=self.ax.transAxes, ha="right", va="top")
+
+    def cut(self, threshold: float) -> bytes:
+        self.span.set_x(-threshold)
+        self.span.set_width(2 * threshold)
+        self.note.set_text(f"shaded: |w| <= {threshold:.3g}")
+        return self.png()
 
 
 def _wired(slider: widgets.ValueWidget, redraw, *parts: widgets.Widget) -> widgets.VBox:
@@ -74,11 +131,12 @@ def threshold_explorer(
     slider = _slider(start, 0.0, top, top / steps, "threshold", ".3f")
     label = _result_label()
     picture = _picture()
+    histogram = _CutHistogram(model)
 
     def redraw(change: dict | None = None) -> None:
         effect = threshold_effect(model, dataset, slider.value)
         label.value = f"<b>{effect}</b>"
-        picture.value = png(weight_histogram, model, slider.value)
+        picture.value = histogram.cut(slider.value)
 
     return _wired(slider, redraw, label, picture)
 
@@ -204,13 +262,14 @@ def amount_explorer(
 
     slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
     label, histogram, sizes = _result_label(), _picture("540px"), _picture("280px")
+    cut_histogram, size_bars = _CutHistogram(model, (6, 3.2)), _Canvas((3, 3.2))
 
     def redraw(change: dict | None = None) -> None:
         effect = amount_effect(model, dataset, slider.value)
         label.value = f"<b>{effect}</b>"
-        histogram.value = png(weight_histogram, model, effect.cut, size=(6, 3.2))
+        histogram.value = cut_histogram.cut(effect.cut)
         kilobytes = {"dense": effect.dense_bytes / 1e3, "sparse": effect.sparse_bytes / 1e3}
-        sizes.value = png(bars, kilobytes, ylabel="kB on disk", size=(3, 3.2))
+        sizes.value = size_bars.png(bars, kilobytes, ylabel="kB on disk")
 
     return _wired(slider, redraw, label, widgets.HBox([histogram, sizes]))
 
@@ -368,17 +427,20 @@ def granularity_explorer(
 
     slider = _slider(start, 0.1, 0.9, 0.1, "units off", ".0%")
     label, weights, units = _result_label(), _picture("410px"), _picture("410px")
+    canvases = {"weight pruning": _Canvas((4.5, 3.2)), "structured": _Canvas((4.5, 3.2))}
+
+    effects: dict[float, GranularityEffect] = {}  # a slider has 9 positions: measure each once
 
     def redraw(change: dict | None = None) -> None:
-        effect = granularity_effect(model, dataset, slider.value)
+        if slider.value not in effects:
+            effects[slider.value] = granularity_effect(model, dataset, slider.value)
+        effect = effects[slider.value]
         label.value = "<b>" + str(effect).replace("\n", "<br>") + "</b>"
         for picture, masks, kind in (
             (weights, effect.weight_masks, "weight pruning"),
             (units, effect.unit_masks, "structured"),
         ):
-            picture.value = png(
-                mask_heatmap, masks[layer], title=f"{layer}: {kind}", size=(4.5, 3.2)
-            )
+            picture.value = canvases[kind].png(mask_heatmap, masks[layer], title=f"{layer}: {kind}")
 
     return _wired(slider, redraw, label, widgets.HBox([weights, units]))
 
@@ -386,6 +448,7 @@ def granularity_explorer(
 # --- lesson 03: prune to fit a budget ----------------------------------------------------------
 
 BUDGET_MEASURES = ("macs", "parameters", "latency")
+FIT_AMOUNTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 _MEASURE_UNITS = {"macs": "MACs", "parameters": "parameters", "latency": "ms per batch"}
 
 
@@ -429,7 +492,7 @@ def fit_to_budget(
     budget: float,
     *,
     measure: str = "macs",
-    amounts: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+    amounts: tuple[float, ...] = FIT_AMOUNTS,
     importance: str = "l1",
 ) -> BudgetFit:
     """Remove the smallest fraction of units (from ``amounts``) whose cost fits the budget.
@@ -442,14 +505,25 @@ def fit_to_budget(
     are skipped); ``fits`` is False when even the largest amount costs too much (then that
     one is returned).
     """
+    _check_budget(budget)
+    curve = _budget_curve(model, dataset, measure, amounts, importance)
+    return curve.fit(dataset, budget)
+
+
+def _budget_curve(
+    model: nn.Module,
+    dataset: TensorDataset,
+    measure: str,
+    amounts: Sequence[float],
+    importance: str,
+) -> _BudgetCurve:
+    """Prune ``model`` at each of ``amounts`` and measure each result (the slow part, cached)."""
     from .dependency import unit_groups
     from .metrics import count_macs, count_parameters
     from .structured import prune_units
 
     if measure not in BUDGET_MEASURES:
         raise ValueError(f"measure must be one of {BUDGET_MEASURES}, got {measure!r}")
-    if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
-        raise ValueError(f"budget must be a positive fraction of the dense cost, got {budget!r}")
     if not amounts:
         raise ValueError("amounts is empty: give the fractions of units to try")
     amounts = [check_fraction(a, "each of amounts", below_one=True) for a in amounts]
@@ -464,33 +538,48 @@ def fit_to_budget(
 
     sizes = [g.size for g in unit_groups(model) if g.pinned is None]
     dense_cost = cost(model)
-    curve, chosen = [], None
+    tried = []
     for amount in sorted(amounts):
         if any(round(amount * size) >= size for size in sizes):
             continue  # this amount would remove every unit of some layer
         candidate = prune_units(model, amount, importance=importance) if amount > 0 else model
-        spent = dense_cost if candidate is model else cost(candidate)
-        curve.append((amount, spent))
-        if chosen is None and spent <= budget * dense_cost:
-            chosen = (amount, candidate, spent)
-    if not curve:
+        tried.append((amount, candidate, dense_cost if candidate is model else cost(candidate)))
+    if not tried:
         raise ValueError(f"every amount in {amounts} would remove all units of some layer")
-    fits = chosen is not None
-    if not fits:
-        chosen = (curve[-1][0], candidate, curve[-1][1])
-    amount, smaller, spent = chosen
-    return BudgetFit(
-        measure=measure,
-        budget=float(budget),
-        dense_cost=dense_cost,
-        amount=amount,
-        cost=spent,
-        fits=fits,
-        parameters=count_parameters(smaller),
-        accuracy=evaluate(smaller, dataset),
-        curve=tuple(curve),
-        model=smaller,
-    )
+    return _BudgetCurve(measure, dense_cost, tuple(tried))
+
+
+@dataclass(frozen=True)
+class _BudgetCurve:
+    """Every amount tried, its pruned model and its cost: all a budget slider needs."""
+
+    measure: str
+    dense_cost: float
+    tried: tuple[tuple[float, nn.Module, float], ...]
+
+    def fit(self, dataset: TensorDataset, budget: float) -> BudgetFit:
+        from .metrics import count_parameters
+
+        _check_budget(budget)
+        fitting = [t for t in self.tried if t[2] <= budget * self.dense_cost]
+        amount, smaller, spent = fitting[0] if fitting else self.tried[-1]
+        return BudgetFit(
+            measure=self.measure,
+            budget=float(budget),
+            dense_cost=self.dense_cost,
+            amount=amount,
+            cost=spent,
+            fits=bool(fitting),
+            parameters=count_parameters(smaller),
+            accuracy=evaluate(smaller, dataset),
+            curve=tuple((a, c) for a, _, c in self.tried),
+            model=smaller,
+        )
+
+
+def _check_budget(budget: object) -> None:
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
+        raise ValueError(f"budget must be a positive fraction of the dense cost, got {budget!r}")
 
 
 def budget_explorer(
@@ -500,12 +589,14 @@ def budget_explorer(
     from .viz import budget_curve
 
     slider = _slider(start, 0.05, 1.0, 0.05, "budget", ".0%")
-    label, picture = _result_label(), _picture()
+    label, picture, canvas = _result_label(), _picture(), _Canvas()
+
+    curve = _budget_curve(model, dataset, measure, FIT_AMOUNTS, "l1")  # the same for every budget
 
     def redraw(change: dict | None = None) -> None:
-        fit = fit_to_budget(model, dataset, slider.value, measure=measure)
+        fit = curve.fit(dataset, slider.value)
         label.value = f"<b>{fit}</b>"
-        picture.value = png(budget_curve, fit)
+        picture.value = canvas.png(budget_curve, fit)
 
     return _wired(slider, redraw, label, picture)
 
@@ -556,6 +647,7 @@ def criteria_effect(
     criteria: Sequence[str] = LESSON_CRITERIA,
     scope: str = "global",
     seed: int = 1,
+    scores: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
 ) -> CriteriaEffect:
     """Prune a copy of ``model`` to ``amount`` with each criterion (no fine-tuning) and test it.
 
@@ -565,15 +657,27 @@ def criteria_effect(
 
     ``seed`` seeds the ``"random"`` criterion (its stream is independent of the model's
     initialisation, see :func:`~pruning_lessons.device.independent_generator`).
+    ``scores`` (optional): each criterion's precomputed scores (:func:`criteria_scores`), so a
+    slider does not score the same model again at every move.
     """
     from .importance import prune_weights
 
     accuracy = {}
     for criterion in criteria:
         pruned = copy.deepcopy(model)
-        prune_weights(pruned, amount, criterion=criterion, scope=scope, data=data, seed=seed)
+        how = scores[criterion] if scores is not None else criterion
+        prune_weights(pruned, amount, criterion=how, scope=scope, data=data, seed=seed)
         accuracy[criterion] = evaluate(pruned, data.test)
     return CriteriaEffect(amount, evaluate(model, data.test), accuracy)
+
+
+def criteria_scores(
+    model: nn.Module, data: Splits, *, criteria: Sequence[str] = LESSON_CRITERIA, seed: int = 1
+) -> dict[str, dict[str, torch.Tensor]]:
+    """Each criterion's scores of ``model``'s weights, as :func:`criteria_effect` computes them."""
+    from .importance import weight_scores
+
+    return {c: dict(weight_scores(model, c, data=data, seed=seed)) for c in criteria}
 
 
 def draw_criteria(effect: CriteriaEffect, *, ax: Axes | None = None) -> Axes:
@@ -598,12 +702,13 @@ def criteria_explorer(
 ) -> widgets.VBox:
     """A slider over the share of weights pruned: every criterion's accuracy at that amount."""
     slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
-    label, picture = _result_label(), _picture()
+    label, picture, canvas = _result_label(), _picture(), _Canvas()
+    scores = criteria_scores(model, data, criteria=criteria)  # they do not depend on the amount
 
     def redraw(change: dict | None = None) -> None:
-        effect = criteria_effect(model, data, slider.value, criteria=criteria)
+        effect = criteria_effect(model, data, slider.value, criteria=criteria, scores=scores)
         label.value = f"<b>{effect}</b>"
-        picture.value = png(draw_criteria, effect)
+        picture.value = canvas.png(draw_criteria, effect)
 
     return _wired(slider, redraw, label, picture)
 
@@ -667,12 +772,12 @@ def schedule_explorer(*, final: float = 0.9, steps: int = 5) -> widgets.VBox:
     steps_slider = widgets.IntSlider(
         value=steps, min=1, max=10, description="steps", continuous_update=False
     )
-    label, picture = _result_label(), _picture()
+    label, picture, canvas = _result_label(), _picture(), _Canvas()
 
     def redraw(change: dict | None = None) -> None:
         effect = schedule_effect(final_slider.value, steps_slider.value)
         label.value = f"<b>{effect}</b>"
-        picture.value = png(draw_schedules, effect)
+        picture.value = canvas.png(draw_schedules, effect)
 
     final_slider.observe(redraw, names="value")
     steps_slider.observe(redraw, names="value")
@@ -766,12 +871,12 @@ def layer_ratio_explorer(
 ) -> widgets.VBox:
     """A slider over the accuracy drop allowed per layer: the ratios it picks, and the result."""
     slider = _slider(start, 0.0, 0.2, 0.005, "max drop", ".1%")
-    label, picture = _result_label(), _picture()
+    label, picture, canvas = _result_label(), _picture(), _Canvas()
 
     def redraw(change: dict | None = None) -> None:
         effect = layer_ratio_effect(model, dataset, scan, slider.value)
         label.value = f"<b>{effect}</b>"
-        picture.value = png(draw_sensitivity, scan, effect.amounts)
+        picture.value = canvas.png(draw_sensitivity, scan, effect.amounts)
 
     return _wired(slider, redraw, label, picture)
 
@@ -868,13 +973,14 @@ def noise_explorer(
     slider.continuous_update = False
     label = _result_label()
     digits_picture, bars_picture = _picture("480px"), _picture("420px")
+    digits_canvas, bars_canvas = _Canvas((6, 1.6)), _Canvas((5, 3))
 
     def redraw(change: dict | None = None) -> None:
         effect = noise_effect(models, dataset, slider.value, kind=kind)
         label.value = f"<b>{effect}</b>"
-        digits_picture.value = png(
-            draw_noisy_digits, dataset, slider.value, kind=kind, size=(6, 1.6)
+        digits_picture.value = digits_canvas.png(
+            draw_noisy_digits, dataset, slider.value, kind=kind
         )
-        bars_picture.value = png(draw_noise, effect, size=(5, 3))
+        bars_picture.value = bars_canvas.png(draw_noise, effect)
 
     return _wired(slider, redraw, label, digits_picture, bars_picture)

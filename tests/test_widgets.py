@@ -56,3 +56,45 @@ def test_png_draws_without_pyplot(trained_mlp):
 def test_weight_histogram_draws_a_bfloat16_model():
     model = pl.mlp().to(torch.bfloat16)
     assert png(weight_histogram, model, 0.05)[:4] == b"\x89PNG"
+
+
+def _counting(monkeypatch, owner, name):
+    """Wrap ``owner.name`` so that its calls are counted in the returned list."""
+    calls = []
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def test_moving_a_slider_recomputes_only_what_depends_on_it(monkeypatch, trained_mlp, digits):
+    # what does not change with the slider (figures and their layout, the weight histogram,
+    # the scores of each criterion, the pruned models of a budget curve) is made once
+    import matplotlib.figure
+
+    import pruning_lessons.importance as importance
+    import pruning_lessons.structured as structured
+    from pruning_lessons import widgets as w
+
+    figures = _counting(monkeypatch, matplotlib.figure.Figure, "__init__")
+    scored = _counting(monkeypatch, importance, "weight_scores")
+    pruned = _counting(monkeypatch, structured, "prune_units")
+    splits = pl.load_digits(seed=0)
+    boxes = {
+        "amount": w.amount_explorer(trained_mlp, digits.test),
+        "threshold": w.threshold_explorer(trained_mlp, digits.test),
+        "criteria": w.criteria_explorer(trained_mlp, splits, criteria=("magnitude", "taylor")),
+        "budget": w.budget_explorer(pl.cnn(), digits.test),
+        "schedule": w.schedule_explorer(),
+    }
+    built = len(figures), len(scored), len(pruned)
+    for name, box in boxes.items():
+        slider, label = box.children[0], box.children[-2 if name == "schedule" else 1]
+        before = label.value
+        slider.value = slider.value - 2 * slider.step
+        assert label.value != before, name
+    assert (len(figures), len(scored), len(pruned)) == built
