@@ -205,9 +205,8 @@ def _writable_file(path: Path, option: str) -> str | None:
 
 def check_outputs(args: argparse.Namespace) -> str | None:
     """Why the output paths cannot be used, or None: checked before any training."""
-    outputs = [(path, option) for path, option in ((args.json, "--json"), (args.plot, "--plot"))]
-    outputs = [(path, option) for path, option in outputs if path is not None]
-    if len(outputs) == 2 and outputs[0][0].resolve() == outputs[1][0].resolve():
+    outputs = [(p, option) for p, option in ((args.json, "--json"), (args.plot, "--plot")) if p]
+    if args.json and args.plot and args.json.resolve() == args.plot.resolve():
         return f"--json and --plot name the same file, {args.json}"
     if args.plot is not None:
         suffix = args.plot.suffix.lower().lstrip(".")
