@@ -6,7 +6,8 @@ How it works (small mechanisms, no reparametrisation):
    ``weight_mask``. ``copy.deepcopy``, pickling and ``.to(device)`` carry it along.
 2. The weight itself is set to zero where the mask is ``False``: ``model.fc1.weight`` really
    contains the zeros, and the forward pass is an ordinary dense one.
-3. Optimizers revive zeros (momentum and weight decay move a weight whose gradient is zero).
+3. Optimizers revive zeros: the gradient at a pruned weight is generally not zero, and
+   momentum or Adam state keeps moving it even where the gradient is masked.
    A post-step hook, registered once for every ``torch.optim`` optimizer, multiplies each
    masked parameter (and its optimizer state: momentum, Adam moments) by its mask after every
    ``optimizer.step()``. It finds a parameter's mask through a registry that is filled when a

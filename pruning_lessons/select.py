@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from .checks import check_fraction
+from .device import using_threads
 
 CHUNK = 1 << 16  # elements read at a time by the streaming passes (256 KiB of float32)
 _BUCKETS = 1 << 16
@@ -96,23 +97,14 @@ def _chunk_keys(
                 yield i, start, _keys(torch.where(kept, score(chunk).float(), -math.inf))
 
 
-@contextlib.contextmanager
-def one_cpu_thread(device: torch.device) -> Iterator[None]:
+def one_cpu_thread(device: torch.device) -> contextlib.AbstractContextManager:
     """Run the enclosed torch ops on one intra-op thread if ``device`` is the CPU.
 
     Many small ops each pay for a parallel region; under contention that costs far more than
     the work (see the module docstring). The caller's thread count is restored on exit, also
-    after an error. Other devices are left alone.
+    after an error (:func:`~pruning_lessons.device.using_threads`). Other devices are left alone.
     """
-    before = torch.get_num_threads()
-    if device.type != "cpu" or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return using_threads(1) if device.type == "cpu" else contextlib.nullcontext()
 
 
 def _find_in_histogram(hist: torch.Tensor, rank: int) -> tuple[int, int]:
