@@ -6,7 +6,6 @@ score -> select -> apply, then fine-tune and measure.
 """
 
 from .data import Splits, load_digits, saved_result
-from .dependency import UnitGroup, unit_groups
 from .device import available_devices, pick_device, seed_everything
 from .glossary import glossary, glossary_table
 from .importance import (
@@ -52,12 +51,17 @@ from .semistructured import (
 )
 from .structured import (
     UNIT_IMPORTANCE,
+    StructureWarning,
+    UnitGroup,
+    load_pruned_structure,
     prune_units,
     random_importance,
+    remove_layers,
+    save_pruned_structure,
     select_units,
+    unit_groups,
     unit_scores,
 )
-from .surgery import load_pruned_structure, remove_layers, save_pruned_structure
 from .train import History, evaluate, fine_tune, fit, make_optimizer
 from .unit_importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
 from .unstructured import (
@@ -133,6 +137,7 @@ __all__ = [
     "sparsity",
     "sparsity_report",
     "SparsityReport",
+    "StructureWarning",
     "Splits",
     "taylor_scores",
     "taylor_unit_importance",

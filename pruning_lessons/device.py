@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -83,3 +85,19 @@ def like_model(x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
     if x.is_floating_point() and param.is_floating_point():
         return x.to(device=param.device, dtype=param.dtype)
     return x.to(param.device)
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module, *, grad: bool = False) -> Iterator[None]:
+    """Eval mode (BatchNorm statistics stay put, no dropout), autograd off unless ``grad``.
+
+    Every module's train/eval mode is restored afterwards.
+    """
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.set_grad_enabled(grad):
+            yield
+    finally:
+        for module, mode in modes.items():
+            module.training = mode

@@ -10,8 +10,7 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
-from .dependency import evaluating
-from .device import like_model
+from .device import evaluating, like_model
 
 _MAC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
