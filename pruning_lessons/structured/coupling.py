@@ -859,7 +859,7 @@ class _Walker:
                     label = self.align(label, other, node, proportional=gqa)
             batch.append(label)
         if isinstance(mask, fx.Node):
-            for d, label in enumerate(self.labels(mask)):
+            for label in self.labels(mask):
                 if label is not None:
                     self.pin_label(label, f"an attention mask computed from units {_where(node)}")
         return [*batch, lq[-2], lv[-1]]
