@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.utils import benchmark
+from torch.utils.flop_counter import FlopCounterMode
 
 from .device import evaluating, like_model
 
@@ -98,32 +99,37 @@ def sparsity_report(model: nn.Module, *, weights_only: bool = False) -> Sparsity
 def count_macs(model: nn.Module, example_input: torch.Tensor, *, nonzero_only: bool = False) -> int:
     """Multiply-accumulates of one forward pass on ``example_input`` (all its samples).
 
-    Only Linear and Conv layers count (normalisation, activations and pooling are cheap by
-    comparison). A Linear layer costs ``in_features`` MACs per output value; a Conv layer
-    ``in_channels / groups x kernel volume`` per output value. With ``nonzero_only=True``
-    each output value costs only the non-zero weights of its neuron/filter, summed over
-    neurons: the theoretical cost if zeros were skipped (ShrinkBench's "theoretical speed-up"
-    is the ratio of the two counts).
+    Dense MACs are half the FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` counts:
+    every matrix product and convolution, including attention (``bmm``,
+    ``scaled_dot_product_attention``) and any ``matmul`` in ``forward``; element-wise work
+    (normalisation, activations, pooling) is not counted. A Linear layer costs
+    ``in_features`` MACs per output value, a Conv layer ``in_channels / groups x kernel
+    volume``. With ``nonzero_only=True`` each output value of a Linear or Conv layer costs only
+    the non-zero weights of its neuron/filter (the theoretical cost if zeros were skipped;
+    ShrinkBench's "theoretical speed-up" is the ratio of the two counts); other products count
+    in full.
     """
-    total = 0
+    layers = {"dense": 0, "nonzero": 0}
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        nonlocal total
         out_units = module.out_features if isinstance(module, nn.Linear) else module.out_channels
         positions = output.numel() // out_units  # batch x spatial positions
-        if nonzero_only:
-            total += positions * int(torch.count_nonzero(module.weight))
-        else:
-            total += positions * module.weight.numel()
+        layers["dense"] += positions * module.weight.numel()
+        layers["nonzero"] += positions * int(torch.count_nonzero(module.weight))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _MAC_LAYERS)]
+    handles = []
+    if nonzero_only:
+        handles = [
+            m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _MAC_LAYERS)
+        ]
     try:
-        with evaluating(model):
+        with evaluating(model), FlopCounterMode(display=False) as counter:
             model(like_model(example_input, model))
     finally:
         for h in handles:
             h.remove()
-    return total
+    total = counter.get_total_flops() // 2
+    return total - layers["dense"] + layers["nonzero"] if nonzero_only else total
 
 
 def file_size(obj: nn.Module | dict) -> int:

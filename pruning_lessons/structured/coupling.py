@@ -298,7 +298,7 @@ class _Walker:
         self.fixed: dict[tuple[str, int], str] = {}
         self.param_space: dict[tuple[str, int], int] = {}
         self.conv_groups: dict[str, tuple[int, int]] = {}  # weight name -> (space, groups)
-        self.unknown: dict[str, None] = {}
+        self.unknown: dict[tuple[str, str], None] = {}
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -451,11 +451,10 @@ class _Walker:
         touched = False
         for arg in _tensor_args(node):
             for label in self.labels(arg):
-                if label is not None:
-                    touched = True
-                    self.pin_label(label, reason)
+                touched = touched or any(seg[0] == "space" for seg in label or ())
+                self.pin_label(label, reason)
         if touched:
-            self.unknown.setdefault(reason)
+            self.unknown.setdefault((what, _where(node)))
         return [None] * len(self.shape(node))
 
     # --- the walk ------------------------------------------------------------------------------
@@ -476,8 +475,16 @@ class _Walker:
             elif node.op == "output":
                 for arg in _tensor_args(node):
                     self.pin_node(arg, "its units are the model's outputs")
-        for message in self.unknown:
-            warnings.warn(message + "; those units are kept", StructureWarning, stacklevel=4)
+        by_op: dict[str, list[str]] = {}
+        for what, where in self.unknown:
+            by_op.setdefault(what, []).append(where)
+        for what, places in by_op.items():
+            more = f" and {len(places) - 3} more places" if len(places) > 3 else ""
+            message = (
+                f"structured pruning cannot follow {what} in {'; '.join(places[:3])}{more}; "
+                "the units that pass through it are kept"
+            )
+            warnings.warn(message, StructureWarning, stacklevel=4)
 
     def call(self, node: fx.Node) -> object:
         if node.target is operator.getitem:
@@ -542,6 +549,21 @@ class _Walker:
             result[target] = self.scaled(block[0][1], new[target], node)
         return result
 
+    def op_pad(self, node: fx.Node) -> list[Label]:
+        """Padding (``F.pad``): the padded axes must not carry units."""
+        labels = self.labels(node.args[0])
+        pads = list(node.args[1])
+        for k in range(len(pads) // 2):
+            if pads[2 * k] or pads[2 * k + 1]:
+                label = labels[-1 - k]
+                if label is not None:
+                    self.pin_label(label, f"padding across its units in {_where(node)}")
+                    labels[-1 - k] = None
+        return labels
+
+    op_constant_pad_nd = op_pad
+    op_reflection_pad1d = op_reflection_pad2d = op_replication_pad2d = op_pad
+
     def op_permute(self, node: fx.Node) -> list[Label]:
         labels = self.labels(node.args[0])
         return [labels[d] for d in node.args[1]]
@@ -568,13 +590,19 @@ class _Walker:
         labels = self.labels(node.args[0])
         dim %= max(len(labels), 1)
         if self.shape(node)[dim] != self.shape(node.args[0])[dim] and labels[dim] is not None:
+            if all(seg[0] == "param" for seg in labels[dim]):
+                self.fix(labels[dim], node)
+                labels[dim] = None
+                return labels
             return self.unknown_op(node, "a slice across units")
         return labels
 
     def op_select(self, node: fx.Node) -> list[Label]:
         labels = self.labels(node.args[0])
         dim = node.args[1] % len(labels)
-        if labels[dim] is not None:
+        if labels[dim] is not None and all(seg[0] == "param" for seg in labels[dim]):
+            self.fix(labels[dim], node)
+        elif labels[dim] is not None:
             return self.unknown_op(node, "indexing one unit")
         return labels[:dim] + labels[dim + 1 :]
 
@@ -925,12 +953,17 @@ class _Walker:
             if hit:
                 self.pin_label(label, f"layer {hit[0]!r} is in ignored_layers")
         by_root: dict[int, UnitGroup] = {}
+        taken: set[str] = set()
         for (pname, _), (label, role, _) in self.members.items():
             for seg in label:
                 if seg[0] == "space" and role == "producer":
                     root = self.spaces.find(seg[1])
                     if root not in by_root:
-                        by_root[root] = UnitGroup(owner[pname][0], self.spaces.units[root])
+                        name = owner[pname][0]
+                        if name in taken:  # a module with several outputs (stacked LSTM)
+                            name = f"{name}.{owner[pname][1]}"
+                        taken.add(name)
+                        by_root[root] = UnitGroup(name, self.spaces.units[root])
         for root, group in by_root.items():
             group.pinned = self.spaces.pinned.get(root)
             if group.pinned is None and group.size < 2:
