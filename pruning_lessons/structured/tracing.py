@@ -133,7 +133,15 @@ def trace(model: nn.Module, example_input: torch.Tensor) -> Trace:
             ) from err
     signature = program.graph_signature
     names = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
-    parameters = {p: n.removeprefix("model.") for p, n in names.items()}
+    first = {}  # a tied tensor is known by its first name in named_parameters()
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        first.setdefault(id(tensor), name)
+    tensors = dict(model.named_parameters(remove_duplicate=False))
+    tensors.update(model.named_buffers(remove_duplicate=False))
+    parameters = {}
+    for placeholder, name in names.items():
+        name = name.removeprefix("model.")
+        parameters[placeholder] = first.get(id(tensors.get(name)), name)
     constants = set(signature.inputs_to_lifted_tensor_constants)
     user = set(signature.user_inputs)
     graph = program.graph
