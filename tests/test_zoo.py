@@ -124,6 +124,26 @@ def test_macs_drop_at_least_as_much_as_torch_pruning(name):
     assert ratio <= _torch_pruning_macs(name, 0.5) + 1e-9
 
 
+#: Models whose width only Torch-Pruning's way prunes: through LayerNorm / RMSNorm.
+THROUGH_NORMS = ("convnext", "vit", "llama_gqa", "gpt2", "bert")
+
+
+@pytest.mark.parametrize("name", THROUGH_NORMS)
+def test_through_norms_prunes_the_width_too(name):
+    model, example, _, before = _zoo(name)
+    exact = pl.prune_units(model, 0.5, example_input=example)
+    wide = pl.prune_units(model, 0.5, example_input=example, through_norms=True)
+    dense = pl.count_macs(model, example)
+    assert pl.count_macs(wide, example) < pl.count_macs(exact, example) < dense
+    wide.train()
+    _output(wide(example)).float().square().mean().backward()
+    state = model.state_dict()
+    assert all(torch.equal(before[k], state[k]) for k in before)
+    embeddings = None if name == "convnext" else wide.get_input_embeddings()
+    if isinstance(embeddings, nn.Embedding):
+        assert wide.config.hidden_size == embeddings.embedding_dim == 16
+
+
 def test_what_each_zoo_model_keeps_whole():
     """Pinned groups and their reasons: only outputs and what removal would change."""
     allowed = ("model's outputs", "normalisation over", "mean over", "a split through")

@@ -286,7 +286,10 @@ IGNORED = {"_assert_tensor_metadata", "sym_constrain_range_for_size", "_assert_s
 class _Walker:
     """Labels every tensor axis of the graph and records the members of every space."""
 
-    def __init__(self, model: nn.Module, recorded: Trace, strict: bool) -> None:
+    def __init__(
+        self, model: nn.Module, recorded: Trace, strict: bool, through_norms: bool = False
+    ) -> None:
+        self.through_norms = through_norms
         self.model = model
         self.trace = recorded
         self.strict = strict
@@ -650,8 +653,12 @@ class _Walker:
         for seg in label or ():
             bounds.append(bounds[-1] + seg[2])
         if label is not None and not set(cuts) <= set(bounds):
+            label = self.refine(label, sizes)
+        if label is not None and not set(cuts) <= set(bounds_of(label)):
             self.unknown_op(node, "a split through a layer's units")
             label = None
+        elif label is not None:
+            bounds = bounds_of(label)
         outs = []
         for k in range(len(sizes)):
             part = list(labels)
@@ -664,6 +671,46 @@ class _Walker:
                 part[dim] = None
             outs.append(part)
         return outs
+
+    def refine(self, label: Label, sizes: list[int]) -> Label:
+        """Split a fresh space into equal parts, e.g. GPT-2's fused q/k/v projection.
+
+        Possible only while the space is merged with nothing else and each part holds whole
+        units; every label that refers to it is rewritten to the parts.
+        """
+        if len(label) != 1 or label[0][0] != "space" or len(set(sizes)) != 1:
+            return label
+        space, length = label[0][1], label[0][2]
+        parts = len(sizes)
+        alone = self.spaces.find(space) == space and self.spaces.parent.count(space) == 1
+        if not alone or self.spaces.units[space] % parts or length % parts:
+            return label
+        units = self.spaces.units[space] // parts
+        new = [self.spaces.new(units) for _ in range(parts)]
+        if space in self.spaces.pinned:
+            for part in new:
+                self.spaces.pin(part, self.spaces.pinned[space])
+
+        def rewrite(old: Label) -> Label:
+            if old is None or not any(seg[0] == "space" and seg[1] == space for seg in old):
+                return old
+            segs: list[Seg] = []
+            for seg in old:
+                if seg[0] == "space" and seg[1] == space:
+                    segs.extend(("space", part, seg[2] // parts) for part in new)
+                else:
+                    segs.append(seg)
+            return tuple(segs)
+
+        for key, (old, role, where) in list(self.members.items()):
+            self.members[key] = (rewrite(old), role, where)
+        for node, value in self.values.items():
+            if isinstance(value, list):
+                self.values[node] = [
+                    [rewrite(v) for v in item] if isinstance(item, list) else rewrite(item)
+                    for item in value
+                ]
+        return rewrite(label)
 
     def op_split(self, node: fx.Node) -> list[list[Label]]:
         sizes = node.args[1]
@@ -698,7 +745,10 @@ class _Walker:
             dims = list(range(ndim))
         dims = [dims] if isinstance(dims, int) else list(dims)
         dims = {d % ndim for d in dims} if ndim else set()
+        averages = {"mean", "var", "std", "var_mean", "std_mean"}
         for d in dims:
+            if self.through_norms and name in averages:
+                continue
             if labels[d] is not None and name not in SUMS:
                 self.pin_label(labels[d], f"{name} over its units in {_where(node)}")
         out = self.shape(node)
@@ -848,7 +898,8 @@ class _Walker:
         labels = self.labels(node.args[0])
         normalized = len(node.args[1])
         for label in labels[-normalized:]:
-            self.pin_label(label, f"a normalisation over its units in {_where(node)}")
+            if not (self.through_norms and normalized == 1):
+                self.pin_label(label, f"a normalisation over its units in {_where(node)}")
         if normalized == 1:
             self.norm_params(node, node.args[2:4], labels[-1])
         return labels
@@ -1003,6 +1054,13 @@ def _owners(model: nn.Module) -> dict[str, tuple[str, str]]:
     return owner
 
 
+def bounds_of(label: Label) -> list[int]:
+    bounds = [0]
+    for seg in label or ():
+        bounds.append(bounds[-1] + seg[2])
+    return bounds
+
+
 def name_with_indices(node: fx.Node) -> bool:
     return "with_indices" in _op(node)
 
@@ -1019,6 +1077,7 @@ def unit_groups(
     *,
     strict: bool = False,
     ignored_layers: Iterable[str | nn.Module] = (),
+    through_norms: bool = False,
 ) -> list[UnitGroup]:
     """Every set of units that structured pruning must remove together, in forward order.
 
@@ -1029,7 +1088,10 @@ def unit_groups(
     but may not be pruned. ``example_input`` is run once through the model (eval mode, no
     gradients); it may be left out only for the course's models, which take one ``(1, 1, 8,
     8)`` image. ``strict=True`` raises ``TypeError`` where the default pins with a
-    :class:`StructureWarning`. ``model`` is not changed.
+    :class:`StructureWarning`. ``through_norms=True`` also prunes units that a LayerNorm,
+    RMSNorm or mean normalises over (a transformer's or ConvNeXt's width), as Torch-Pruning
+    does: the pruned model then normalises over the units left, so it is no longer exactly
+    the zeroed original. ``model`` is not changed.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -1045,7 +1107,7 @@ def unit_groups(
             ) from err
     else:
         recorded = trace(model, example_input)
-    walker = _Walker(model, recorded, strict)
+    walker = _Walker(model, recorded, strict, through_norms)
     walker.run()
     return walker.groups(ignored)
 

@@ -241,6 +241,7 @@ def _plan(
         example_input,
         strict=options.get("strict", False),
         ignored_layers=options.get("ignored_layers", ()),
+        through_norms=options.get("through_norms", False),
     )
     amounts = _amounts(amount, groups, scope)
     chosen = [g for g in groups if g.name in amounts]
@@ -281,9 +282,15 @@ def select_units(
     ignored_layers: Iterable[str | nn.Module] = (),
     round_to: int = 1,
     strict: bool = False,
+    through_norms: bool = False,
 ) -> dict[str, list[int]]:
     """The units :func:`prune_units` would remove, as sorted indices by group name."""
-    options = {"ignored_layers": ignored_layers, "round_to": round_to, "strict": strict}
+    options = {
+        "ignored_layers": ignored_layers,
+        "round_to": round_to,
+        "strict": strict,
+        "through_norms": through_norms,
+    }
     return _plan(model, amount, importance, scope, example_input, seed, options)[1]
 
 
@@ -298,6 +305,7 @@ def prune_units(
     ignored_layers: Iterable[str | nn.Module] = (),
     round_to: int = 1,
     strict: bool = False,
+    through_norms: bool = False,
 ) -> nn.Module:
     """A new, physically smaller copy of ``model`` with the least important units removed.
 
@@ -318,9 +326,16 @@ def prune_units(
     eval mode to record the graph; only the course's models may leave it out. Options:
     ``ignored_layers`` (modules or names whose units are kept), ``round_to`` (keep a multiple
     of this many units per group, removing fewer), ``strict`` (refuse, with a ``TypeError``
-    naming the module, what the default keeps whole with a :class:`StructureWarning`).
+    naming the module, what the default keeps whole with a :class:`StructureWarning`),
+    ``through_norms`` (also prune what a LayerNorm/RMSNorm normalises over: a transformer's
+    width; the result is then not exactly the zeroed original, see :func:`.unit_groups`).
     ``model`` itself is never changed.
     """
-    options = {"ignored_layers": ignored_layers, "round_to": round_to, "strict": strict}
+    options = {
+        "ignored_layers": ignored_layers,
+        "round_to": round_to,
+        "strict": strict,
+        "through_norms": through_norms,
+    }
     groups, removed = _plan(model, amount, importance, scope, example_input, seed, options)
     return remove_units(model, groups, removed)

@@ -103,7 +103,7 @@ def fix_sizes(model: nn.Module, groups: dict[str, int] | None = None) -> None:
             stats = weight if weight is not None else module.running_mean
             if stats is not None:
                 module.num_features = stats.shape[0]
-        elif isinstance(module, nn.LayerNorm | nn.RMSNorm) and weight is not None:
+        elif isinstance(getattr(module, "normalized_shape", None), tuple) and weight is not None:
             shape = tuple(module.normalized_shape)
             module.normalized_shape = (*shape[: -weight.dim()], *weight.shape)
         elif isinstance(module, nn.Embedding):
@@ -113,7 +113,8 @@ def fix_sizes(model: nn.Module, groups: dict[str, int] | None = None) -> None:
             module.input_size = module.weight_ih_l0.shape[1]
             module._init_flat_weights()
         elif type(module).__name__ == "Conv1D" and weight is not None:  # transformers' GPT-2
-            module.nf = weight.shape[1]
+            module.nx, module.nf = weight.shape
+    for module in model.modules():  # after the layers: heads are counted from their sizes
         _fix_heads(module)
     _fix_config(model)
 
@@ -136,6 +137,11 @@ def _head_width(module: nn.Module) -> int | None:
 
 def _fix_heads(module: nn.Module) -> None:
     """An attention module's head counts, from its query and key layers' rows."""
+    fused = getattr(module, "c_attn", None)  # GPT-2: q, k and v in one layer, split in three
+    if type(fused).__name__ == "Conv1D" and isinstance(getattr(module, "split_size", None), int):
+        module.split_size = fused.nf // 3
+        module.num_heads = module.split_size // module.head_dim
+        return
     width, query = _head_width(module), _child(module, QUERY_NAMES)
     if width is None or query is None:
         return
@@ -166,6 +172,14 @@ def _fix_config(model: nn.Module) -> None:
                 found.setdefault("num_key_value_heads", set()).add(key.out_features // width)
         if up is not None:
             found.setdefault("intermediate_size", set()).add(up.out_features)
+        if isinstance(getattr(module, "split_size", None), int) and hasattr(module, "c_attn"):
+            found.setdefault("num_attention_heads", set()).add(module.num_heads)
+    try:
+        embeddings = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        embeddings = None
+    if isinstance(embeddings, nn.Embedding):
+        found["hidden_size"] = {embeddings.embedding_dim}
     for attr, values in found.items():
         if len(values) == 1 and isinstance(getattr(config, attr, None), int):
             setattr(config, attr, values.pop())
