@@ -16,7 +16,7 @@ import warnings
 import pytest
 import torch
 from torch import nn
-from zoo_models import ZOO, build
+from zoo_models import ZOO, build, output, zeroed_copy
 
 import pruning_lessons as pl
 
@@ -37,37 +37,11 @@ SAME_GROUPS_AS_TORCH_PRUNING = (
 )
 
 
-def _output(result: object) -> torch.Tensor:
-    if isinstance(result, torch.Tensor):
-        return result
-    return result.logits if hasattr(result, "logits") else result[0]
-
-
 @functools.cache
 def _zoo(name: str) -> tuple[nn.Module, torch.Tensor, list, dict]:
     model, example = build(name)
     groups = pl.unit_groups(model, example)
     return model, example, groups, copy.deepcopy(model.state_dict())
-
-
-def _zeroed(model: nn.Module, groups: list, removed: dict[str, list[int]]) -> nn.Module:
-    """``model`` with every entry of the removed units zeroed (weights, biases, norms)."""
-    zeroed = copy.deepcopy(model)
-    by_name = {g.name: g for g in groups}
-    with torch.no_grad():
-        for name, units in removed.items():
-            for member in by_name[name].members:
-                if member.param.startswith("running_"):
-                    continue
-                tensor = getattr(zeroed.get_submodule(member.name), member.param)
-                gone = torch.isin(member.units, torch.tensor(units, dtype=torch.long))
-                tensor.index_fill_(member.dim, gone.nonzero().flatten(), 0.0)
-    if isinstance(zeroed, nn.LSTM | nn.GRU):
-        zeroed._init_flat_weights()
-    for module in zeroed.modules():
-        if isinstance(module, nn.LSTM | nn.GRU):
-            module._init_flat_weights()
-    return zeroed
 
 
 @pytest.mark.parametrize("amount", AMOUNTS)
@@ -83,13 +57,13 @@ def test_pruned_zoo_model_computes_the_zeroed_original(name, amount, tmp_path):
     state = model.state_dict()
     assert all(torch.equal(before[k], state[k]) for k in before)  # original bit-identical
     with torch.no_grad():
-        expected = _output(_zeroed(model, groups, removed)(example))
-        got = _output(pruned.eval()(example))
+        expected = output(zeroed_copy(model, groups, removed)(example))
+        got = output(pruned.eval()(example))
     scale = expected.abs().max().clamp_min(1e-12)
     assert got.shape == expected.shape
     assert ((got - expected).abs().max() / scale).item() <= 1e-5
     pruned.train()
-    loss = _output(pruned(example)).float().square().mean()
+    loss = output(pruned(example)).float().square().mean()
     loss.backward()
     grads = [p.grad for p in pruned.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads if g is not None)
@@ -98,7 +72,7 @@ def test_pruned_zoo_model_computes_the_zeroed_original(name, amount, tmp_path):
     fresh, _ = build(name, seed=1)
     loaded = pl.load_pruned_structure(fresh, path).eval()
     with torch.no_grad():
-        assert torch.equal(_output(loaded(example)), _output(pruned(example)))
+        assert torch.equal(output(loaded(example)), output(pruned(example)))
 
 
 def _torch_pruning_macs(name: str, amount: float) -> float:
@@ -136,7 +110,7 @@ def test_through_norms_prunes_the_width_too(name):
     dense = pl.count_macs(model, example)
     assert pl.count_macs(wide, example) < pl.count_macs(exact, example) < dense
     wide.train()
-    _output(wide(example)).float().square().mean().backward()
+    output(wide(example)).float().square().mean().backward()
     state = model.state_dict()
     assert all(torch.equal(before[k], state[k]) for k in before)
     embeddings = None if name == "convnext" else wide.get_input_embeddings()

@@ -8,6 +8,7 @@ of torchvision's architectures otherwise (same block structure and the same habi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -488,3 +489,26 @@ def build(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
                     m.weight.copy_(torch.rand(n, generator=generator) + 0.5)
                     m.bias.copy_(torch.rand(n, generator=generator) - 0.5)
     return model.eval(), example
+
+
+def output(result: object) -> torch.Tensor:
+    """The main output tensor of a model call (a ``transformers`` output's logits)."""
+    if isinstance(result, torch.Tensor):
+        return result
+    return result.logits if hasattr(result, "logits") else result[0]
+
+
+def zeroed_copy(model: nn.Module, groups: list, removed: dict[str, list[int]]) -> nn.Module:
+    """``model`` with every tensor entry of the removed units zeroed (weights, biases, norm
+    scales and shifts; running statistics are left, a zero scale and shift silence them)."""
+    zeroed = copy.deepcopy(model)
+    by_name = {g.name: g for g in groups}
+    with torch.no_grad():
+        for name, units in removed.items():
+            for member in by_name[name].members:
+                if member.param.startswith("running_"):
+                    continue
+                tensor = getattr(zeroed.get_submodule(member.name), member.param)
+                gone = torch.isin(member.units, torch.tensor(units, dtype=torch.long))
+                tensor.index_fill_(member.dim, gone.nonzero().flatten(), 0.0)
+    return zeroed
