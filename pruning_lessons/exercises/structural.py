@@ -107,6 +107,38 @@ class Attention(nn.Module):
         return self.o(heads.transpose(1, 2).reshape(batch, tokens, -1))
 
 
+class TransformerBlock(nn.Module):
+    """A pre-norm decoder block as in LLaMA: attention and a SwiGLU MLP, each added back."""
+
+    def __init__(self, width: int = 16, num_heads: int = 4, num_kv_heads: int = 2) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.attention = Attention(width, num_heads, num_kv_heads)
+        self.norm2 = nn.LayerNorm(width)
+        self.gate = nn.Linear(width, 2 * width)
+        self.up = nn.Linear(width, 2 * width)
+        self.down = nn.Linear(2 * width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.norm1(x))
+        h = self.norm2(x)
+        return x + self.down(nn.functional.silu(self.gate(h)) * self.up(h))
+
+
+class TinyDecoder(nn.Module):
+    """Token ids -> embedding -> one :class:`TransformerBlock` -> norm -> next-token logits."""
+
+    def __init__(self, vocab: int = 32, width: int = 16) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.block = TransformerBlock(width)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.block(self.embed(ids))))
+
+
 def remove_heads(attention: Attention, keep: torch.Tensor) -> Attention:
     """Keep the key/value heads ``keep`` (indices) with their query heads; a new module."""
     group = attention.num_heads // attention.num_kv_heads

@@ -19,6 +19,7 @@ from .surgery import (
     remove_units,
     save_pruned_structure,
 )
+from .picture import plot_unit_groups
 from .selection import (
     NEEDS_DATA,
     SCOPES,
@@ -41,6 +42,7 @@ __all__ = [
     "load_pruned_structure",
     "Member",
     "NEEDS_DATA",
+    "plot_unit_groups",
     "prune_units",
     "pruned_structure",
     "random_importance",

@@ -567,6 +567,18 @@ class _Walker:
     op_constant_pad_nd = op_pad
     op_reflection_pad1d = op_reflection_pad2d = op_replication_pad2d = op_pad
 
+    def op_repeat_interleave(self, node: fx.Node) -> list[Label]:
+        """``x.repeat_interleave(r, dim)``: each entry r times in a row (GQA's key heads)."""
+        source = node.args[0]
+        repeats = node.args[1] if len(node.args) > 1 else node.kwargs.get("repeats")
+        dim = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim")
+        if not isinstance(source, fx.Node) or not isinstance(repeats, int) or dim is None:
+            return self.unknown_op(node)
+        labels = self.labels(source)
+        dim %= len(labels)
+        labels[dim] = self.scaled(labels[dim], self.shape(node)[dim], node)
+        return labels
+
     def op_permute(self, node: fx.Node) -> list[Label]:
         labels = self.labels(node.args[0])
         return [labels[d] for d in node.args[1]]
