@@ -309,20 +309,11 @@ class _Walker:
         value = node.meta.get("val") if isinstance(node, fx.Node) else None
         return tuple(int(s) for s in value.shape) if isinstance(value, torch.Tensor) else ()
 
-    def label(self, node: object, dim: int) -> Label:
-        labels = self.values.get(node) if isinstance(node, fx.Node) else None
-        if not isinstance(labels, list) or not labels:
-            return None
-        return labels[dim] if -len(labels) <= dim < len(labels) else None
-
     def labels(self, node: object) -> list[Label]:
         value = self.values.get(node) if isinstance(node, fx.Node) else None
         if isinstance(value, list) and all(not isinstance(v, list) for v in value):
             return list(value)
         return [None] * len(self.shape(node))
-
-    def spaces_in(self, label: Label) -> list[int]:
-        return [seg[1] for seg in label or () if seg[0] == "space"]
 
     def pin_label(self, label: Label, reason: str) -> None:
         for seg in label or ():
@@ -490,6 +481,14 @@ class _Walker:
             warnings.warn(message, StructureWarning, stacklevel=4)
 
     def call(self, node: fx.Node) -> object:
+        result = self.rule(node)
+        value = node.meta.get("val")
+        if isinstance(value, list | tuple) and isinstance(result, list):
+            if not result or not isinstance(result[0], list):  # max.dim, var_mean: alike
+                return [list(result) for _ in value]
+        return result
+
+    def rule(self, node: fx.Node) -> object:
         if node.target is operator.getitem:
             source, index = node.args
             value = self.values.get(source)

@@ -70,13 +70,11 @@ class Trace:
     """The graph of one forward pass, with names that refer to ``model``, not the wrapper.
 
     ``graph``: ATen-level ``fx.Graph``; ``parameters``: placeholder name -> parameter or
-    buffer name in ``model`` (``"layer1.0.conv1.weight"``); ``outputs``: the output nodes.
+    buffer name in ``model`` (``"layer1.0.conv1.weight"``; a tied tensor by its first name).
     """
 
     graph: fx.Graph
     parameters: dict[str, str]
-    constants: set[str]
-    inputs: list[fx.Node]
 
 
 def module_path(node: fx.Node) -> str:
@@ -142,8 +140,4 @@ def trace(model: nn.Module, example_input: torch.Tensor) -> Trace:
     for placeholder, name in names.items():
         name = name.removeprefix("model.")
         parameters[placeholder] = first.get(id(tensors.get(name)), name)
-    constants = set(signature.inputs_to_lifted_tensor_constants)
-    user = set(signature.user_inputs)
-    graph = program.graph
-    inputs = [n for n in graph.nodes if n.op == "placeholder" and n.name in user]
-    return Trace(graph, parameters, constants, inputs)
+    return Trace(program.graph, parameters)
