@@ -8,6 +8,7 @@ from collections import OrderedDict
 import pytest
 import torch
 from torch import nn
+from zoo_models import zeroed_copy
 
 import pruning_lessons as pl
 
@@ -36,18 +37,7 @@ def _images(n: int = 16, device: torch.device | None = None) -> torch.Tensor:
 
 def _zero_removed_units(model: nn.Module, removed: dict[str, list[int]]) -> nn.Module:
     """A copy of ``model`` in which every tensor entry of the removed units is zero."""
-    zeroed = copy.deepcopy(model)
-    groups = {g.name: g for g in pl.unit_groups(model)}
-    with torch.no_grad():
-        for name, units in removed.items():
-            for member in groups[name].members:
-                if member.param.startswith("running_"):
-                    continue
-                tensor = getattr(zeroed.get_submodule(member.name), member.param)
-                gone = torch.isin(member.units, torch.tensor(units, dtype=torch.long))
-                index = gone.nonzero().flatten().to(tensor.device)
-                tensor.index_fill_(member.dim, index, 0.0)
-    return zeroed
+    return zeroed_copy(model, pl.unit_groups(model), removed)
 
 
 def _same_state(a: nn.Module, b: nn.Module) -> bool:

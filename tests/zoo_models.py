@@ -510,5 +510,5 @@ def zeroed_copy(model: nn.Module, groups: list, removed: dict[str, list[int]]) -
                     continue
                 tensor = getattr(zeroed.get_submodule(member.name), member.param)
                 gone = torch.isin(member.units, torch.tensor(units, dtype=torch.long))
-                tensor.index_fill_(member.dim, gone.nonzero().flatten(), 0.0)
+                tensor.index_fill_(member.dim, gone.nonzero().flatten().to(tensor.device), 0.0)
     return zeroed
