@@ -1,5 +1,6 @@
-"""Exercise 08.ex5 (attention heads under GQA): plausible wrong answers are rejected with
-the message meant for them; right answers written differently are accepted."""
+"""Exercise 08.ex5 (attention heads under GQA): plausible wrong answers (checked with their
+message in ``test_exercises.py``, with the other exercises') and right answers written
+differently, which must be accepted."""
 
 from __future__ import annotations
 
@@ -105,13 +106,6 @@ WRONG = [
     (o_bias_sliced, "o's bias belongs to its outputs"),
     (o_rows_instead_of_columns, "o's outputs are the model width"),
 ]
-
-
-@pytest.mark.parametrize(("fn", "message"), WRONG, ids=[f.__name__ for f, _ in WRONG])
-def test_wrong_head_removals_are_rejected(fn, message):
-    feedback = ex5.check(fn)
-    assert feedback.status == "incorrect"
-    assert message in feedback.message
 
 
 def by_masks(att, keep):
