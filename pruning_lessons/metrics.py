@@ -9,11 +9,22 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.utils import benchmark
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from .device import evaluating, like_model
 
 _MAC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of attention's CPU kernel: the two products its GPU kernels are counted for."""
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+#: Kernels FlopCounterMode has no formula for (attention's CPU kernel), by ATen operator.
+_EXTRA_FLOPS = {}
+if hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu"):
+    _EXTRA_FLOPS[torch.ops.aten._scaled_dot_product_flash_attention_for_cpu] = _attention_flops
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -102,14 +113,15 @@ def count_macs(model: nn.Module, example_input: torch.Tensor, *, nonzero_only: b
     Dense MACs are half the FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` counts:
     every matrix product and convolution, including attention (``bmm``,
     ``scaled_dot_product_attention``) and any ``matmul`` in ``forward``; element-wise work
-    (normalisation, activations, pooling) is not counted. A Linear layer costs
+    (normalisation, activations, pooling) is not counted. An ``nn.LSTM``, one fused operation
+    to the counter, is counted from its sizes. A Linear layer costs
     ``in_features`` MACs per output value, a Conv layer ``in_channels / groups x kernel
     volume``. With ``nonzero_only=True`` each output value of a Linear or Conv layer costs only
     the non-zero weights of its neuron/filter (the theoretical cost if zeros were skipped;
     ShrinkBench's "theoretical speed-up" is the ratio of the two counts); other products count
     in full.
     """
-    layers = {"dense": 0, "nonzero": 0}
+    layers = {"dense": 0, "nonzero": 0, "recurrent": 0}
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         out_units = module.out_features if isinstance(module, nn.Linear) else module.out_channels
@@ -117,18 +129,33 @@ def count_macs(model: nn.Module, example_input: torch.Tensor, *, nonzero_only: b
         layers["dense"] += positions * module.weight.numel()
         layers["nonzero"] += positions * int(torch.count_nonzero(module.weight))
 
-    handles = []
+    def lstm_hook(module: nn.LSTM, inputs: tuple, output: tuple) -> None:
+        x = inputs[0]
+        steps = x.numel() // x.shape[-1]  # batch x time (a packed sequence counts its rows)
+        directions = 2 if module.bidirectional else 1
+        gates = 4 * module.hidden_size
+        width = module.proj_size or module.hidden_size
+        for layer in range(module.num_layers):
+            fan_in = module.input_size if layer == 0 else width * directions
+            layers["recurrent"] += steps * directions * gates * (fan_in + width)
+
+    # FlopCounterMode sees no matrix product inside aten.lstm (one fused op), so the gates of
+    # an LSTM are counted here: 4 x hidden x (inputs + hidden) MACs per step, layer, direction
+    handles = [m.register_forward_hook(lstm_hook) for m in model.modules() if type(m) is nn.LSTM]
     if nonzero_only:
-        handles = [
+        handles += [
             m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _MAC_LAYERS)
         ]
     try:
-        with evaluating(model), FlopCounterMode(display=False) as counter:
+        with (
+            evaluating(model),
+            FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOPS) as counter,
+        ):
             model(like_model(example_input, model))
     finally:
         for h in handles:
             h.remove()
-    total = counter.get_total_flops() // 2
+    total = counter.get_total_flops() // 2 + layers["recurrent"]
     return total - layers["dense"] + layers["nonzero"] if nonzero_only else total
 
 

@@ -188,3 +188,18 @@ def test_transformers_llama_prunes_directly_from_token_ids():
     assert out.logits.shape == model(ids).logits.shape
     attention = pruned.model.layers[1].self_attn
     assert attention.q_proj.out_features == pruned.config.num_attention_heads * attention.head_dim
+
+
+class _Attend(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.scaled_dot_product_attention(x, x, x)
+
+
+def test_count_macs_sees_attention_products_and_lstm_gates():
+    # q @ k^T and weights @ v: 2 x (batch 1 x heads 2 x 4 x 4 tokens x head_dim 8)
+    assert pl.count_macs(_Attend(), torch.randn(1, 2, 4, 8)) == 2 * 2 * 4 * 4 * 8
+    lstm = nn.LSTM(6, 16, num_layers=2, batch_first=True)
+    per_step = 4 * 16 * (6 + 16) + 4 * 16 * (16 + 16)  # both layers, all four gates
+    assert pl.count_macs(lstm, torch.randn(2, 7, 6)) == 2 * 7 * per_step
+    gru = nn.GRU(6, 16, num_layers=2, batch_first=True)
+    assert pl.count_macs(gru, torch.randn(2, 7, 6)) == 2 * 7 * 3 * 16 * (22 + 32)
