@@ -319,6 +319,113 @@ units_explorer(model, data.test)
 print(units_effect(model, data.test, 0.5))
 
 # %% [markdown]
+# ## 8 · Pruning a real network
+#
+# In the MLP every hidden layer was its own group. Real networks couple layers: `pl.unit_groups`
+# runs the model once on an example input, follows every tensor, and lists the **groups** of
+# layers that must lose the *same* units. Each row of the picture is one group: blue layers
+# make the units (their rows go), green ones scale them (BatchNorm), orange ones read them
+# (their input columns go).
+
+# %%
+from pruning_lessons.exercises.structural import TinyDecoder, ex5
+
+resnet_groups = pl.unit_groups(pl.tiny_resnet())
+pl.plot_unit_groups(resnet_groups, title="tiny ResNet: one row per group")
+stream = resnet_groups[0]
+print(f"{stream.name!r}: {stream.size} channels shared by {', '.join(stream.layers)}")
+
+# %% [markdown]
+# The first row is the **residual stream**: every block *adds* its output to its input, so
+# the stem's channel 5 and each block's last channel 5 are summed into one number. Removing it
+# from one of them only would add mismatched channels; they go together or not at all. The
+# layers inside a block (one row each) are free.
+#
+# A transformer block has the same kind of coupling, plus **heads**. Attention splits `q`,
+# `k` and `v` into heads of `head_dim` channels and mixes channels only inside a head, so a
+# unit is a whole head: its rows in `q`, `k`, `v` and its columns in the output projection
+# `o`. Under **grouped-query attention** (GQA, as in LLaMA 2/3) several query heads share one
+# key/value head, and the unit becomes one key/value head with all its query heads.
+
+# %%
+pl.seed_everything(0)
+decoder = TinyDecoder().eval()
+ids = torch.randint(0, 32, (1, 6))
+decoder_groups = pl.unit_groups(decoder, ids)
+pl.plot_unit_groups(decoder_groups, title="a decoder with one GQA transformer block")
+attention = decoder.block.attention
+heads = next(g for g in decoder_groups if g.name == "block.attention.q")
+print(
+    f"{attention.num_heads} query heads share {attention.num_kv_heads} key/value heads: "
+    f"the attention group has {heads.size} units of {attention.num_heads // heads.size} "
+    f"query heads each"
+)
+for group in decoder_groups:
+    if group.pinned:
+        print(f"kept whole: {group.name!r} ({group.size} units): {group.pinned}")
+
+# %% [markdown]
+# The last lines say what is *kept whole* and why: the output layer's units are the logits,
+# and the width of the residual stream is normalised by LayerNorm, so removing a channel
+# would change the mean and variance of all the others (`through_norms=True` prunes it
+# anyway, as Torch-Pruning does, and then the result is no longer the original minus some
+# units). The MLP's hidden width (`gate` and `up` multiplied, SwiGLU) and the heads are free.
+#
+# ## 9 · Exercise 5: remove attention heads under GQA
+#
+# Write `remove_heads(attention, keep)`: keep the key/value heads `keep` (indices) and their
+# query heads, return a new module. `attention.q`, `.k`, `.v` and `.o` are `nn.Linear`;
+# query head `h` uses rows `h * head_dim ... h * head_dim + head_dim - 1` of `q`, and
+# key/value head `j` serves query heads `j * group ... j * group + group - 1` with
+# `group = num_heads // num_kv_heads`.
+
+
+# %% exercise="08.ex5"
+def remove_heads(attention: nn.Module, keep: torch.Tensor) -> nn.Module:
+    """A copy of attention with only the key/value heads `keep` and their query heads."""
+    ### BEGIN SOLUTION
+    group = attention.num_heads // attention.num_kv_heads
+    d = attention.head_dim
+    kv_rows = (keep[:, None] * d + torch.arange(d)).flatten()
+    q_heads = (keep[:, None] * group + torch.arange(group)).flatten()
+    q_rows = (q_heads[:, None] * d + torch.arange(d)).flatten()
+    new = copy.deepcopy(attention)
+    with torch.no_grad():
+        for name, rows in (("q", q_rows), ("k", kv_rows), ("v", kv_rows)):
+            layer = getattr(new, name)
+            layer.weight = nn.Parameter(layer.weight[rows].clone())
+            layer.bias = nn.Parameter(layer.bias[rows].clone())
+            layer.out_features = len(rows)
+        new.o.weight = nn.Parameter(new.o.weight[:, q_rows].clone())
+        new.o.in_features = len(q_rows)
+    new.num_heads, new.num_kv_heads = len(q_heads), len(keep)
+    return new
+    ### END SOLUTION
+
+
+# %%
+ex5.check(remove_heads)
+
+# %% [markdown]
+# The library removes the same heads: it scores each unit (L1 norm of its rows in `q`, `k`
+# and `v`), drops the lowest, and slices every member of the group.
+
+# %%
+remove_heads = ex5.use(remove_heads)
+dropped = pl.select_units(decoder, {"block.attention.q": 0.5}, example_input=ids)
+keep = torch.tensor([j for j in range(heads.size) if j not in dropped["block.attention.q"]])
+library = pl.prune_units(decoder, {"block.attention.q": 0.5}, example_input=ids)
+mine = remove_heads(decoder.block.attention, keep)
+same = all(
+    torch.equal(getattr(mine, n).weight, getattr(library.block.attention, n).weight) for n in "qkvo"
+)
+print(f"kept key/value heads {keep.tolist()}; by hand == pl.prune_units: {same}")
+print(
+    f"MACs of the decoder on 6 tokens: {pl.count_macs(decoder, ids):,} -> "
+    f"{pl.count_macs(library, ids):,} (attention products included)"
+)
+
+# %% [markdown]
 # ## What you built
 #
 # * A unit is a row of its layer and a column of the next: both must go together.
@@ -327,6 +434,9 @@ print(units_effect(model, data.test, 0.5))
 # * Only a layer whose input and output shapes match can be removed outright.
 # * Structured pruning shrinks parameters, file size and latency for real; fine-tuning
 #   recovers the accuracy.
+# * In real networks units come in groups: a residual stream, a head (rows of q, k, v and
+#   columns of o), a key/value head with its query heads under GQA. `pl.unit_groups` finds
+#   them; `pl.prune_units(model, amount, example_input=x)` removes them together.
 
 # %% [markdown]
 # <!-- model-answer -->

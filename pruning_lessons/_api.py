@@ -6,7 +6,6 @@
 
 from . import llm
 from .data import Splits, load_digits, saved_result
-from .dependency import UnitGroup, unit_groups
 from .device import (
     SMALL_MODEL_PARAMETERS,
     available_devices,
@@ -63,12 +62,18 @@ from .semistructured import (
 )
 from .structured import (
     UNIT_IMPORTANCE,
+    StructureWarning,
+    UnitGroup,
+    load_pruned_structure,
+    plot_unit_groups,
     prune_units,
     random_importance,
+    remove_layers,
+    save_pruned_structure,
     select_units,
+    unit_groups,
     unit_scores,
 )
-from .surgery import load_pruned_structure, remove_layers, save_pruned_structure
 from .train import History, evaluate, fine_tune, fit, make_optimizer, recalibrate_bn
 from .unit_importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
 from .unstructured import (
@@ -126,6 +131,7 @@ __all__ = [
     "nm_mask",
     "nm_prune",
     "pick_device",
+    "plot_unit_groups",
     "print_quiz",
     "prunable_parameters",
     "prune_units",
@@ -148,6 +154,7 @@ __all__ = [
     "snip_scores",
     "sparsity",
     "sparsity_report",
+    "StructureWarning",
     "SparsityReport",
     "Splits",
     "taylor_scores",

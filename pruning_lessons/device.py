@@ -162,3 +162,19 @@ def chinese_fonts() -> list[str]:
         if ord("中") in charmap and ord("文") in charmap:
             names.add(font.name)
     return sorted(names)
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module, *, grad: bool = False) -> Iterator[None]:
+    """Eval mode (BatchNorm statistics stay put, no dropout), autograd off unless ``grad``.
+
+    Every module's train/eval mode is restored afterwards.
+    """
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.set_grad_enabled(grad):
+            yield
+    finally:
+        for module, mode in modes.items():
+            module.training = mode

@@ -34,8 +34,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.weak import WeakIdKeyDictionary
 
 from .data import Splits
-from .dependency import evaluating
-from .device import at_model_threads, independent_generator, like_model
+from .device import at_model_threads, evaluating, independent_generator, like_model
 from .masks import get_masks
 from .select import prune_count
 from .unstructured import _check_scope, _install, _select_by_amount, prunable_parameters

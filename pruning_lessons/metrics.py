@@ -8,11 +8,22 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from .dependency import evaluating
-from .device import like_model, using_threads
+from .device import evaluating, like_model, using_threads
 
 _MAC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of attention's CPU kernel: the two products its GPU kernels are counted for."""
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+#: Kernels FlopCounterMode has no formula for (attention's CPU kernel), by ATen operator.
+_EXTRA_FLOPS = {}
+if hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu"):
+    _EXTRA_FLOPS[torch.ops.aten._scaled_dot_product_flash_attention_for_cpu] = _attention_flops
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -98,32 +109,53 @@ def sparsity_report(model: nn.Module, *, weights_only: bool = False) -> Sparsity
 def count_macs(model: nn.Module, example_input: torch.Tensor, *, nonzero_only: bool = False) -> int:
     """Multiply-accumulates of one forward pass on ``example_input`` (all its samples).
 
-    Only Linear and Conv layers count (normalisation, activations and pooling are cheap by
-    comparison). A Linear layer costs ``in_features`` MACs per output value; a Conv layer
-    ``in_channels / groups x kernel volume`` per output value. With ``nonzero_only=True``
-    each output value costs only the non-zero weights of its neuron/filter, summed over
-    neurons: the theoretical cost if zeros were skipped (ShrinkBench's "theoretical speed-up"
-    is the ratio of the two counts).
+    Dense MACs are half the FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` counts:
+    every matrix product and convolution, including attention (``bmm``,
+    ``scaled_dot_product_attention``) and any ``matmul`` in ``forward``; element-wise work
+    (normalisation, activations, pooling) is not counted. An ``nn.LSTM``, one fused operation
+    to the counter, is counted from its sizes. A Linear layer costs
+    ``in_features`` MACs per output value, a Conv layer ``in_channels / groups x kernel
+    volume``. With ``nonzero_only=True`` each output value of a Linear or Conv layer costs only
+    the non-zero weights of its neuron/filter (the theoretical cost if zeros were skipped;
+    ShrinkBench's "theoretical speed-up" is the ratio of the two counts); other products count
+    in full.
     """
-    total = 0
+    layers = {"dense": 0, "nonzero": 0, "recurrent": 0}
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        nonlocal total
         out_units = module.out_features if isinstance(module, nn.Linear) else module.out_channels
         positions = output.numel() // out_units  # batch x spatial positions
-        if nonzero_only:
-            total += positions * int(torch.count_nonzero(module.weight))
-        else:
-            total += positions * module.weight.numel()
+        layers["dense"] += positions * module.weight.numel()
+        layers["nonzero"] += positions * int(torch.count_nonzero(module.weight))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _MAC_LAYERS)]
+    def lstm_hook(module: nn.LSTM, inputs: tuple, output: tuple) -> None:
+        x = inputs[0]
+        steps = x.numel() // x.shape[-1]  # batch x time (a packed sequence counts its rows)
+        directions = 2 if module.bidirectional else 1
+        gates = 4 * module.hidden_size
+        width = module.proj_size or module.hidden_size
+        for layer in range(module.num_layers):
+            fan_in = module.input_size if layer == 0 else width * directions
+            layers["recurrent"] += steps * directions * gates * (fan_in + width)
+
+    # FlopCounterMode sees no matrix product inside aten.lstm (one fused op), so the gates of
+    # an LSTM are counted here: 4 x hidden x (inputs + hidden) MACs per step, layer, direction
+    handles = [m.register_forward_hook(lstm_hook) for m in model.modules() if type(m) is nn.LSTM]
+    if nonzero_only:
+        handles += [
+            m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _MAC_LAYERS)
+        ]
     try:
-        with evaluating(model):
+        with (
+            evaluating(model),
+            FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOPS) as counter,
+        ):
             model(like_model(example_input, model))
     finally:
         for h in handles:
             h.remove()
-    return total
+    total = counter.get_total_flops() // 2 + layers["recurrent"]
+    return total - layers["dense"] + layers["nonzero"] if nonzero_only else total
 
 
 def file_size(obj: nn.Module | dict) -> int:

@@ -22,9 +22,10 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .dependency import UnitGroup, unit_groups
 from .importance import Data, data_batches
-from .structured import _check_fraction, _count, remove_units
+from .structured.coupling import UnitGroup, unit_groups
+from .structured.selection import _check_fraction, _count
+from .structured.surgery import remove_units
 
 
 def _incoming(group: UnitGroup) -> torch.Tensor:

@@ -17,8 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from .data import Splits
-from .dependency import evaluating
-from .device import at_model_threads, check_seed, like_model, seed_everything
+from .device import at_model_threads, check_seed, evaluating, like_model, seed_everything
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")

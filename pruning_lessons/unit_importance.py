@@ -20,9 +20,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .dependency import NORMS, Member, UnitGroup
 from .device import at_model_threads
 from .importance import Data, Loss, Scores, data_batches, gradients
+from .structured.coupling import Member, UnitGroup
+
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
 def fpgm_importance(group: UnitGroup) -> torch.Tensor:
@@ -33,9 +35,9 @@ def fpgm_importance(group: UnitGroup) -> torch.Tensor:
     the rest, so they score lowest, whatever their norm. ``W_u`` is unit ``u``'s incoming
     weights, flattened; in a residual group the sums of all producers are added.
     """
-    total = torch.zeros(group.size, device=group.producers[0].module.weight.device)
+    total = torch.zeros(group.size, device=group.producers[0].tensor.device)
     for member in group.producers:
-        rows = member.module.weight.detach().flatten(1).float()
+        rows = member.rows().flatten(1).float()
         total += torch.cdist(rows, rows, compute_mode="donot_use_mm_for_euclid_dist").sum(1)
     return total
 
@@ -76,23 +78,24 @@ def taylor_unit_importance(
     per_batch: dict[str, list[torch.Tensor]] = {n: [] for n in params}
     for grads in gradients(model, params, chosen, loss_fn):
         for n, p in params.items():
-            product = (grads[n] * p.detach()).float()
-            per_batch[n].append(product.flatten(1).sum(1) if product.dim() > 1 else product)
-    contributions: Scores = {n: torch.stack(v) for n, v in per_batch.items()}  # (batches, units)
+            per_batch[n].append((grads[n] * p.detach()).float())
+    contributions: Scores = {n: torch.stack(v) for n, v in per_batch.items()}  # (batches, ...)
     modules = dict(model.named_modules())
 
     def score(group: UnitGroup) -> torch.Tensor:
         terms = []
-        for member in _gates(group):
+        gates = {m.name for m in _gates(group)}
+        for member in group.members:
+            if member.name not in gates or member.param not in ("weight", "bias"):
+                continue
             if modules.get(member.name) is not member.module:
                 raise ValueError(
                     f"this Taylor importance was computed for another model: layer "
                     f"{member.name!r} is not the one it took gradients of"
                 )
-            for kind in ("weight", "bias"):
-                key = f"{member.name}.{kind}" if member.name else kind
-                if key in contributions:
-                    terms.append(contributions[key])
+            key = f"{member.name}.{member.param}" if member.name else member.param
+            if key in contributions:
+                terms.append(member.rows(contributions[key], leading=1).sum(-1))
         if not terms:
             raise ValueError(f"layer {group.name!r} has no trainable parameters to score")
         return sum(terms).square().mean(0)
@@ -115,7 +118,7 @@ def bn_l1_penalty(strength: float) -> Callable[[nn.Module], torch.Tensor]:
 
     def penalty(model: nn.Module) -> torch.Tensor:
         scales = [
-            m.weight for m in model.modules() if isinstance(m, NORMS) and m.weight is not None
+            m.weight for m in model.modules() if isinstance(m, BATCH_NORMS) and m.weight is not None
         ]
         if not scales:
             raise ValueError(

@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from test_exercise_heads import WRONG as WRONG_HEADS
 from torch import nn
 
 from pruning_lessons.exercises import ALL, structural, weight
@@ -301,6 +302,7 @@ WRONG_08 = [
     ("08.ex4", drop_in_place, "original model lost a layer"),
     ("08.ex4", drop_layer_keep_relus, "activation too"),
     ("08.ex4", drop_the_next_layer, "output has shape"),
+    *[("08.ex5", fn, words) for fn, words in WRONG_HEADS],  # in test_exercise_heads.py
 ]
 
 

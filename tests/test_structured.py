@@ -8,6 +8,7 @@ from collections import OrderedDict
 import pytest
 import torch
 from torch import nn
+from zoo_models import zeroed_copy
 
 import pruning_lessons as pl
 
@@ -35,17 +36,8 @@ def _images(n: int = 16, device: torch.device | None = None) -> torch.Tensor:
 
 
 def _zero_removed_units(model: nn.Module, removed: dict[str, list[int]]) -> nn.Module:
-    """A copy of ``model`` with the removed units' weights, biases and BN scale/shift zeroed."""
-    zeroed = copy.deepcopy(model)
-    groups = {g.name: g for g in pl.unit_groups(model)}
-    with torch.no_grad():
-        for name, units in removed.items():
-            for member in groups[name].producers + groups[name].norms:
-                layer = zeroed.get_submodule(member.name)
-                layer.weight[units] = 0
-                if layer.bias is not None:
-                    layer.bias[units] = 0
-    return zeroed
+    """A copy of ``model`` in which every tensor entry of the removed units is zero."""
+    return zeroed_copy(model, pl.unit_groups(model), removed)
 
 
 def _same_state(a: nn.Module, b: nn.Module) -> bool:
@@ -385,21 +377,50 @@ def _layer_norm_mlp() -> nn.Module:
     return nn.Sequential(layers | {"relu": nn.ReLU(), "fc2": nn.Linear(32, 10)})
 
 
-@pytest.mark.parametrize(
-    ("build", "match"),
-    [
-        (_layer_norm_mlp, r"does not know module 'norm' \(LayerNorm\)"),
-        (_Concat, "does not support the function 'cat'"),
-        (_Shared, "module 'fc' is called more than once"),
-        (_Branchy, "cannot trace _Branchy with torch.fx"),
-        (
-            lambda: nn.Sequential(nn.Conv2d(1, 4, 3, groups=1), nn.Conv2d(4, 4, 3, groups=2)),
-            r"'1' is a grouped convolution",
-        ),
-    ],
-)
-def test_unsupported_models_are_refused_naming_the_module(build, match):
-    _assert_rejected(build(), TypeError, match, 0.5)
+def test_concatenated_layers_lose_their_units_at_their_offsets():
+    torch.manual_seed(0)
+    model = _Concat().eval()
+    removed = pl.select_units(model, 0.5)
+    assert removed.keys() == {"a", "b"}
+    pruned = pl.prune_units(model, 0.5)
+    assert pruned.head.in_features == 8
+    head = {g.name: g for g in pl.unit_groups(model)}["b"].consumers[0]
+    assert head.name == "head" and head.units.tolist() == [-1] * 8 + list(range(8))
+    x = _images()
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(x), _zero_removed_units(model, removed)(x))
+
+
+def test_a_layer_called_twice_is_kept_whole():
+    groups = {g.name: g for g in pl.unit_groups(_Shared())}
+    assert "keeps its size" in groups["fc"].pinned
+    _assert_rejected(_Shared(), ValueError, "no prunable layer.*'fc'", 0.5)
+
+
+def test_normalising_over_units_keeps_them():
+    _assert_rejected(_layer_norm_mlp(), ValueError, "no prunable layer.*normalisation", 0.5)
+
+
+def test_data_dependent_control_flow_is_refused_by_name():
+    _assert_rejected(_Branchy(), TypeError, "cannot record the forward pass of _Branchy", 0.5)
+
+
+def test_grouped_convolutions_lose_whole_groups():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3, groups=4), nn.Flatten(), nn.LazyLinear(3)
+    )
+    model(_images(1))
+    model.eval()
+    groups = pl.unit_groups(model)
+    first = groups[0]
+    assert first.size == 4 and first.grouped == {"2": 4} and first.layers == ["0", "2"]
+    pruned = pl.prune_units(model, 0.5)
+    assert (pruned[0].out_channels, pruned[2].groups, pruned[2].in_channels) == (4, 2, 4)
+    removed = pl.select_units(model, 0.5)
+    x = _images()
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(x), _zero_removed_units(model, removed)(x))
 
 
 def test_an_example_input_that_does_not_fit_is_rejected():

@@ -9,30 +9,31 @@ as slow as before. Here the pipeline is *score -> select -> rebuild*:
 3. :func:`prune_units` builds a new model whose layers are physically narrower, slicing every
    coupled tensor found by :func:`~pruning_lessons.dependency.unit_groups`.
 
-Resizing layers, removing whole layers and saving the result live in :mod:`.surgery`.
+Which tensors share units is found by :mod:`.coupling` on the graph :mod:`.tracing` records;
+slicing them, removing whole layers and saving the result live in :mod:`.surgery`.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
 
-from .dependency import UnitGroup, unit_groups
-from .device import independent_generator
-from .select import check_fraction
-from .surgery import replace, sliced
-from .unit_importance import fpgm_importance
+from ..checks import check_fraction
+from ..device import independent_generator
+from ..unit_importance import fpgm_importance
+from .coupling import UnitGroup, unit_groups
+from .surgery import remove_units
 
 UnitImportance = Callable[[UnitGroup], torch.Tensor]
 SCOPES = ("layer", "global")
 
 
 def _incoming(group: UnitGroup) -> list[torch.Tensor]:
-    """Each producer's weight as ``(units, fan_in)``: row ``u`` holds unit ``u``'s inputs."""
-    return [m.module.weight.detach().flatten(1) for m in group.producers]
+    """Each producer's weight as ``(units, fan_in)``: row ``u`` holds unit ``u``'s inputs
+    (all the rows of a head, of a group of a grouped convolution, of an LSTM unit's gates)."""
+    return [m.rows().flatten(1) for m in group.producers]
 
 
 def l1_importance(group: UnitGroup) -> torch.Tensor:
@@ -55,13 +56,13 @@ def bn_importance(group: UnitGroup) -> torch.Tensor:
     Liu et al. 2017, "Learning Efficient Convolutional Networks through Network Slimming".
     Summed over the BatchNorms of a residual group.
     """
-    scales = [m.module.weight for m in group.norms if m.module.weight is not None]
+    scales = [m.rows().abs().sum(1) for m in group.norms if m.param == "weight"]
     if not scales:
         raise ValueError(
             f"importance 'bn' needs a BatchNorm with a scale after layer {group.name!r}, "
             "which has none; use importance='l1' for it"
         )
-    return sum(s.detach().abs() for s in scales)
+    return sum(scales)
 
 
 def random_importance(seed: int) -> UnitImportance:
@@ -118,10 +119,8 @@ def _amounts(amount: object, groups: list[UnitGroup], scope: str) -> dict[str, f
             "pruning removes the units (neurons, channels) of those"
         )
     if not prunable:
-        raise ValueError(
-            "model has no prunable layer: every Linear/Conv output is tied to the model's "
-            "input or output"
-        )
+        reasons = "; ".join(f"{g.name!r}: {g.pinned}" for g in groups[:4])
+        raise ValueError(f"model has no prunable layer ({reasons})")
     if not isinstance(amount, dict):
         fraction = _check_fraction(amount, "amount")
         return {g.name: fraction for g in prunable}
@@ -209,6 +208,22 @@ def _select_global(
     return {g.name: sorted(r) for g, r in zip(groups, removed, strict=True)}
 
 
+def _check_round_to(round_to: object) -> int:
+    if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
+        raise ValueError(f"round_to must be a positive int, got {round_to!r}")
+    return round_to
+
+
+def _rounded(removed: list[int], scores: torch.Tensor, size: int, round_to: int) -> list[int]:
+    """Remove fewer units so that the kept count is a multiple of ``round_to`` (or all)."""
+    kept = size - len(removed)
+    target = min(size, -(-kept // round_to) * round_to)
+    if target == kept:
+        return removed
+    order = torch.sort(scores, stable=True).indices.tolist()[: size - target]
+    return sorted(order)
+
+
 def _plan(
     model: nn.Module,
     amount: float | dict[str, float],
@@ -216,18 +231,33 @@ def _plan(
     scope: str,
     example_input: torch.Tensor | None,
     seed: int | None,
+    options: dict | None = None,
 ) -> tuple[list[UnitGroup], dict[str, list[int]]]:
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    options = options or {}
+    round_to = _check_round_to(options.get("round_to", 1))
     score = _resolve_importance(importance, seed)
-    groups = unit_groups(model, example_input)
+    groups = unit_groups(
+        model,
+        example_input,
+        strict=options.get("strict", False),
+        ignored_layers=options.get("ignored_layers", ()),
+        through_norms=options.get("through_norms", False),
+    )
     amounts = _amounts(amount, groups, scope)
     chosen = [g for g in groups if g.name in amounts]
     scores = {g.name: _scores_of(g, score) for g in chosen}  # all before anything is removed
     if scope == "global":
-        return groups, _select_global(chosen, scores, amounts[chosen[0].name])
-    counts = {g.name: _count(amounts[g.name], g.size, g.name) for g in chosen}
-    return groups, {g.name: _lowest(scores[g.name], counts[g.name]) for g in chosen}
+        removed = _select_global(chosen, scores, amounts[chosen[0].name])
+    else:
+        counts = {g.name: _count(amounts[g.name], g.size, g.name) for g in chosen}
+        removed = {g.name: _lowest(scores[g.name], counts[g.name]) for g in chosen}
+    if round_to > 1:
+        removed = {
+            g.name: _rounded(removed[g.name], scores[g.name], g.size, round_to) for g in chosen
+        }
+    return groups, removed
 
 
 def unit_scores(
@@ -251,9 +281,19 @@ def select_units(
     scope: str = "layer",
     example_input: torch.Tensor | None = None,
     seed: int | None = None,
+    ignored_layers: Iterable[str | nn.Module] = (),
+    round_to: int = 1,
+    strict: bool = False,
+    through_norms: bool = False,
 ) -> dict[str, list[int]]:
     """The units :func:`prune_units` would remove, as sorted indices by group name."""
-    return _plan(model, amount, importance, scope, example_input, seed)[1]
+    options = {
+        "ignored_layers": ignored_layers,
+        "round_to": round_to,
+        "strict": strict,
+        "through_norms": through_norms,
+    }
+    return _plan(model, amount, importance, scope, example_input, seed, options)[1]
 
 
 def prune_units(
@@ -264,51 +304,40 @@ def prune_units(
     scope: str = "layer",
     example_input: torch.Tensor | None = None,
     seed: int | None = None,
+    ignored_layers: Iterable[str | nn.Module] = (),
+    round_to: int = 1,
+    strict: bool = False,
+    through_norms: bool = False,
 ) -> nn.Module:
     """A new, physically smaller copy of ``model`` with the least important units removed.
 
-    ``amount``: a fraction in [0, 1) removed from every prunable layer (``round(amount * n)``
-    units of a layer with ``n``), or a dict ``{layer_name: fraction}`` (unlisted layers are
-    kept whole). The final classifier's outputs are never pruned. ``importance``: ``"l1"``,
+    ``amount``: a fraction in [0, 1) removed from every prunable group (``round(amount * n)``
+    units of a group with ``n``), or a dict ``{layer_name: fraction}`` (unlisted layers are
+    kept whole). A unit is a neuron, a channel, an attention head (a key/value head with its
+    query heads under GQA), a group of a grouped convolution or an LSTM/GRU hidden unit; see
+    :mod:`.coupling`. The model's outputs are never pruned. ``importance``: ``"l1"``,
     ``"l2"`` (norm of each unit's incoming weights), ``"bn"`` (|BatchNorm scale|), ``"fpgm"``
     (distance to the layer's other filters), ``"random"`` (needs ``seed``), any name in
     :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores`` such as
     ``taylor_unit_importance(model, data)``.
     Lowest scores go first, ties to the lower index; all scores are computed before anything
     is removed. ``scope="global"`` removes ``round(amount * total)`` units ranked across all
-    layers on scores divided by each layer's mean |score|, and never empties a layer.
+    groups on scores divided by each group's mean |score|, and never empties a group.
 
-    Coupled tensors are sliced with each unit: the producer's bias, the BatchNorm after it,
-    the inputs of the layers that read it (all of a channel's features after a ``Flatten``),
-    and every layer tied to it by an addition. ``example_input`` (default: one ``(1, 1, 8, 8)``
-    image) is used once to learn shapes. ``model`` itself is never changed.
+    ``example_input``: one input the model accepts (an image batch, token ids), run once in
+    eval mode to record the graph; only the course's models may leave it out. Options:
+    ``ignored_layers`` (modules or names whose units are kept), ``round_to`` (keep a multiple
+    of this many units per group, removing fewer), ``strict`` (refuse, with a ``TypeError``
+    naming the module, what the default keeps whole with a :class:`StructureWarning`),
+    ``through_norms`` (also prune what a LayerNorm/RMSNorm normalises over: a transformer's
+    width; the result is then not exactly the zeroed original, see :func:`.unit_groups`).
+    ``model`` itself is never changed.
     """
-    groups, removed = _plan(model, amount, importance, scope, example_input, seed)
+    options = {
+        "ignored_layers": ignored_layers,
+        "round_to": round_to,
+        "strict": strict,
+        "through_norms": through_norms,
+    }
+    groups, removed = _plan(model, amount, importance, scope, example_input, seed, options)
     return remove_units(model, groups, removed)
-
-
-def remove_units(
-    model: nn.Module, groups: list[UnitGroup], removed: dict[str, list[int]]
-) -> nn.Module:
-    """A copy of ``model`` without the ``removed`` units (indices by group name).
-
-    The apply step shared by every structured criterion: each group's producers and norms lose
-    those outputs, its consumers the matching inputs. ``model`` is not changed.
-    """
-    keep_out: dict[str, torch.Tensor] = {}
-    keep_in: dict[str, torch.Tensor] = {}
-    for group in groups:
-        drop = set(removed.get(group.name, ()))
-        if not drop:
-            continue
-        keep = torch.tensor([u for u in range(group.size) if u not in drop])
-        for member in group.producers + group.norms:
-            keep_out[member.name] = keep
-        for member in group.consumers:
-            steps = torch.arange(member.per_unit)
-            keep_in[member.name] = (keep[:, None] * member.per_unit + steps).flatten()
-    pruned = copy.deepcopy(model)
-    for name in dict.fromkeys([*keep_out, *keep_in]):
-        layer = pruned.get_submodule(name)
-        replace(pruned, name, sliced(layer, keep_out.get(name), keep_in.get(name)))
-    return pruned

@@ -1,0 +1,60 @@
+"""Structured pruning: remove whole neurons, channels, heads and layers for a smaller model.
+
+The pipeline, one module per step:
+
+* :mod:`.tracing`: record the model's forward pass on ``example_input`` (``torch.export``);
+* :mod:`.coupling`: find the units that must go together (residuals, concatenations,
+  grouped convolutions, attention heads, LSTM gates) and what must stay whole;
+* :mod:`.selection`: score every unit once, pick the lowest per group or globally;
+* :mod:`.surgery`: slice the tensors into a new model, remove layers, save and load it.
+"""
+
+from .tracing import default_example_input, trace  # noqa: I001 -- tracing first (no cycles)
+from .coupling import Member, StructureWarning, UnitGroup, unit_groups
+from .surgery import (
+    fix_sizes,
+    load_pruned_structure,
+    pruned_structure,
+    remove_layers,
+    remove_units,
+    save_pruned_structure,
+)
+from .picture import plot_unit_groups
+from .selection import (
+    NEEDS_DATA,
+    SCOPES,
+    UNIT_IMPORTANCE,
+    bn_importance,
+    l1_importance,
+    l2_importance,
+    prune_units,
+    random_importance,
+    select_units,
+    unit_scores,
+)
+
+__all__ = [
+    "bn_importance",
+    "default_example_input",
+    "fix_sizes",
+    "l1_importance",
+    "l2_importance",
+    "load_pruned_structure",
+    "Member",
+    "NEEDS_DATA",
+    "plot_unit_groups",
+    "prune_units",
+    "pruned_structure",
+    "random_importance",
+    "remove_layers",
+    "remove_units",
+    "save_pruned_structure",
+    "SCOPES",
+    "select_units",
+    "StructureWarning",
+    "trace",
+    "UNIT_IMPORTANCE",
+    "unit_groups",
+    "unit_scores",
+    "UnitGroup",
+]

@@ -1,0 +1,156 @@
+"""Structured pruning on the networks people prune: every model of the zoo, 30 % and 50 %.
+
+For each model: the pruned copy runs forward and backward; it computes what the original
+computes with exactly the removed units' tensors zeroed (eval mode, non-trivial BatchNorm
+statistics, within 1e-5 of the output's scale); the original is bit-identical afterwards; the
+result survives ``save_pruned_structure`` / ``load_pruned_structure``; and where
+Torch-Pruning handles the model with the same counts, our MACs drop at least as much.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import warnings
+
+import pytest
+import torch
+from torch import nn
+from zoo_models import ZOO, build, output, zeroed_copy
+
+import pruning_lessons as pl
+
+pytest.importorskip("transformers")
+
+AMOUNTS = (0.3, 0.5)
+#: Models whose every pruned group Torch-Pruning 1.6.1 also prunes, with the same unit counts
+#: at 50 % (it keeps int(n * (1 - amount)) units, we remove round(amount * n): equal for even n).
+SAME_GROUPS_AS_TORCH_PRUNING = (
+    "resnet18",
+    "resnet50",
+    "hf_resnet",
+    "mobilenet_v2",
+    "mobilenet_v3",
+    "efficientnet_b0",
+    "densenet121",
+    "squeezenet",
+)
+
+
+@functools.cache
+def _zoo(name: str) -> tuple[nn.Module, torch.Tensor, list, dict]:
+    model, example = build(name)
+    groups = pl.unit_groups(model, example)
+    return model, example, groups, copy.deepcopy(model.state_dict())
+
+
+@pytest.mark.parametrize("amount", AMOUNTS)
+@pytest.mark.parametrize("name", list(ZOO))
+def test_pruned_zoo_model_computes_the_zeroed_original(name, amount, tmp_path):
+    model, example, groups, before = _zoo(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pl.StructureWarning)
+        removed = pl.select_units(model, amount, example_input=example)
+        pruned = pl.prune_units(model, amount, example_input=example)
+    assert sum(map(len, removed.values())) > 0
+    assert pl.count_parameters(pruned) < pl.count_parameters(model)
+    state = model.state_dict()
+    assert all(torch.equal(before[k], state[k]) for k in before)  # original bit-identical
+    with torch.no_grad():
+        expected = output(zeroed_copy(model, groups, removed)(example))
+        got = output(pruned.eval()(example))
+    scale = expected.abs().max().clamp_min(1e-12)
+    assert got.shape == expected.shape
+    assert ((got - expected).abs().max() / scale).item() <= 1e-5
+    pruned.train()
+    loss = output(pruned(example)).float().square().mean()
+    loss.backward()
+    grads = [p.grad for p in pruned.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads if g is not None)
+    path = tmp_path / "pruned.pt"
+    pl.save_pruned_structure(pruned.eval(), path)
+    fresh, _ = build(name, seed=1)
+    loaded = pl.load_pruned_structure(fresh, path).eval()
+    with torch.no_grad():
+        assert torch.equal(output(loaded(example)), output(pruned(example)))
+
+
+def _torch_pruning_macs(name: str, amount: float) -> float:
+    tp = pytest.importorskip("torch_pruning")
+    model, example, _, _ = _zoo(name)
+    theirs = copy.deepcopy(model)
+    last = [m for m in theirs.modules() if isinstance(m, nn.Linear | nn.Conv2d)][-1]
+    importance = tp.importance.MagnitudeImportance(p=1, group_reduction="mean")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pruner = tp.pruner.MetaPruner(
+            theirs, example, importance=importance, pruning_ratio=amount, ignored_layers=[last]
+        )
+        pruner.step()
+    return pl.count_macs(theirs, example) / pl.count_macs(model, example)
+
+
+@pytest.mark.parametrize("name", SAME_GROUPS_AS_TORCH_PRUNING)
+def test_macs_drop_at_least_as_much_as_torch_pruning(name):
+    model, example, _, _ = _zoo(name)
+    ours = pl.prune_units(model, 0.5, example_input=example)
+    ratio = pl.count_macs(ours, example) / pl.count_macs(model, example)
+    assert ratio <= _torch_pruning_macs(name, 0.5) + 1e-9
+
+
+#: Models whose width only Torch-Pruning's way prunes: through LayerNorm / RMSNorm.
+THROUGH_NORMS = ("convnext", "vit", "llama_gqa", "gpt2", "bert")
+
+
+@pytest.mark.parametrize("name", THROUGH_NORMS)
+def test_through_norms_prunes_the_width_too(name):
+    model, example, _, before = _zoo(name)
+    exact = pl.prune_units(model, 0.5, example_input=example)
+    wide = pl.prune_units(model, 0.5, example_input=example, through_norms=True)
+    dense = pl.count_macs(model, example)
+    assert pl.count_macs(wide, example) < pl.count_macs(exact, example) < dense
+    wide.train()
+    output(wide(example)).float().square().mean().backward()
+    state = model.state_dict()
+    assert all(torch.equal(before[k], state[k]) for k in before)
+    embeddings = None if name == "convnext" else wide.get_input_embeddings()
+    if isinstance(embeddings, nn.Embedding):
+        assert wide.config.hidden_size == embeddings.embedding_dim == 16
+
+
+def test_what_each_zoo_model_keeps_whole():
+    """Pinned groups and their reasons: only outputs and what removal would change."""
+    allowed = ("model's outputs", "normalisation over", "mean over", "a split through")
+    for name in ZOO:
+        _, _, groups, _ = _zoo(name)
+        for group in groups:
+            if group.pinned:
+                assert any(a in group.pinned for a in allowed), (name, group.name, group.pinned)
+        assert sum(g.pinned is None for g in groups) >= 2, name
+
+
+def test_attention_heads_and_gqa_groups_are_units():
+    model, example, groups, _ = _zoo("llama_gqa")
+    attention = {g.name: g for g in groups}["model.layers.0.self_attn.q_proj"]
+    assert attention.size == 4  # 4 key/value heads, each with its 2 query heads
+    q = next(m for m in attention.members if m.name.endswith("q_proj") and m.role == "producer")
+    k = next(m for m in attention.members if m.name.endswith("k_proj") and m.role == "producer")
+    assert q.per_unit == 2 * 4 and k.per_unit == 4  # head_dim 4: two query heads, one kv head
+    pruned = pl.prune_units(model, 0.5, example_input=example)
+    layer = pruned.model.layers[0].self_attn
+    assert (layer.q_proj.out_features, layer.k_proj.out_features) == (16, 8)
+    assert (pruned.config.num_attention_heads, pruned.config.num_key_value_heads) == (4, 2)
+    assert pruned.config.intermediate_size == 32
+    mlp = {g.name: g for g in groups}["model.layers.0.mlp.gate_proj"]
+    assert mlp.layers == ["model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj"]
+
+
+def test_lstm_hidden_units_span_every_gate_and_the_next_layer():
+    model, example, groups, _ = _zoo("lstm")
+    first = {g.name: g for g in groups}["rnn"]
+    params = {(m.param, m.dim): m.units.tolist() for m in first.members if m.name == "rnn"}
+    assert params[("weight_ih_l0", 0)] == list(range(16)) * 4
+    assert params[("weight_hh_l0", 1)] == list(range(16))
+    assert params[("weight_ih_l1", 1)] == list(range(16))
+    pruned = pl.prune_units(model, 0.5, example_input=example)
+    assert (pruned.rnn.hidden_size, tuple(pruned.rnn.weight_ih_l0.shape)) == (8, (32, 6))

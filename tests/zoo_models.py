@@ -1,0 +1,514 @@
+"""Small versions of the networks people prune, built offline with random weights.
+
+``transformers`` classes from small configs where the CPU wheel has them (ResNet, MobileNetV2,
+ConvNeXt, ViT, LLaMA with grouped-query attention, GPT-2, BERT); compact re-implementations
+of torchvision's architectures otherwise (same block structure and the same habits, e.g. one
+``relu`` module called several times per block). Every builder returns ``(model, input)``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+IMAGE = (2, 3, 32, 32)
+
+
+def _image(seed: int = 0) -> torch.Tensor:
+    return torch.randn(*IMAGE, generator=torch.Generator().manual_seed(seed))
+
+
+def _tokens(vocab: int = 96, length: int = 12) -> torch.Tensor:
+    return torch.randint(0, vocab, (2, length), generator=torch.Generator().manual_seed(0))
+
+
+def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)
+    )
+
+
+# --- torchvision-style ResNet ---------------------------------------------------------------
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin: int, width: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)  # called twice, as in torchvision
+        self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.downsample = None
+        if stride != 1 or cin != width:
+            self.downsample = conv_bn(cin, width, 1, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, cin: int, width: int, stride: int = 1) -> None:
+        super().__init__()
+        out = width * self.expansion
+        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = conv_bn(cin, out, 1, stride) if stride != 1 or cin != out else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    def __init__(self, block: type, layers: list[int], width: int = 8, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin, stages = width, []
+        for i, count in enumerate(layers):
+            blocks = []
+            for j in range(count):
+                blocks.append(block(cin, width * 2**i, 2 if (i and not j) else 1))
+                cin = width * 2**i * block.expansion
+            stages.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet18():
+    return ResNet(BasicBlock, [2, 2, 2, 2]), _image()
+
+
+def resnet50():
+    return ResNet(Bottleneck, [3, 4, 6, 3], width=4), _image()
+
+
+# --- MobileNetV3 / EfficientNet-B0 (squeeze-excitation, hardswish / SiLU) -------------------
+
+
+class SqueezeExcitation(nn.Module):
+    def __init__(self, channels: int, squeeze: int, gate: type = nn.Hardsigmoid) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+        self.activation = nn.ReLU()
+        self.scale_activation = gate()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.fc2(self.activation(self.fc1(self.avgpool(x))))
+        return x * self.scale_activation(scale)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV3 block / EfficientNet MBConv: expand, depthwise, SE, project (+ residual)."""
+
+    def __init__(self, cin, expanded, cout, k, stride, se, act, gate=nn.Hardsigmoid) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        if expanded != cin:
+            layers += [conv_bn(cin, expanded, 1), act()]
+        layers += [conv_bn(expanded, expanded, k, stride, groups=expanded), act()]
+        if se:
+            layers.append(SqueezeExcitation(expanded, max(expanded // 4, 2), gate))
+        layers.append(conv_bn(expanded, cout, 1))
+        self.block = nn.Sequential(*layers)
+        self.use_res = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.block(x)
+        return out + x if self.use_res else out
+
+
+class MobileNetV3(nn.Module):
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        hs, relu = nn.Hardswish, nn.ReLU
+        settings = [  # cin, expanded, cout, kernel, stride, SE, activation
+            (8, 8, 8, 3, 2, True, relu),
+            (8, 36, 12, 3, 2, False, relu),
+            (12, 44, 12, 3, 1, False, relu),
+            (12, 48, 16, 5, 2, True, hs),
+            (16, 64, 16, 5, 1, True, hs),
+        ]
+        self.features = nn.Sequential(
+            nn.Sequential(conv_bn(3, 8, 3, 2), hs()),
+            *[InvertedResidual(*s) for s in settings],
+            nn.Sequential(conv_bn(16, 48, 1), hs()),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(
+            nn.Linear(48, 64), hs(), nn.Dropout(0.2), nn.Linear(64, classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+class EfficientNetB0(nn.Module):
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        silu = nn.SiLU
+        settings = [  # cin, expanded, cout, kernel, stride (expand ratio 1 then 6, as in B0)
+            (8, 8, 8, 3, 1),
+            (8, 48, 12, 3, 2),
+            (12, 72, 12, 3, 1),
+            (12, 72, 16, 5, 2),
+            (16, 96, 16, 5, 1),
+        ]
+        blocks = [InvertedResidual(*s, True, silu, nn.Sigmoid) for s in settings]
+        self.features = nn.Sequential(
+            nn.Sequential(conv_bn(3, 8, 3, 2), silu()),
+            *blocks,
+            nn.Sequential(conv_bn(16, 64, 1), silu()),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(64, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def mobilenet_v3():
+    return MobileNetV3(), _image()
+
+
+def efficientnet_b0():
+    return EfficientNetB0(), _image()
+
+
+# --- RegNet (grouped convolutions), DenseNet (concatenation), SqueezeNet (fire) -------------
+
+
+class RegNetBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, group_width: int) -> None:
+        super().__init__()
+        self.a = nn.Sequential(conv_bn(cin, cout, 1), nn.ReLU())
+        self.b = nn.Sequential(conv_bn(cout, cout, 3, stride, cout // group_width), nn.ReLU())
+        self.c = conv_bn(cout, cout, 1)
+        self.proj = conv_bn(cin, cout, 1, stride) if stride != 1 or cin != cout else None
+        self.activation = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.proj is None else self.proj(x)
+        return self.activation(self.c(self.b(self.a(x))) + shortcut)
+
+
+class RegNet(nn.Module):
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(conv_bn(3, 8, 3, 2), nn.ReLU())
+        widths, cin, blocks = [16, 32, 64], 8, []
+        for i, w in enumerate(widths):
+            blocks += (
+                [RegNetBlock(cin, w, 2, 8), RegNetBlock(w, w, 1, 8)]
+                if i
+                else [RegNetBlock(cin, w, 2, 8)]
+            )
+            cin = w
+        self.trunk = nn.Sequential(*blocks)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.avgpool(self.trunk(self.stem(x))), 1))
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin: int, growth: int) -> None:
+        super().__init__()
+        self.norm1, self.relu1 = nn.BatchNorm2d(cin), nn.ReLU()
+        self.conv1 = nn.Conv2d(cin, 4 * growth, 1, bias=False)
+        self.norm2, self.relu2 = nn.BatchNorm2d(4 * growth), nn.ReLU()
+        self.conv2 = nn.Conv2d(4 * growth, growth, 3, 1, 1, bias=False)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = torch.cat(features, 1)
+        return self.conv2(self.relu2(self.norm2(self.conv1(self.relu1(self.norm1(x))))))
+
+
+class DenseBlock(nn.ModuleDict):
+    def __init__(self, layers: int, cin: int, growth: int) -> None:
+        super().__init__()
+        for i in range(layers):
+            self[f"denselayer{i + 1}"] = DenseLayer(cin + i * growth, growth)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class DenseNet(nn.Module):
+    """DenseNet-121's structure (dense blocks and transitions), fewer and thinner layers."""
+
+    def __init__(self, growth: int = 6, classes: int = 10) -> None:
+        super().__init__()
+        c = 2 * growth
+        modules: list[nn.Module] = [nn.Conv2d(3, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c)]
+        modules += [nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+        for i, count in enumerate((3, 4, 3)):
+            modules.append(DenseBlock(count, c, growth))
+            c += count * growth
+            if i < 2:
+                half = c // 2
+                modules += [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, half, 1, bias=False)]
+                modules.append(nn.AvgPool2d(2))
+                c = half
+        self.features = nn.Sequential(*modules, nn.BatchNorm2d(c))
+        self.classifier = nn.Linear(c, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.adaptive_avg_pool2d(torch.relu(self.features(x)), 1)
+        return self.classifier(torch.flatten(x, 1))
+
+
+class Fire(nn.Module):
+    def __init__(self, cin: int, squeeze: int, expand: int) -> None:
+        super().__init__()
+        self.squeeze, self.squeeze_activation = nn.Conv2d(cin, squeeze, 1), nn.ReLU()
+        self.expand1x1, self.expand1x1_activation = nn.Conv2d(squeeze, expand, 1), nn.ReLU()
+        self.expand3x3 = nn.Conv2d(squeeze, expand, 3, padding=1)
+        self.expand3x3_activation = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat(
+            [
+                self.expand1x1_activation(self.expand1x1(x)),
+                self.expand3x3_activation(self.expand3x3(x)),
+            ],
+            1,
+        )
+
+
+class SqueezeNet(nn.Module):
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, 2),
+            nn.ReLU(),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            Fire(16, 4, 8),
+            Fire(16, 4, 8),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            Fire(16, 8, 16),
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Conv2d(32, classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+def regnet():
+    return RegNet(), _image()
+
+
+def densenet121():
+    return DenseNet(), _image()
+
+
+def squeezenet():
+    return SqueezeNet(), _image()
+
+
+# --- recurrent ------------------------------------------------------------------------------
+
+
+class Recurrent(nn.Module):
+    def __init__(self, kind: type, classes: int = 5) -> None:
+        super().__init__()
+        self.embed = nn.Linear(6, 12)
+        self.rnn = kind(12, 16, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(torch.relu(self.embed(x)))
+        return self.fc(out[:, -1])
+
+
+def _sequence() -> torch.Tensor:
+    return torch.randn(2, 7, 6, generator=torch.Generator().manual_seed(0))
+
+
+def lstm():
+    return Recurrent(nn.LSTM), _sequence()
+
+
+def gru():
+    return Recurrent(nn.GRU), _sequence()
+
+
+# --- transformers classes -------------------------------------------------------------------
+
+
+def _hf(kind: str, **config):
+    import transformers
+
+    return getattr(transformers, f"{kind}Config")(**config)
+
+
+def hf_resnet():
+    from transformers import ResNetForImageClassification
+
+    cfg = _hf("ResNet", embedding_size=8, hidden_sizes=[8, 16, 32], depths=[1, 1, 1], num_labels=10)
+    return ResNetForImageClassification(cfg), _image()
+
+
+def mobilenet_v2():
+    from transformers import MobileNetV2ForImageClassification
+
+    cfg = _hf("MobileNetV2", image_size=32, depth_multiplier=0.25, num_labels=10)
+    return MobileNetV2ForImageClassification(cfg), _image()
+
+
+def convnext():
+    from transformers import ConvNextForImageClassification
+
+    cfg = _hf("ConvNext", hidden_sizes=[8, 16, 32], depths=[1, 1, 1], num_stages=3, num_labels=10)
+    return ConvNextForImageClassification(cfg), _image()
+
+
+def vit():
+    from transformers import ViTForImageClassification
+
+    cfg = _hf(
+        "ViT",
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=10,
+    )
+    return ViTForImageClassification(cfg), _image()
+
+
+def llama():
+    from transformers import LlamaForCausalLM
+
+    cfg = _hf(
+        "Llama",
+        vocab_size=96,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+    )
+    return LlamaForCausalLM(cfg), _tokens()
+
+
+def gpt2():
+    from transformers import GPT2LMHeadModel
+
+    cfg = _hf("GPT2", vocab_size=96, n_embd=32, n_layer=2, n_head=4, n_positions=32)
+    cfg.bos_token_id = cfg.eos_token_id = 0
+    return GPT2LMHeadModel(cfg), _tokens()
+
+
+def bert():
+    from transformers import BertForSequenceClassification
+
+    cfg = _hf(
+        "Bert",
+        vocab_size=96,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=32,
+        num_labels=3,
+    )
+    return BertForSequenceClassification(cfg), _tokens()
+
+
+ZOO: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
+    "resnet18": resnet18,
+    "resnet50": resnet50,
+    "hf_resnet": hf_resnet,
+    "mobilenet_v2": mobilenet_v2,
+    "mobilenet_v3": mobilenet_v3,
+    "efficientnet_b0": efficientnet_b0,
+    "regnet": regnet,
+    "densenet121": densenet121,
+    "squeezenet": squeezenet,
+    "convnext": convnext,
+    "vit": vit,
+    "llama_gqa": llama,
+    "gpt2": gpt2,
+    "bert": bert,
+    "lstm": lstm,
+    "gru": gru,
+}
+
+
+def build(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
+    """Model ``name`` with random weights and non-trivial normalisation statistics, in eval mode."""
+    torch.manual_seed(seed)
+    model, example = ZOO[name]()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._NormBase) and m.running_mean is not None:
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=generator) * 0.3)
+                m.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                if m.weight is not None:
+                    m.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                    m.bias.copy_(torch.rand(n, generator=generator) - 0.5)
+    return model.eval(), example
+
+
+def output(result: object) -> torch.Tensor:
+    """The main output tensor of a model call (a ``transformers`` output's logits)."""
+    if isinstance(result, torch.Tensor):
+        return result
+    return result.logits if hasattr(result, "logits") else result[0]
+
+
+def zeroed_copy(model: nn.Module, groups: list, removed: dict[str, list[int]]) -> nn.Module:
+    """``model`` with every tensor entry of the removed units zeroed (weights, biases, norm
+    scales and shifts; running statistics are left, a zero scale and shift silence them)."""
+    zeroed = copy.deepcopy(model)
+    by_name = {g.name: g for g in groups}
+    with torch.no_grad():
+        for name, units in removed.items():
+            for member in by_name[name].members:
+                if member.param.startswith("running_"):
+                    continue
+                tensor = getattr(zeroed.get_submodule(member.name), member.param)
+                gone = torch.isin(member.units, torch.tensor(units, dtype=torch.long))
+                tensor.index_fill_(member.dim, gone.nonzero().flatten().to(tensor.device), 0.0)
+    return zeroed
