@@ -73,17 +73,35 @@ def _user_jupyter_folders() -> dict[str, tuple[int, int]]:
     return listing
 
 
+def _someone_elses(path: str, runtime: Path, ours: dict) -> bool:
+    """A change in the runtime folder that another Jupyter on this machine made, not ours."""
+    file = Path(path)
+    if file.parent != runtime:
+        return False
+    # jpserver-<pid>.json and jpserver-<pid>-open.html: which server wrote them is in the name
+    pid = ours.get("server_pid")
+    return file.name.startswith("jpserver-") and file.name not in (
+        f"jpserver-{pid}.json",
+        f"jpserver-{pid}-open.html",
+    )
+
+
 @pytest.fixture
 def own_jupyter_folders():
     """Settings, workspaces, runtime and IPython folders of the test's own, removed after.
 
     JupyterLab otherwise saves a workspace in ``~/.jupyter/lab/workspaces`` (the user's next
-    ``jupyter lab`` would reopen the lesson) and the kernel writes to ``~/.ipython``.
+    ``jupyter lab`` would reopen the lesson) and the kernel writes to ``~/.ipython``. On a
+    machine where other Jupyter servers run at the same time, their runtime files are told
+    apart from ours by process id.
     """
+    from jupyter_core.paths import jupyter_runtime_dir
+
     before = _user_jupyter_folders()
+    ours: dict = {}
     with tempfile.TemporaryDirectory(prefix="pruning-lessons-jupyter-") as folder:
         base = Path(folder)
-        yield {
+        ours["env"] = {
             "JUPYTER_CONFIG_DIR": str(base / "config"),
             "JUPYTER_DATA_DIR": str(base / "data"),
             "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
@@ -91,9 +109,15 @@ def own_jupyter_folders():
             "JUPYTERLAB_WORKSPACES_DIR": str(base / "config" / "lab" / "workspaces"),
             "IPYTHONDIR": str(base / "ipython"),
         }
+        yield ours
     assert not base.exists()
     after = _user_jupyter_folders()
-    changed = {path for path in set(before) | set(after) if before.get(path) != after.get(path)}
+    runtime = Path(jupyter_runtime_dir())
+    changed = {
+        path
+        for path in set(before) | set(after)
+        if before.get(path) != after.get(path) and not _someone_elses(path, runtime, ours)
+    }
     assert not changed, f"the test changed the user's Jupyter folders: {sorted(changed)}"
 
 
@@ -102,7 +126,7 @@ def lab(tmp_path, own_jupyter_folders):
     """A JupyterLab server on localhost serving a copy of the notebook (the repo stays clean)."""
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
     port = _free_port()
-    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT), **own_jupyter_folders}
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT), **own_jupyter_folders["env"]}
     env.pop("MPLBACKEND", None)  # the learner's default: the inline backend
     server = subprocess.Popen(
         [
@@ -122,6 +146,7 @@ def lab(tmp_path, own_jupyter_folders):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    own_jupyter_folders["server_pid"] = server.pid
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(f"{base}/api/status?token={TOKEN}", server)
