@@ -109,7 +109,9 @@ def trace(model: nn.Module, example_input: torch.Tensor) -> Trace:
     """
     if not isinstance(example_input, torch.Tensor):
         raise TypeError(
-            f"example_input must be a tensor the model accepts, got {type(example_input).__name__}"
+            "example_input must be a torch.Tensor holding one batch the model accepts "
+            f"(e.g. torch.zeros(1, 1, 8, 8)), got {type(example_input).__name__}; "
+            "turn a list into a tensor first (torch.tensor or torch.stack)"
         )
     with evaluating(model):
         try:
