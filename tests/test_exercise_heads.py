@@ -129,6 +129,25 @@ def by_masks(att, keep):
     return new
 
 
-@pytest.mark.parametrize("fn", [remove_heads, by_masks])
+def by_index_select(att, keep):
+    """Right, written differently: a deep copy whose layers get index_select-ed tensors."""
+    new = copy.deepcopy(att)
+    d, group = att.head_dim, att.num_heads // att.num_kv_heads
+    q_heads = [j * group + g for j in keep.tolist() for g in range(group)]
+    kv_rows = torch.cat([torch.arange(j * d, (j + 1) * d) for j in keep.tolist()])
+    q_rows = torch.cat([torch.arange(h * d, (h + 1) * d) for h in q_heads])
+    with torch.no_grad():
+        for name, rows in (("q", q_rows), ("k", kv_rows), ("v", kv_rows)):
+            layer = getattr(new, name)
+            layer.weight = nn.Parameter(layer.weight.index_select(0, rows))
+            layer.bias = nn.Parameter(layer.bias.index_select(0, rows))
+            layer.out_features = len(rows)
+        new.o.weight = nn.Parameter(new.o.weight.index_select(1, q_rows))
+        new.o.in_features = len(q_rows)
+    new.num_heads, new.num_kv_heads = len(q_heads), len(keep)
+    return new
+
+
+@pytest.mark.parametrize("fn", [remove_heads, by_masks, by_index_select])
 def test_right_head_removals_are_accepted(fn):
     assert ex5.check(fn).status == "correct"

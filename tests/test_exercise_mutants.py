@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+import test_exercise_heads  # tests/ is on sys.path (no package): pytest's rootdir import
 import test_exercise_llm  # tests/ is on sys.path (no package): pytest's rootdir import
 import torch
 from torch import nn
@@ -1297,6 +1298,12 @@ def capstone_in_two_steps(model, data):
 
 WRONG["10.ex1"] = list(test_exercise_llm.WRONG)
 RIGHT["10.ex1"] = [test_exercise_llm.with_a_loop, test_exercise_llm.with_linalg]
+
+
+# --- 08.ex5 attention heads under GQA: its answers live in test_exercise_heads.py ------------
+
+WRONG["08.ex5"] = [fn for fn, _ in test_exercise_heads.WRONG]
+RIGHT["08.ex5"] = [test_exercise_heads.by_masks, test_exercise_heads.by_index_select]
 
 
 # --- the tests ------------------------------------------------------------------------------

@@ -122,6 +122,7 @@ def test_exercises_are_found_by_definition_and_by_lesson_number():
         "08.ex2",
         "08.ex3",
         "08.ex4",
+        "08.ex5",
     ]
 
 
