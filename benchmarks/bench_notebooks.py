@@ -116,11 +116,20 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, help="set OMP_NUM_THREADS for the kernels (default: not set)"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the table from results/notebooks.json without running anything",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("names", nargs="*", help="only notebooks whose name starts so")
     args = parser.parse_args()
     if args.worker:
         worker(args.names)
+        return
+    if args.report_only:
+        saved = json.loads((ROOT / "benchmarks" / "results" / "notebooks.json").read_text())
+        report(saved["runs"], saved["threads"])
         return
     pythons = [sys.executable] + ([args.default_python] if args.default_python else [])
     runs = []
@@ -132,6 +141,11 @@ def main() -> None:
             run = measure(python, condition, args.names, args.threads)
             runs.append({"build": label, "condition": condition, **run})
             print(f"  {sum(run['seconds'].values()):.1f} s in all", flush=True)
+    report(runs, args.threads)
+
+
+def report(runs: list[dict], threads: int | None) -> None:
+    """Write results/notebooks.json and .md from the measured runs."""
     runs.sort(key=lambda r: (r["build"] != "CPU build", r["condition"]))
     columns = [f"{r['build']}, {r['condition']}" for r in runs]
     names = list(runs[0]["seconds"])
@@ -162,16 +176,16 @@ def main() -> None:
         for r in runs
         if r["condition"] == "idle"
     )
-    threads = f"OMP_NUM_THREADS={args.threads}" if args.threads else "OMP_NUM_THREADS not set"
+    thread_note = f"OMP_NUM_THREADS={threads}" if threads else "OMP_NUM_THREADS not set"
     note = (
         f"\n\nSeconds for each notebook, executed top to bottom with nbclient, kernel start "
-        f"included, progress bars off, {threads}. {builds}. *idle*: nothing else started by "
+        f"included, progress bars off, {thread_note}. {builds}. *idle*: nothing else started by "
         f"the benchmark; *loaded*: one CPU-bound process spinning beside the kernel. "
         f"Every goal met in every condition: {'yes' if met_all and course_met else 'no'}."
     )
     write_results(
         "notebooks",
-        {"threads": args.threads, "runs": runs, "totals": dict(zip(columns, totals, strict=True))},
+        {"threads": threads, "runs": runs, "totals": dict(zip(columns, totals, strict=True))},
         table + note,
         "Time to run each notebook",
     )
