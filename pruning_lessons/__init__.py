@@ -10,8 +10,12 @@ imported on first use, so that ``python -m pruning_lessons --help`` does not wai
 
 import importlib
 import logging
+from importlib import metadata
 
-__version__ = "0.1.0"
+try:  # the version pyproject.toml gives, as installed
+    __version__ = metadata.version("pruning-lessons")
+except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "unknown"
 
 
 class _NoCudaRuntimeNotice(logging.Filter):

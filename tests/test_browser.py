@@ -184,6 +184,15 @@ def _screenshot(page, folder: Path) -> None:
         shutil.copy(folder / "lesson_slider.png", Path(shots) / "lesson_slider.png")
 
 
+def _open_and_run_all(page, lab: str, notebook: str) -> None:
+    """Open ``notebook`` in JupyterLab, accept the kernel, and Run All Cells from the menu."""
+    page.goto(f"{lab}/lab/tree/{notebook}?token={TOKEN}")
+    page.locator(".jp-Notebook").wait_for(timeout=60_000)
+    _accept_kernel_dialog(page)
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+
+
 def test_lesson_slider_changes_the_displayed_result(lab, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -191,11 +200,7 @@ def test_lesson_slider_changes_the_displayed_result(lab, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{lab}/lab/tree/{NOTEBOOK}?token={TOKEN}")
-            page.locator(".jp-Notebook").wait_for(timeout=60_000)
-            _accept_kernel_dialog(page)
-            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-            page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+            _open_and_run_all(page, lab, NOTEBOOK)
             handle = page.locator(".noUi-handle").first
             handle.wait_for(timeout=120_000)
             page.locator(RESULT).first.wait_for(timeout=60_000)
@@ -270,11 +275,7 @@ def test_quiz_checklist_is_ticked_in_the_browser(lab, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{lab}/lab/tree/{QUIZ_NOTEBOOK}?token={TOKEN}")
-            page.locator(".jp-Notebook").wait_for(timeout=60_000)
-            _accept_kernel_dialog(page)
-            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-            page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+            _open_and_run_all(page, lab, QUIZ_NOTEBOOK)
             answer = page.locator(".widget-textarea textarea").first
             answer.wait_for(timeout=120_000)
             answer.fill("Pruning drops the least important weights, then we fine-tune.")
