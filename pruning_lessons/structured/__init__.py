@@ -2,7 +2,8 @@
 
 The pipeline, one module per step:
 
-* :mod:`.tracing`: record the model's forward pass on ``example_input`` (``torch.export``);
+* :mod:`.tracing`: record the model's forward pass on ``example_input`` (a dispatch
+  recorder, with ``torch.export`` as the fallback);
 * :mod:`.coupling`: find the units that must go together (residuals, concatenations,
   grouped convolutions, attention heads, LSTM gates) and what must stay whole;
 * :mod:`.selection`: score every unit once, pick the lowest per group or globally;
