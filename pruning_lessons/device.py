@@ -128,7 +128,8 @@ def model_threads(model: torch.nn.Module) -> contextlib.AbstractContextManager[i
 def at_model_threads(fn: Callable) -> Callable:
     """Decorate a function whose first argument is a model to run it under :func:`model_threads`.
 
-    ``pl.fit``, ``pl.evaluate``, the gradient-based scores and ``pl.measure_latency`` use it,
+    ``pl.fit``, ``pl.evaluate``, the gradient-based scores, structured pruning
+    (``pl.unit_groups``, ``pl.prune_units``) and ``pl.measure_latency`` use it,
     so a lesson is fast whatever thread count the process started with.
     """
 

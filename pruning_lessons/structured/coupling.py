@@ -34,6 +34,7 @@ kept whole, with the reason and the module path recorded (unknown operations als
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import warnings
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from ..device import at_model_threads
 from .tracing import Trace, default_example_input, module_path, source_line, trace
 
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
@@ -1044,12 +1046,18 @@ class _Walker:
                 if root in by_root:
                     units = maps.setdefault(root, torch.full((length,), -1, dtype=torch.long))
                     size = by_root[root].size
-                    units[offset : offset + seg[2]] = torch.arange(seg[2]) * size // seg[2]
+                    units[offset : offset + seg[2]] = _spread(seg[2], size)
                 offset += seg[2]
             for root, units in maps.items():
                 member = Member(module_name, named[module_name], attr, dim, units, role)
                 by_root[root].members.append(member)
         return list(by_root.values())
+
+
+@functools.cache
+def _spread(length: int, units: int) -> torch.Tensor:
+    """``[e * units // length for e in range(length)]``: entry ``e``'s unit (read-only)."""
+    return torch.tensor([e * units // length for e in range(length)], dtype=torch.long)
 
 
 def _owners(model: nn.Module) -> dict[str, tuple[str, str]]:
@@ -1082,6 +1090,7 @@ def _tensor_args(node: fx.Node) -> list[fx.Node]:
     return [n for n in found if isinstance(n.meta.get("val"), torch.Tensor)]
 
 
+@at_model_threads
 def unit_groups(
     model: nn.Module,
     example_input: torch.Tensor | None = None,

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..checks import check_fraction
-from ..device import independent_generator
+from ..device import at_model_threads, independent_generator
 from ..unit_importance import fpgm_importance
 from .coupling import UnitGroup, unit_groups
 from .surgery import remove_units
@@ -260,6 +260,7 @@ def _plan(
     return groups, removed
 
 
+@at_model_threads
 def unit_scores(
     model: nn.Module,
     importance: str | UnitImportance = "l1",
@@ -273,6 +274,7 @@ def unit_scores(
     return {g.name: _scores_of(g, score) for g in groups if g.pinned is None}
 
 
+@at_model_threads
 def select_units(
     model: nn.Module,
     amount: float | dict[str, float],
@@ -296,6 +298,7 @@ def select_units(
     return _plan(model, amount, importance, scope, example_input, seed, options)[1]
 
 
+@at_model_threads
 def prune_units(
     model: nn.Module,
     amount: float | dict[str, float],
