@@ -71,6 +71,21 @@ def test_evaluate_runs_a_small_model_on_one_thread(two_threads, digits):
     assert set(seen) == {1}
 
 
+def test_structured_pruning_runs_a_small_model_on_one_thread(two_threads):
+    seen: list[int] = []
+
+    class Probe(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(torch.get_num_threads())
+            return x
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), Probe(), nn.ReLU(), nn.Linear(16, 10))
+    pruned = pl.prune_units(model, 0.5)
+    assert seen and set(seen) == {1}
+    assert pruned[1].out_features == 8
+    assert torch.get_num_threads() == two_threads
+
+
 def test_bad_arguments_still_get_the_functions_own_errors():
     with pytest.raises((TypeError, AttributeError)):
         pl.fit("not a model", torch.utils.data.TensorDataset(torch.rand(2, 64)))
