@@ -18,6 +18,7 @@ from pruning_lessons.llm import (
     prune_mlp_width,
     prune_model_width,
     tiny_llama,
+    width_scores,
 )
 from pruning_lessons.llm.width import unit_norms
 from pruning_lessons.structured.coupling import Member
@@ -139,6 +140,8 @@ def test_heads_with_the_lowest_attention_output_norm_go():
         per_unit = x.reshape(*x.shape[:2], -1, group * attn.head_dim)
         scores = per_unit.pow(2).sum(dim=(1, 3)).sqrt().mean(dim=0)
         assert removed_heads(model, pruned)[block] == lowest(scores, 1)
+        library = width_scores(model, calibration, "heads")[f"layers.{block}.self_attn.q_proj"]
+        assert torch.allclose(library, scores, rtol=1e-5)
 
 
 def test_neurons_with_the_lowest_activation_norm_go():
@@ -147,6 +150,8 @@ def test_neurons_with_the_lowest_activation_norm_go():
     for block, x in enumerate(hooked_inputs(model, "mlp.down_proj", calibration)):
         scores = x.pow(2).sum(dim=1).sqrt().mean(dim=0)
         assert removed_neurons(model, pruned)[block] == lowest(scores, 6)
+        library = width_scores(model, calibration, "mlp")[f"layers.{block}.mlp.gate_proj"]
+        assert torch.allclose(library, scores, rtol=1e-5)
 
 
 def test_model_width_removes_the_channels_with_the_lowest_normed_activations():
@@ -160,6 +165,9 @@ def test_model_width_removes_the_channels_with_the_lowest_normed_activations():
     for handle in handles:
         handle.remove()
     scores = sum(out.pow(2).sum(dim=1).sqrt().mean(dim=0) for out in seen)
+    assert torch.allclose(width_scores(model, calibration, "model")["embed_tokens"], scores)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        width_scores(model, calibration, "layers")
     pruned = prune_model_width(model, 0.25, calibration)
     kept = kept_rows(model.embed_tokens.weight.T, pruned.embed_tokens.weight.T, 1)
     assert sorted(set(range(SMALL.dim)) - set(kept)) == lowest(scores, 4)

@@ -8,7 +8,8 @@
 * ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`.
 * ``depth``: :func:`block_influence` (ShortGPT), :func:`drop_blocks`.
 * ``width``: :func:`prune_heads`, :func:`prune_mlp_width`, :func:`prune_model_width`
-  (activation importance, Minitron), removed by :func:`~pruning_lessons.prune_units`.
+  (activation importance, Minitron, :func:`width_scores`), removed by
+  :func:`~pruning_lessons.prune_units`.
 * ``distill``: :func:`distill` (KL to the dense teacher) for recovery.
 * ``speed``: one linear layer timed dense / with zeros / narrower, and 2:4 on a GPU.
 * ``explorer``: lesson 10's slider over :func:`explorer.pruned_perplexity`.
@@ -33,7 +34,7 @@ from .posttraining import (
     wanda_prune,
     wanda_scores,
 )
-from .width import prune_heads, prune_mlp_width, prune_model_width
+from .width import prune_heads, prune_mlp_width, prune_model_width, width_scores
 
 __all__ = [
     "block_influence",
@@ -64,4 +65,5 @@ __all__ = [
     "unigram_perplexity",
     "wanda_prune",
     "wanda_scores",
+    "width_scores",
 ]

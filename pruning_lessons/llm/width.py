@@ -39,22 +39,41 @@ import torch
 from torch import nn
 
 from ..checks import check_fraction
-from ..structured.coupling import Member, UnitGroup
+from ..structured.coupling import Member, UnitGroup, unit_groups
 from ..structured.selection import prune_units
 from .posttraining import check_calibration, decoder_blocks
 
-#: For each kind: (the producer whose group is pruned, the layer whose activations score it).
-KINDS = {
-    "heads": ("self_attn.q_proj", "self_attn.o_proj"),
-    "mlp": ("mlp.gate_proj", "mlp.down_proj"),
-}
+KINDS = ("heads", "mlp", "model")
 
 
-def _checked(model: nn.Module, amount: object, calibration: object):
-    """``(blocks, calibration)`` after checking every argument, before anything runs."""
-    _, blocks, embed = decoder_blocks(model)
+def _plan(model: nn.Module, kind: str) -> tuple[dict[str, str], list[str], bool]:
+    """``(taps, layers, through_norms)`` for one kind of unit.
+
+    ``taps``: the modules whose activations score the units (``"input"`` or ``"output"``);
+    ``layers``: the producers to name in :func:`prune_units`' amount dict (one per group).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    _, blocks, _ = decoder_blocks(model)
+    live = [f"layers.{i}" for i, block in enumerate(blocks) if not isinstance(block, nn.Identity)]
+    if kind == "heads":
+        taps = {f"{b}.self_attn.o_proj": "input" for b in live}
+        return taps, [f"{b}.self_attn.q_proj" for b in live], False
+    if kind == "mlp":
+        return (
+            {f"{b}.mlp.down_proj": "input" for b in live},
+            [f"{b}.mlp.gate_proj" for b in live],
+            False,
+        )
+    norms = [n for n, m in model.named_modules() if n and type(m).__name__.endswith("Norm")]
+    return dict.fromkeys(norms, "output"), ["embed_tokens"], True
+
+
+def _checked(model: nn.Module, amount: object, calibration: object) -> torch.Tensor:
+    """``calibration`` on the model's device, after checking every argument."""
+    _, _, embed = decoder_blocks(model)
     check_fraction(amount, "amount", below_one=True)
-    return blocks, check_calibration(calibration, embed).to(embed.weight.device)
+    return check_calibration(calibration, embed).to(embed.weight.device)
 
 
 def squared_sums(model: nn.Module, calibration: torch.Tensor, taps: dict[str, str]):
@@ -112,16 +131,33 @@ def activation_importance(sums: dict[str, torch.Tensor]):
     return score
 
 
+def width_scores(model: nn.Module, calibration: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
+    """The activation score of every unit of one ``kind`` (``"heads"``, ``"mlp"`` or
+    ``"model"``), by group name as :func:`~pruning_lessons.unit_groups` names the groups
+    (``"layers.0.self_attn.q_proj"``, ``"layers.0.mlp.gate_proj"``, ``"embed_tokens"``).
+
+    These are the scores the pruners below rank (lowest removed first); see the module
+    docstring for the formula.
+    """
+    _, _, embed = decoder_blocks(model)
+    calibration = check_calibration(calibration, embed).to(embed.weight.device)
+    taps, layers, through_norms = _plan(model, kind)
+    score = activation_importance(squared_sums(model, calibration, taps))
+    groups = unit_groups(model, calibration[:1], through_norms=through_norms)
+    owner = {layer: g for g in groups for layer in g.layers}
+    return {owner[layer].name: score(owner[layer]) for layer in layers}
+
+
 def _prune_kind(model: nn.Module, amount: object, calibration: object, kind: str) -> nn.Module:
-    blocks, calibration = _checked(model, amount, calibration)
-    producer, scored = KINDS[kind]
-    live = [i for i, block in enumerate(blocks) if not isinstance(block, nn.Identity)]
-    sums = squared_sums(model, calibration, {f"layers.{i}.{scored}": "input" for i in live})
+    calibration = _checked(model, amount, calibration)
+    taps, layers, through_norms = _plan(model, kind)
+    sums = squared_sums(model, calibration, taps)
     return prune_units(
         model,
-        {f"layers.{i}.{producer}": amount for i in live},
+        dict.fromkeys(layers, amount),
         importance=activation_importance(sums),
         example_input=calibration[:1],
+        through_norms=through_norms,
     )
 
 
@@ -162,17 +198,4 @@ def prune_model_width(model: nn.Module, amount: float, calibration: torch.Tensor
     the result differs from the zeroed original (distillation repairs it). ``amount`` is a
     float in [0, 1); ``model`` is not changed.
     """
-    _, calibration = _checked(model, amount, calibration)
-    norms = [
-        name
-        for name, module in model.named_modules()
-        if name and type(module).__name__.endswith("Norm")
-    ]
-    sums = squared_sums(model, calibration, dict.fromkeys(norms, "output"))
-    return prune_units(
-        model,
-        {"embed_tokens": amount},
-        importance=activation_importance(sums),
-        example_input=calibration[:1],
-        through_norms=True,
-    )
+    return _prune_kind(model, amount, calibration, "model")
