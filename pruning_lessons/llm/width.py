@@ -27,10 +27,11 @@ scores as its ``importance`` and a ``{layer: amount}`` dict that names only the 
 chosen kind (every other unit is kept). So the slicing of ``q_proj`` / ``k_proj`` / ``v_proj``
 rows and ``o_proj`` columns, of ``gate_proj`` / ``up_proj`` rows and ``down_proj`` columns, or
 of every tensor touching the residual stream, is the structured pruner's, and the counts are
-its counts: ``round(amount * n)`` units of each block (``n`` key/value heads, MLP neurons, or
-embedding channels), at least one kept. Head and MLP pruning give exactly the original model
-with the removed units' activations zeroed. Model width is not exact: an RMSNorm then
-averages over the channels left, so the kept channels are rescaled.
+its counts: ``round(amount * n)`` units of each block's ``n`` key/value heads or MLP
+neurons, or of the model's ``n`` embedding channels (one set shared by every block); an
+amount that would remove all ``n`` raises ``ValueError``. Head and MLP pruning give exactly
+the original model with the removed units' activations zeroed. Model width is not exact: an
+RMSNorm then averages over the channels left, so the kept channels are rescaled.
 """
 
 from __future__ import annotations
