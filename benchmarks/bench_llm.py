@@ -9,15 +9,18 @@ bytes; magnitude needs none, so it has one value), and the time of each pruning 
 Wanda and SparseGPT at 50 % with 1 / 4 / 16 / 64 / 256 calibration sequences. Then the
 evidence for *why* the methods rank as they do: the spread of the input-feature norms
 ``||X_j||`` (outlier features are what break magnitude pruning in large LLMs). Then depth:
-the blocks with the lowest Block Influence dropped (ShortGPT), without recovery.
-Perplexity is measured on the first ``--eval-tokens`` bytes of the test files (windows of
-128). Writes results/llm.json, results/llm.md and results/llm.png.
+the blocks with the lowest Block Influence dropped (ShortGPT), without recovery (recovery by
+distillation is measured by bench_llm_depth.py and bench_llm_width.py; their rows are summed up
+here). Perplexity is measured on the first ``--eval-tokens`` bytes of the test files (windows
+of 128). Writes results/llm.json, results/llm.md and results/llm.png; ``--report-only``
+rewrites llm.md from the saved JSON files without measuring again.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import statistics
 import time
 
@@ -51,28 +54,17 @@ def spread(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} +- {statistics.stdev(values):.3f}"
 
 
-def outlier_table(model, calibration) -> tuple[list[list], dict]:
-    """Per projection kind: mean over blocks of max / median input-feature norm."""
+def outlier_table(model, calibration) -> dict[str, dict[str, float]]:
+    """Per projection kind: mean and max over blocks of max / median input-feature norm."""
     norms = llm.input_norms(model, calibration)
     ratios: dict[str, list[float]] = {}
     for name, values in norms.items():
         ratios.setdefault(name.rpartition(".")[2], []).append(float(values.max() / values.median()))
-    rows = [[kind, f"{statistics.mean(r):.1f}", f"{max(r):.1f}"] for kind, r in ratios.items()]
-    return rows, {k: statistics.mean(r) for k, r in ratios.items()}
+    return {k: {"mean": statistics.mean(r), "largest": max(r)} for k, r in ratios.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=3)
-    parser.add_argument("--eval-tokens", type=int, default=32768)
-    parser.add_argument("--calibration", type=int, default=64, help="sequences of 128 bytes")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64, 256])
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-
-    model = llm.load_tiny_llama()
-    corpus = llm.load_corpus(seed=0)
+def measure(args, model, corpus) -> dict:
+    """Every number of the page, JSON-shaped (string keys)."""
     test = corpus.test[: args.eval_tokens]
     dense = llm.perplexity(model, test)
     unigram = llm.unigram_perplexity(corpus.train, test)
@@ -91,25 +83,70 @@ def main() -> None:
         run["ppl"].append(ppl)
         run["seconds"].append(seconds)
 
-    sizes: dict[str, dict[int, list[float]]] = {"wanda": {}, "sparsegpt": {}}
+    sizes: dict[str, dict[str, list[float]]] = {"wanda": {}, "sparsegpt": {}}
     jobs = [(n, m, s) for n in args.sizes for s in range(args.samples) for m in sizes]
     for n, method, sample in tqdm(jobs, desc="calibration sizes"):
         ppl, _ = pruned_perplexity(model, method, calibration(n, sample), TARGETS["50%"], test)
-        sizes[method].setdefault(n, []).append(ppl)
+        sizes[method].setdefault(str(n), []).append(ppl)
 
-    outlier_rows, outliers = outlier_table(model, calibration(args.calibration, 0))
+    outliers = outlier_table(model, calibration(args.calibration, 0))
     influence = llm.block_influence(model, calibration(args.calibration, 0))
     depth = {}
     for n in (1, 2, 3):
         order = llm.blocks_by_influence(model, calibration(args.calibration, 0), n)
         smaller = llm.drop_blocks(model, order)
-        depth[n] = {
+        depth[str(n)] = {
             "blocks": order,
             "params": pl.count_parameters(smaller) / pl.count_parameters(model),
             "ppl": llm.perplexity(smaller, test),
         }
+    return {
+        "dense": dense,
+        "unigram": unigram,
+        "eval_tokens": len(test),
+        "calibration": args.calibration,
+        "samples": args.samples,
+        "runs": runs,
+        "calibration_sizes": sizes,
+        "input_norm_max_over_median": {k: v["mean"] for k, v in outliers.items()},
+        "input_norm_largest_max_over_median": {k: v["largest"] for k, v in outliers.items()},
+        "block_influence": influence,
+        "depth": depth,
+    }
 
-    # ---- tables
+
+def recovery_lines() -> list[str]:
+    """One generated line per row of results/llm_width.json and llm_depth.json, if present."""
+    lines = []
+    width = RESULTS / "llm_width.json"
+    if width.exists():
+        saved = json.loads(width.read_text())
+        for r in saved["rows"] + saved.get("depth_rows", []):
+            verdict = "beats" if r["distilled"] < r["scratch"] else "loses to"
+            lines.append(
+                f"- {r['kind']}, {r['removed_share']:.0%} of the parameters removed: "
+                f"{r['pruned']:.2f} pruned, {r['distilled']:.2f} distilled; distillation "
+                f"{verdict} the same shape from scratch ({r['scratch']:.2f}) on "
+                f"{saved['tokens']:,} bytes."
+            )
+        return lines
+    depth = RESULTS / "llm_depth.json"
+    if depth.exists():
+        saved = json.loads(depth.read_text())
+        for n, d in saved.items():
+            if isinstance(d, dict) and "distilled" in d:
+                verdict = "beats" if d["distilled"] < d["scratch"] else "loses to"
+                lines.append(
+                    f"- depth, {n} blocks: {d['dropped']:.2f} dropped, {d['distilled']:.2f} "
+                    f"distilled; distillation {verdict} the same shape from scratch "
+                    f"({d['scratch']:.2f}) on {saved['tokens']:,} bytes."
+                )
+    return lines
+
+
+def render(data: dict, model) -> str:
+    """The Markdown page; every sentence is generated from ``data``."""
+    dense, runs, sizes = data["dense"], data["runs"], data["calibration_sizes"]
     rows = [["dense", "-", f"{dense:.3f}", "-"]]
     for target in TARGETS:
         for method in METHODS:
@@ -117,17 +154,21 @@ def main() -> None:
             secs = f"{statistics.median(run['seconds']):.2f}"
             rows.append([method, target, spread(run["ppl"]), secs])
     main_table = markdown_table(["method", "sparsity", "test perplexity", "prune s"], rows)
-    size_rows = [[n, spread(sizes["wanda"][n]), spread(sizes["sparsegpt"][n])] for n in args.sizes]
+    counts = sorted(sizes["wanda"], key=int)
+    size_rows = [[n, spread(sizes["wanda"][n]), spread(sizes["sparsegpt"][n])] for n in counts]
     size_table = markdown_table(
         ["calibration sequences", "Wanda 50 %", "SparseGPT 50 %"], size_rows
     )
+    outliers = data["input_norm_max_over_median"]
+    largest = data["input_norm_largest_max_over_median"]
+    outlier_rows = [[k, f"{v:.1f}", f"{largest[k]:.1f}"] for k, v in outliers.items()]
     depth_rows = [
-        [n, d["blocks"], f"{d['params']:.2f}", f"{d['ppl']:.2f}"] for n, d in depth.items()
+        [n, d["blocks"], f"{d['params']:.2f}", f"{d['ppl']:.2f}"] for n, d in data["depth"].items()
     ]
     depth_table = markdown_table(
         ["blocks dropped", "which (lowest BI)", "params left", "test perplexity"], depth_rows
     )
-    bi = ", ".join(f"{i}: {v:.3f}" for i, v in enumerate(influence))
+    bi = ", ".join(f"{i}: {v:.3f}" for i, v in enumerate(data["block_influence"]))
 
     # ---- sentences generated from the numbers
     def mean(target: str, method: str) -> float:
@@ -154,15 +195,16 @@ def main() -> None:
         f"- Input-feature norms: the largest is on average {ratio:.1f}x the median "
         "(max / median of ||X_j|| over a projection's inputs, mean over projections)."
     )
-    text = "\n".join(
+    recovery = recovery_lines() or ["- Not measured yet: run bench_llm_width.py."]
+    return "\n".join(
         [
             f"Model: {pl.count_parameters(model):,} parameters, trained "
             f"{model.record.get('train_tokens', '?'):,} bytes "
-            f"(results/tiny_llama.md). Test slice: {len(test):,} bytes of held-out standard-"
-            f"library files. Dense perplexity {dense:.3f}; unigram (byte frequencies) "
-            f"{unigram:.3f}. Calibration: {args.calibration} sequences of 128 bytes from the "
-            f"training files, {args.samples} samples. All 7 projections of every block are "
-            "pruned, per output row; embedding and lm_head stay dense. One thread.",
+            f"(results/tiny_llama.md). Test slice: {data['eval_tokens']:,} bytes of held-out "
+            f"standard-library files. Dense perplexity {dense:.3f}; unigram (byte frequencies) "
+            f"{data['unigram']:.3f}. Calibration: {data['calibration']} sequences of 128 bytes "
+            f"from the training files, {data['samples']} samples. All 7 projections of every "
+            "block are pruned, per output row; embedding and lm_head stay dense. One thread.",
             "",
             main_table,
             "",
@@ -187,31 +229,35 @@ def main() -> None:
             "",
             depth_table,
             "",
-            "## Not here yet",
+            "## Heads, MLP width, model width and depth, with distillation",
             "",
-            "Heads / MLP width / model width removal at 25 % and 50 % of the parameters, "
-            "before and after distillation against training the same shape from scratch: the "
-            "removal is the structured pruner (`prune_units`) being extended to transformers "
-            "in another issue; those rows come when it lands. Depth rows above have no "
-            "distillation yet.",
+            "Structured removal, then distillation from the dense model against training the "
+            "same shape from scratch on an equal budget: results/llm_width.md (heads, MLP "
+            "width, model width, with the depth rows) and results/llm_depth.md. In short "
+            "(generated from their JSON):",
+            "",
+            *recovery,
             "",
             "Other helpers were loading the 2-core machine while this ran: times are noisy.",
         ]
     )
 
-    # ---- plot
+
+def plot(data: dict) -> None:
+    dense, runs, sizes = data["dense"], data["runs"], data["calibration_sizes"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     xs = [0.5, 0.6, 0.7]
     for method in METHODS:
-        ys = [mean(f"{int(x * 100)}%", method) for x in xs]
+        ys = [statistics.mean(runs[f"{int(x * 100)}%"][method]["ppl"]) for x in xs]
         left.plot(xs, ys, marker="o", label=method)
     left.axhline(dense, color="k", ls="--", label="dense")
     left.set(xlabel="sparsity of every projection", ylabel="test perplexity", yscale="log")
     left.set_title("one-shot pruning, no retraining")
     left.legend()
     for method in sizes:
-        means = [statistics.mean(sizes[method][n]) for n in args.sizes]
-        right.plot(args.sizes, means, marker="o", label=method)
+        counts = sorted(sizes[method], key=int)
+        means = [statistics.mean(sizes[method][n]) for n in counts]
+        right.plot([int(n) for n in counts], means, marker="o", label=method)
     right.axhline(dense, color="k", ls="--", label="dense")
     right.set(xscale="log", xlabel="calibration sequences (128 bytes)", ylabel="test perplexity")
     right.set_title("50 % unstructured")
@@ -220,19 +266,39 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     fig.savefig(RESULTS / "llm.png", dpi=100)
 
-    data = {
-        "dense": dense,
-        "unigram": unigram,
-        "eval_tokens": len(test),
-        "calibration": args.calibration,
-        "samples": args.samples,
-        "runs": runs,
-        "calibration_sizes": {m: {str(n): v for n, v in s.items()} for m, s in sizes.items()},
-        "input_norm_max_over_median": outliers,
-        "block_influence": influence,
-        "depth": {str(n): d for n, d in depth.items()},
-    }
-    write_results("llm", data, text, "Pruning the small LLaMA-style model after training")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=3)
+    parser.add_argument("--eval-tokens", type=int, default=32768)
+    parser.add_argument("--calibration", type=int, default=64, help="sequences of 128 bytes")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64, 256])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite llm.md from the saved llm.json (and the width / depth JSON) without "
+        "measuring; only the cheap outlier ratios are recomputed if the JSON lacks them",
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = llm.load_tiny_llama()
+    title = "Pruning the small LLaMA-style model after training"
+    if args.report_only:
+        data = json.loads((RESULTS / "llm.json").read_text())
+        if "input_norm_largest_max_over_median" not in data:
+            corpus = llm.load_corpus(seed=0)
+            calibration = llm.calibration_batches(corpus.train, data["calibration"], 128, 1000)
+            outliers = outlier_table(model, calibration)
+            data["input_norm_max_over_median"] = {k: v["mean"] for k, v in outliers.items()}
+            data["input_norm_largest_max_over_median"] = {
+                k: v["largest"] for k, v in outliers.items()
+            }
+        write_results("llm", data, render(data, model), title)  # keeps the saved "machine"
+        return
+    data = measure(args, model, llm.load_corpus(seed=0))
+    plot(data)
+    write_results("llm", data, render(data, model), title)
 
 
 if __name__ == "__main__":

@@ -311,7 +311,8 @@ print(
 # on calibration data, prunes width and depth, and retrains by **distillation** from the
 # original model, with up to 40x fewer tokens than training each size from scratch.
 # Sheared-LLaMA and LLM-Pruner do similar. Width removal is the library's structured pruner
-# (`pl.prune_units`, lesson 08) applied to this model; depth is the simplest case, shown here.
+# (`pl.prune_units`, lesson 08) applied to this model. Depth is the simplest case, so it comes
+# first.
 #
 # **ShortGPT** (Men et al. 2024) scores each block by its *Block Influence*,
 # `1 - cos(input, output)` over calibration tokens: a block that hardly turns the hidden state
@@ -354,6 +355,63 @@ for n in ("2", "3"):
         f"{d['dropped']:.2f} -> {d['distilled']:.2f} after distilling on {depth['tokens']:,} "
         f"bytes; the same shape from scratch on those bytes: {d['scratch']:.2f}"
     )
+
+# %% [markdown]
+# **Heads and MLP width.** `llm.prune_heads` and `llm.prune_mlp_width` score units the way
+# Minitron does, by the size of their activations on the calibration text: a head by the norm
+# of its attention output (the input columns of `o_proj` it owns), an MLP neuron by the norm of
+# `silu(gate_proj(x)) * up_proj(x)` (its input to `down_proj`), each an L2 norm over a
+# sequence's tokens, averaged over the sequences. Under grouped-query attention a unit is a
+# key/value head together with every query head that shares it, so `amount=0.5` removes one of
+# this model's two key/value heads in every block. The removal itself is `pl.prune_units`
+# (lesson 08), told which layers to narrow; the pruned model's config states its new shape.
+
+# %%
+for prune in (llm.prune_heads, llm.prune_mlp_width):
+    narrow = prune(model, 0.5, calibration)
+    cfg, left = narrow.config, pl.count_parameters(narrow) / pl.count_parameters(model)
+    print(
+        f"{prune.__name__}(amount=0.5): {left:.0%} of the parameters left ({cfg.n_heads} "
+        f"query / {cfg.n_kv_heads} key-value heads, MLP width {cfg.hidden_dim}); "
+        f"perplexity {dense:.2f} -> {llm.perplexity(narrow, test):.2f}"
+    )
+
+# %% [markdown]
+# The saved study (`benchmarks/bench_llm_width.py`) removes heads, MLP width and model width
+# near 25 % and 50 % of the parameters, then gives each the depth study's budget twice: to
+# distillation, and to training the same shape from scratch. As a control, the same number of
+# units is also removed at random (three seeds): a score earns its keep only if it beats that.
+
+# %%
+width = json.loads(pl.saved_result("llm_width.json").read_text())
+rows = width["rows"] + width["depth_rows"]
+for r in rows:
+    control = (
+        f" (random units: {sum(r['random']) / len(r['random']):5.2f})" if "random" in r else ""
+    )
+    print(
+        f"{r['kind']:>11}, {r['removed_share']:4.0%} of the parameters removed: perplexity "
+        f"{r['pruned']:6.2f} pruned{control}, {r['distilled']:5.2f} distilled, "
+        f"{r['scratch']:5.2f} from scratch"
+    )
+wins = sum(r["distilled"] < r["scratch"] for r in rows)
+ranked = sum(r["pruned"] < min(r["random"]) for r in width["rows"])
+print(
+    f"distillation beats training from scratch in {wins} of {len(rows)} rows, on "
+    f"{width['tokens']:,} bytes each (dense: {width['dense']:.2f}); the activation ranking "
+    f"beats all three random choices in {ranked} of {len(width['rows'])} width rows"
+)
+
+# %% [markdown]
+# Where did the activation ranking beat chance, and where not? A score can only separate
+# units whose activations differ. `llm.width_scores` returns the scores the pruners rank; here
+# is how far the largest stands above the median within each block, for each kind of unit:
+
+# %%
+for kind in ("heads", "mlp", "model"):
+    scores = llm.width_scores(model, calibration, kind)
+    ratio = sum(float(s.max() / s.median()) for s in scores.values()) / len(scores)
+    print(f"{kind:>5}: largest score {ratio:4.1f}x the median (mean over {len(scores)} groups)")
 
 # %% [markdown]
 # ## 6 · Where speed comes from

@@ -7,12 +7,15 @@
 * ``calibrate``: activation statistics collected with forward hooks.
 * ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`.
 * ``depth``: :func:`block_influence` (ShortGPT), :func:`drop_blocks`.
+* ``width``: :func:`prune_heads`, :func:`prune_mlp_width`, :func:`prune_model_width`
+  (activation importance, Minitron, :func:`width_scores`), removed by
+  :func:`~pruning_lessons.prune_units`.
 * ``distill``: :func:`distill` (KL to the dense teacher) for recovery.
 * ``speed``: one linear layer timed dense / with zeros / narrower, and 2:4 on a GPU.
 * ``explorer``: lesson 10's slider over :func:`explorer.pruned_perplexity`.
 
-Width pruning (attention heads, MLP width, model width) is structured pruning: it belongs to
-:func:`~pruning_lessons.prune_units`, applied to this model, not to a second pruner here.
+Width pruning (attention heads, MLP width, model width) is structured pruning: ``width`` only
+scores the units; :func:`~pruning_lessons.prune_units` removes them, so there is one pruner.
 """
 
 from . import explorer, speed
@@ -31,6 +34,7 @@ from .posttraining import (
     wanda_prune,
     wanda_scores,
 )
+from .width import prune_heads, prune_mlp_width, prune_model_width, width_scores
 
 __all__ = [
     "block_influence",
@@ -46,7 +50,10 @@ __all__ = [
     "load_tiny_llama",
     "perplexity",
     "PROJECTIONS",
+    "prune_heads",
     "prune_llm",
+    "prune_mlp_width",
+    "prune_model_width",
     "row_magnitude_prune",
     "row_mask",
     "sparsegpt_prune",
@@ -58,4 +65,5 @@ __all__ = [
     "unigram_perplexity",
     "wanda_prune",
     "wanda_scores",
+    "width_scores",
 ]

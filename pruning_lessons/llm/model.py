@@ -5,7 +5,9 @@ The module names are those of Hugging Face's ``LlamaForCausalLM`` (``q_proj``, `
 ``post_attention_layernorm``), so code written against this model reads like code for the real
 one. Shapes are read from the weights at run time (the number of heads is
 ``q_proj.out_features // head_dim``), so a model whose heads, MLP width or blocks were removed
-runs without a config to update.
+runs as it is; the structured pruner also replaces ``model.config`` by one with the new sizes
+(``n_heads``, ``n_kv_heads``, ``hidden_dim``, ``dim``), so that ``TinyLlama(pruned.config)``
+has the pruned shape.
 
 One block computes (Touvron et al. 2023, "LLaMA")::
 

@@ -11,6 +11,7 @@ model and leaves the one it was given as it was.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Iterable
 from typing import IO
@@ -30,6 +31,14 @@ HEAD_WIDTHS = ("head_dim", "attention_head_size")
 QUERY_NAMES = ("q_proj", "query", "q", "q_lin")
 KEY_NAMES = ("k_proj", "key", "k", "k_lin")
 UP_NAMES = ("up_proj", "fc1", "intermediate_dense")
+#: A dataclass config's fields for the sizes ``transformers`` calls by the keys (TinyLlama's
+#: ``n_heads``, ``n_kv_heads``, ``hidden_dim`` = MLP width, ``dim`` = model width).
+CONFIG_ALIASES = {
+    "num_attention_heads": ("num_attention_heads", "n_heads"),
+    "num_key_value_heads": ("num_key_value_heads", "n_kv_heads"),
+    "intermediate_size": ("intermediate_size", "hidden_dim"),
+    "hidden_size": ("hidden_size", "dim"),
+}
 
 
 def remove_units(
@@ -158,9 +167,16 @@ def _fix_heads(module: nn.Module) -> None:
 
 
 def _fix_config(model: nn.Module) -> None:
-    """A ``transformers`` config reports the layers' sizes where all layers agree."""
+    """A model's config reports the layers' sizes where all layers agree.
+
+    A ``transformers`` config is updated in place under its own names; a dataclass config
+    (:class:`~pruning_lessons.llm.TinyLlamaConfig`) is replaced by a copy whose fields follow
+    :data:`CONFIG_ALIASES`.
+    """
     config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "to_dict"):
+    is_transformers = hasattr(config, "to_dict")  # (transformers 5 configs are dataclasses too)
+    is_dataclass = not is_transformers and dataclasses.is_dataclass(config)
+    if config is None or isinstance(config, type) or not (is_transformers or is_dataclass):
         return
     found: dict[str, set[int]] = {}
     for module in model.modules():
@@ -178,11 +194,25 @@ def _fix_config(model: nn.Module) -> None:
         embeddings = model.get_input_embeddings()
     except (AttributeError, NotImplementedError):
         embeddings = None
+    if not isinstance(embeddings, nn.Embedding):
+        embeddings = getattr(model, "embed_tokens", None)
     if isinstance(embeddings, nn.Embedding):
         found["hidden_size"] = {embeddings.embedding_dim}
-    for attr, values in found.items():
-        if len(values) == 1 and isinstance(getattr(config, attr, None), int):
-            setattr(config, attr, values.pop())
+    agreed = {attr: values.pop() for attr, values in found.items() if len(values) == 1}
+    if not is_dataclass:
+        for attr, value in agreed.items():
+            if isinstance(getattr(config, attr, None), int):
+                setattr(config, attr, value)
+        return
+    fields = {f.name for f in dataclasses.fields(config)}
+    changes = {
+        alias: agreed[attr]
+        for attr, aliases in CONFIG_ALIASES.items()
+        for alias in aliases
+        if attr in agreed and alias in fields and isinstance(getattr(config, alias), int)
+    }
+    if changes:
+        model.config = dataclasses.replace(config, **changes)
 
 
 def replace(model: nn.Module, name: str, new: nn.Module) -> None:
