@@ -1,9 +1,11 @@
 """Model surgery: resize layers, remove layers, and save and load the new shape.
 
-Structured pruning builds narrower layers with :func:`sliced`; :func:`remove_layers` drops
-whole layers or residual blocks; :func:`save_pruned_structure` records the new widths next to
-the weights so that :func:`load_pruned_structure` can rebuild the architecture from a fresh
-model without unpickling code (``torch.load(..., weights_only=True)``). Like
+Structured pruning builds narrower layers with :func:`remove_units`; :func:`remove_layers`
+replaces whole layers or residual blocks by ``nn.Identity``; :func:`remove_blocks` takes whole
+blocks out of a transformer's list of blocks (depth pruning); :func:`save_pruned_structure`
+records the new widths next to the weights so that :func:`load_pruned_structure` can rebuild
+the architecture from a fresh model without unpickling code
+(``torch.load(..., weights_only=True)``). Like
 :func:`~pruning_lessons.structured.prune_units`, every public function here returns a new
 model and leaves the one it was given as it was.
 """
@@ -11,6 +13,7 @@ model and leaves the one it was given as it was.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Iterable
 from typing import IO
@@ -253,9 +256,133 @@ def remove_layers(
     return smaller
 
 
+#: Config attributes that count a model's blocks (``transformers`` names, then the course's).
+DEPTH_COUNTS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+#: Config attributes that hold one entry per block (e.g. Qwen2's sliding or full attention).
+PER_BLOCK_LISTS = ("layer_types",)
+#: Attributes by which ``transformers`` layers know their block's position (the KV cache slot).
+BLOCK_INDICES = ("layer_idx", "layer_id", "layer_index")
+
+
+def block_list(model: nn.Module, name: str | None = None) -> tuple[str, nn.ModuleList]:
+    """``(name, list)`` of the model's repeated blocks: the ``nn.ModuleList`` it loops over.
+
+    Found as the ``nn.ModuleList`` of at least two modules of one class (``nn.Identity`` left
+    by :func:`remove_layers` aside) that is not inside another such list; e.g. ``model.layers``
+    (LLaMA), ``transformer.h`` (GPT-2), ``bert.encoder.layer``, ``vit.encoder.layer``,
+    ``layers`` (the course's :class:`~pruning_lessons.llm.TinyLlama`). ``name`` picks one
+    where a model has several (an encoder and a decoder); ``ValueError`` when there is none
+    or the choice is ambiguous.
+    """
+    lists = {n: m for n, m in model.named_modules() if isinstance(m, nn.ModuleList)}
+    if name is not None:
+        if name not in lists:
+            raise ValueError(f"blocks must name an nn.ModuleList of the model, got {name!r}")
+        return name, lists[name]
+    found = []
+    for n, blocks in lists.items():
+        kinds = {type(b) for b in blocks if not isinstance(b, nn.Identity)}
+        if len(blocks) >= 2 and len(kinds) == 1:
+            found.append(n)
+    found = [n for n in found if not any(n.startswith(o + ".") for o in found if o != n)]
+    if len(found) != 1:
+        what = "no nn.ModuleList of repeated blocks" if not found else f"several: {found}"
+        raise ValueError(
+            f"cannot tell the block list of {type(model).__name__}: {what}; pass blocks='name'"
+        )
+    return found[0], lists[found[0]]
+
+
+def _check_block_indices(indices: object, count: int) -> list[int]:
+    if isinstance(indices, int | str) or not isinstance(indices, Iterable):
+        raise ValueError(f"indices must be a list of block numbers, got {indices!r}")
+    indices = list(indices)
+    for i in indices:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < count:
+            raise ValueError(f"indices must be block numbers 0..{count - 1}, got {i!r}")
+    if len(set(indices)) != len(indices):
+        raise ValueError(f"indices must not repeat, got {indices}")
+    if len(indices) == count:
+        raise ValueError(f"indices name all {count} blocks; at least one must stay")
+    return sorted(indices)
+
+
+def _fix_depth(model: nn.Module, old: int, kept: list[int]) -> None:
+    """Every config's block count and per-block lists after keeping blocks ``kept`` of ``old``.
+
+    A frozen dataclass config (the course's ``TinyLlamaConfig``) is replaced by an updated
+    copy in every module that holds it; other configs are updated in place.
+    """
+    holders: dict[int, list[nn.Module]] = {}
+    configs: dict[int, object] = {}
+    for module in model.modules():
+        config = module.__dict__.get("config")
+        if config is not None:
+            holders.setdefault(id(config), []).append(module)
+            configs[id(config)] = config
+    for key, config in configs.items():
+        changes = _depth_changes(config, old, kept)
+        try:
+            for attr, value in changes.items():
+                setattr(config, attr, value)
+        except dataclasses.FrozenInstanceError:
+            fields = {f.name for f in dataclasses.fields(config)}
+            new = dataclasses.replace(config, **{k: v for k, v in changes.items() if k in fields})
+            for module in holders[key]:
+                module.config = new
+
+
+def _depth_changes(config: object, old: int, kept: list[int]) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    for attr in DEPTH_COUNTS:
+        value = getattr(config, attr, None)
+        if value == old and isinstance(value, int) and not isinstance(value, bool):
+            changes[attr] = len(kept)
+    for attr in PER_BLOCK_LISTS:
+        value = getattr(config, attr, None)
+        if isinstance(value, list | tuple) and len(value) == old:
+            changes[attr] = type(value)(value[i] for i in kept)
+    return changes
+
+
+def remove_blocks(
+    model: nn.Module, indices: Iterable[int], *, blocks: str | None = None
+) -> nn.Module:
+    """A copy of ``model`` without the blocks ``indices``: depth pruning (e.g. ShortGPT).
+
+    The model's block list (see :func:`block_list`; ``blocks`` names it where a model has
+    several) becomes physically shorter: the blocks after a removed one move up, so block
+    ``i`` of the result is block ``kept[i]`` of ``model`` and the file shrinks. Because every
+    block of a residual transformer adds its output to the hidden state it was given, a
+    removed block behaves as the identity: the result computes exactly what ``model``
+    computes with those blocks' outputs replaced by their inputs.
+
+    Kept honest afterwards: the config's block count (``num_hidden_layers`` / ``n_layer`` /
+    the course's ``n_layers``) and per-block lists (``layer_types``), and every kept layer's
+    ``layer_idx`` (``transformers`` uses it as the block's slot in the KV cache). Blocks must
+    map the hidden state to one of the same shape, as residual blocks do. ``ValueError`` for
+    an index that is not a block, a repeated index, or removing every block; ``model`` is not
+    changed. (:func:`remove_layers` instead swaps layers for ``nn.Identity`` in place.)
+    """
+    name, original = block_list(model, blocks)
+    removed = _check_block_indices(indices, len(original))
+    kept = [i for i in range(len(original)) if i not in removed]
+    shorter = copy.deepcopy(model)
+    new_list = nn.ModuleList(shorter.get_submodule(name)[i] for i in kept)
+    for position, old in enumerate(kept):
+        for module in new_list[position].modules():
+            for attr in BLOCK_INDICES:
+                if getattr(module, attr, None) == old and isinstance(getattr(module, attr), int):
+                    setattr(module, attr, position)
+    replace(shorter, name, new_list)
+    _fix_depth(shorter, len(original), kept)
+    return shorter
+
+
 def pruned_structure(model: nn.Module) -> dict:
     """Every parameter's and buffer's shape, the convolutions' ``groups`` and which modules
-    are ``Identity`` (JSON-able): enough to rebuild the pruned model from a fresh one."""
+    are ``Identity``, the length of every ``nn.ModuleList`` (JSON-able): enough to rebuild the
+    pruned model from a fresh one."""
     convs = nn.modules.conv._ConvNd
     return {
         "format": FORMAT,
@@ -263,6 +390,7 @@ def pruned_structure(model: nn.Module) -> dict:
         "shapes": {name: list(t.shape) for name, t in model.state_dict().items()},
         "groups": {n: m.groups for n, m in model.named_modules() if isinstance(m, convs)},
         "identity": [n for n, m in model.named_modules() if n and isinstance(m, nn.Identity)],
+        "lists": {n: len(m) for n, m in model.named_modules() if isinstance(m, nn.ModuleList)},
     }
 
 
@@ -273,6 +401,23 @@ def save_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes])
     ``torch.load(..., weights_only=True)``: no code is unpickled.
     """
     torch.save({"structure": pruned_structure(model), "state_dict": model.state_dict()}, path)
+
+
+def _shorten(model: nn.Module, name: str, length: int) -> None:
+    """Keep the first ``length`` entries of list ``name`` (a model that lost whole blocks).
+
+    The kept blocks' weights are loaded afterwards, so which blocks were removed does not
+    matter, except for a config's per-block list (``layer_types``), kept from its start.
+    """
+    try:
+        blocks = model.get_submodule(name)
+    except AttributeError:
+        raise ValueError(f"the saved model has a block list {name!r} that model lacks") from None
+    if not isinstance(blocks, nn.ModuleList) or len(blocks) < length:
+        raise ValueError(f"the saved model's {name!r} has {length} blocks; model's has fewer")
+    if len(blocks) > length:
+        replace(model, name, nn.ModuleList(blocks[:length]))
+        _fix_depth(model, len(blocks), list(range(length)))
 
 
 def load_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes]) -> nn.Module:
@@ -294,6 +439,8 @@ def load_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes])
             f"the file holds a pruned {structure['model']}, but model is a {type(model).__name__}"
         )
     rebuilt = copy.deepcopy(model)
+    for name, length in structure.get("lists", {}).items():
+        _shorten(rebuilt, name, length)
     for name in structure["identity"]:
         try:
             rebuilt.get_submodule(name)
