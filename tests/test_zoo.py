@@ -118,6 +118,30 @@ def test_through_norms_prunes_the_width_too(name):
         assert wide.config.hidden_size == embeddings.embedding_dim == 16
 
 
+#: Classes that derive the head width as hidden_size / heads: with heads pruned and the width
+#: kept, their config cannot describe the attention layers (a config attribute would be read by
+#: nothing), so only load_pruned_structure rebuilds such a model.
+HEAD_WIDTH_DERIVED = ("gpt2", "bert")
+
+
+@pytest.mark.parametrize("through_norms", [False, True])
+@pytest.mark.parametrize("name", ["llama_gqa", "gpt2", "bert", "vit"])
+def test_a_model_built_from_the_pruned_config_has_the_pruned_shapes(name, through_norms):
+    model, example, _, _ = _zoo(name)
+    pruned = pl.prune_units(model, 0.5, example_input=example, through_norms=through_norms)
+    shapes = {k: v.shape for k, v in pruned.state_dict().items()}
+    rebuilt = {k: v.shape for k, v in type(model)(pruned.config).state_dict().items()}
+    differ = sorted(k for k in shapes if rebuilt.get(k) != shapes[k])
+    config, original = pruned.config, model.config
+    assert config.num_attention_heads == original.num_attention_heads // 2
+    assert config.hidden_size == original.hidden_size // (2 if through_norms else 1)
+    if name in HEAD_WIDTH_DERIVED and not through_norms:
+        assert differ and all(".attn" in k or ".attention." in k for k in differ), differ
+        assert config.head_dim == original.hidden_size // original.num_attention_heads
+    else:
+        assert set(rebuilt) == set(shapes) and not differ, differ
+
+
 def test_what_each_zoo_model_keeps_whole():
     """Pinned groups and their reasons: only outputs and what removal would change."""
     allowed = ("model's outputs", "normalisation over", "mean over", "a split through")

@@ -160,32 +160,76 @@ def _fix_heads(module: nn.Module) -> None:
                 setattr(module, attr, key.out_features // width)
 
 
-def _fix_config(model: nn.Module) -> None:
-    """A ``transformers`` config reports the layers' sizes where all layers agree."""
-    config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "to_dict"):
-        return
+#: Config sizes that a config may leave unset (``None``: derived by the model class).
+DERIVED_SIZES = ("n_inner", "head_dim")
+
+
+def _hidden_size(model: nn.Module) -> int | None:
+    """The residual stream's width: the token embedding's, or a patch embedding's channels."""
+    try:
+        embeddings = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        return None
+    if isinstance(embeddings, nn.Embedding):
+        return embeddings.embedding_dim
+    projection = getattr(embeddings, "projection", None)  # ViT: a conv cuts patches
+    if isinstance(projection, nn.modules.conv._ConvNd):
+        return projection.out_channels
+    return None
+
+
+def _sizes_found(model: nn.Module) -> dict[str, set[int]]:
+    """Every size a config can state, as the layers have it (one value per layer)."""
     found: dict[str, set[int]] = {}
-    for module in model.modules():
+    for name, module in model.named_modules():
         width, query = _head_width(module), _child(module, QUERY_NAMES)
         key, up = _child(module, KEY_NAMES), _child(module, UP_NAMES)
         if query is not None and width:
             found.setdefault("num_attention_heads", set()).add(query.out_features // width)
+            found.setdefault("head_dim", set()).add(width)
             if key is not None:
                 found.setdefault("num_key_value_heads", set()).add(key.out_features // width)
         if up is not None:
             found.setdefault("intermediate_size", set()).add(up.out_features)
+        if name.rpartition(".")[2] == "intermediate" and isinstance(
+            getattr(module, "dense", None), nn.Linear
+        ):  # BERT: the MLP's first layer is intermediate.dense
+            found.setdefault("intermediate_size", set()).add(module.dense.out_features)
         if isinstance(getattr(module, "split_size", None), int) and hasattr(module, "c_attn"):
             found.setdefault("num_attention_heads", set()).add(module.num_heads)
-    try:
-        embeddings = model.get_input_embeddings()
-    except (AttributeError, NotImplementedError):
-        embeddings = None
-    if isinstance(embeddings, nn.Embedding):
-        found["hidden_size"] = {embeddings.embedding_dim}
-    for attr, values in found.items():
-        if len(values) == 1 and isinstance(getattr(config, attr, None), int):
-            setattr(config, attr, values.pop())
+            found.setdefault("head_dim", set()).add(module.head_dim)
+        fc = getattr(module, "c_fc", None)
+        if type(fc).__name__ == "Conv1D":  # GPT-2's MLP
+            found.setdefault("n_inner", set()).add(fc.nf)
+    hidden = _hidden_size(model)
+    if hidden is not None:
+        found["hidden_size"] = {hidden}
+    return found
+
+
+def _fix_config(model: nn.Module) -> None:
+    """A ``transformers`` config reports the layers' sizes where all layers agree.
+
+    ``hidden_size`` (GPT-2: ``n_embd``), ``intermediate_size`` (GPT-2: ``n_inner``),
+    ``num_attention_heads``, ``num_key_value_heads``; ``head_dim`` where the config has it or
+    heads no longer fill the width (``heads x head_dim != hidden_size``; ViT's and LLaMA's
+    classes read it). GPT-2's and BERT's classes derive the head width as
+    ``hidden_size / heads``, so a model of theirs with pruned heads but the full width cannot
+    be rebuilt from its config alone: ``load_pruned_structure`` rebuilds it from a fresh one.
+    Sizes that differ between layers (per-layer amounts) are left as they were.
+    """
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "to_dict"):
+        return
+    agreed = {k: v.pop() for k, v in _sizes_found(model).items() if len(v) == 1}
+    for attr, value in agreed.items():
+        current = getattr(config, attr, None)
+        if attr == "head_dim" and current is None:
+            heads, hidden = agreed.get("num_attention_heads"), agreed.get("hidden_size")
+            if heads is None or hidden is None or heads * value == hidden:
+                continue
+        if isinstance(current, int) or (attr in DERIVED_SIZES and current is None):
+            setattr(config, attr, value)
 
 
 def replace(model: nn.Module, name: str, new: nn.Module) -> None:
