@@ -342,6 +342,65 @@ def squeezenet():
     return SqueezeNet(), _image()
 
 
+# --- ShuffleNetV2 (channel split, concatenation and channel shuffle) ------------------------
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """torchvision's shuffle: (N, g * c, H, W) -> view (N, g, c) -> transpose -> flatten."""
+    n, channels, h, w = x.size()
+    x = x.view(n, groups, channels // groups, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(n, -1, h, w)
+
+
+class ShuffleBlock(nn.Module):
+    """ShuffleNetV2 unit: stride 1 splits the channels in two halves, stride 2 runs two
+    branches on all of them; the halves are concatenated and shuffled."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.stride, half = stride, cout // 2
+        self.branch1 = nn.Sequential()
+        if stride > 1:
+            self.branch1 = nn.Sequential(
+                conv_bn(cin, cin, 3, stride, groups=cin), conv_bn(cin, half, 1), nn.ReLU()
+            )
+        self.branch2 = nn.Sequential(
+            conv_bn(cin if stride > 1 else half, half, 1),
+            nn.ReLU(),
+            conv_bn(half, half, 3, stride, groups=half),
+            conv_bn(half, half, 1),
+            nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Sequential(conv_bn(3, 8, 3, 2), nn.ReLU())
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.stage2 = nn.Sequential(ShuffleBlock(8, 16, 2), ShuffleBlock(16, 16, 1))
+        self.stage3 = nn.Sequential(ShuffleBlock(16, 32, 2), ShuffleBlock(32, 32, 1))
+        self.conv5 = nn.Sequential(conv_bn(32, 64, 1), nn.ReLU())
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage3(self.stage2(self.maxpool(self.conv1(x))))
+        return self.fc(self.conv5(x).mean([2, 3]))
+
+
+def shufflenet_v2():
+    return ShuffleNetV2(), _image()
+
+
 # --- recurrent ------------------------------------------------------------------------------
 
 
@@ -464,6 +523,7 @@ ZOO: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
     "regnet": regnet,
     "densenet121": densenet121,
     "squeezenet": squeezenet,
+    "shufflenet_v2": shufflenet_v2,
     "convnext": convnext,
     "vit": vit,
     "llama_gqa": llama,

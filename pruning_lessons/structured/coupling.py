@@ -370,7 +370,7 @@ class _Walker:
         if any(seg[0] != "space" for seg in label) or any(
             (seg[2] * length) % total for seg in label
         ):
-            self.pin_label(label, f"it is reshaped in a way that mixes units in {_where(node)}")
+            self.mixed(label, node)
             return None
         segs = []
         for seg in label:
@@ -436,6 +436,17 @@ class _Walker:
                     chosen = self.align(chosen, label, out)
             result[-i] = chosen
         return result
+
+    def mixed(self, label: Label, node: fx.Node) -> None:
+        """A reshape that mixes units of different axes (e.g. ShuffleNet's channel shuffle:
+        view as (groups, channels), transpose, flatten): pinned with a warning, or refused."""
+        what = "a reshape that mixes units (e.g. a channel shuffle)"
+        reason = f"structured pruning cannot follow {what} in {_where(node)}"
+        if self.strict:
+            raise TypeError(reason + " (strict=True refuses instead of keeping those units)")
+        if any(seg[0] == "space" for seg in label or ()):
+            self.unknown.setdefault((what, _where(node)))
+        self.pin_label(label, reason)
 
     def unknown_op(self, node: fx.Node, why: str | None = None) -> list[Label]:
         what = why or f"the operation {_op(node)!r}"
@@ -545,7 +556,7 @@ class _Walker:
             outer = [d for d in range(i0, i) if old[d] > 1]
             if len(block) > 1 or block[0][0] != outer[0]:
                 for _, label in block:
-                    self.pin_label(label, f"a reshape mixes its units in {_where(node)}")
+                    self.mixed(label, node)
                 continue
             target = next(d for d in range(j0, j) if new[d] > 1)
             result[target] = self.scaled(block[0][1], new[target], node)
