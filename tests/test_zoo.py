@@ -195,3 +195,25 @@ def test_lstm_hidden_units_span_every_gate_and_the_next_layer():
     assert params[("weight_ih_l1", 1)] == list(range(16))
     pruned = pl.prune_units(model, 0.5, example_input=example)
     assert (pruned.rnn.hidden_size, tuple(pruned.rnn.weight_ih_l0.shape)) == (8, (32, 6))
+
+
+def test_a_layer_amount_reaches_every_group_the_layer_produces():
+    """``{"rnn": 0.5}`` names a two-layer LSTM: both layers' hidden units are pruned (once only
+    the last layer's were, and the result crashed); GPT-2's tied embedding produces the width
+    and the (pinned) vocabulary, and its amount goes to the width."""
+    model, example, _, _ = _zoo("lstm")
+    pruned = pl.prune_units(model, {"rnn": 0.5}, example_input=example)
+    assert pruned.rnn.hidden_size == 8 and pruned.rnn.weight_hh_l1.shape == (32, 8)
+    assert output(pruned(example)).shape == (2, 5)
+    model, example, _, _ = _zoo("gpt2")
+    amount = {"transformer.wte": 0.5}
+    narrow = pl.prune_units(model, amount, example_input=example, through_norms=True)
+    assert narrow.config.n_embd == 16 and narrow.lm_head.weight is narrow.transformer.wte.weight
+
+
+def test_stacked_lstm_layers_must_keep_one_hidden_size():
+    model, example, _, before = _zoo("lstm")
+    with pytest.raises(ValueError, match="LSTM 'rnn' keeps one hidden size.*scope='global'"):
+        pl.prune_units(model, 0.5, scope="global", example_input=example)
+    state = model.state_dict()
+    assert all(torch.equal(before[k], state[k]) for k in before)

@@ -126,22 +126,26 @@ def _amounts(amount: object, groups: list[UnitGroup], scope: str) -> dict[str, f
         return {g.name: fraction for g in prunable}
     if scope == "global":
         raise ValueError("scope='global' needs one float amount, not a dict of layer amounts")
-    owner = {layer: g for g in groups for layer in g.layers}
+    owners: dict[str, list[UnitGroup]] = {}
+    for g in groups:  # a layer may produce several groups (a stacked LSTM: one per layer)
+        for layer in g.layers:
+            owners.setdefault(layer, []).append(g)
     chosen: dict[str, float] = {}
     for layer, value in amount.items():
-        if layer not in owner:
+        if layer not in owners:
             names = [name for g in prunable for name in g.layers]
             raise ValueError(f"amount names layer {layer!r}, which is not one of {names}")
-        group = owner[layer]
-        if group.pinned is not None:
-            raise ValueError(f"layer {layer!r} cannot be pruned: {group.pinned}")
+        free = [g for g in owners[layer] if g.pinned is None]
+        if not free:
+            raise ValueError(f"layer {layer!r} cannot be pruned: {owners[layer][0].pinned}")
         fraction = _check_fraction(value, f"amount for layer {layer!r}")
-        if chosen.get(group.name, fraction) != fraction:
-            raise ValueError(
-                f"layers {group.layers} are added together and share their units; give them "
-                f"one amount, got {chosen[group.name]} and {fraction}"
-            )
-        chosen[group.name] = fraction
+        for group in free:
+            if chosen.get(group.name, fraction) != fraction:
+                raise ValueError(
+                    f"layers {group.layers} are added together and share their units; give "
+                    f"them one amount, got {chosen[group.name]} and {fraction}"
+                )
+            chosen[group.name] = fraction
     return chosen
 
 

@@ -112,6 +112,7 @@ def fix_sizes(model: nn.Module, groups: dict[str, int] | None = None) -> None:
         elif isinstance(module, nn.Embedding):
             module.num_embeddings, module.embedding_dim = weight.shape
         elif isinstance(module, nn.LSTM | nn.GRU | nn.RNN):
+            _check_one_hidden_size(name, module)
             module.hidden_size = module.weight_hh_l0.shape[1]
             module.input_size = module.weight_ih_l0.shape[1]
             module._init_flat_weights()
@@ -120,6 +121,17 @@ def fix_sizes(model: nn.Module, groups: dict[str, int] | None = None) -> None:
     for module in model.modules():  # after the layers: heads are counted from their sizes
         _fix_heads(module)
     _fix_config(model)
+
+
+def _check_one_hidden_size(name: str, module: nn.RNNBase) -> None:
+    """``nn.LSTM`` / ``nn.GRU`` have one ``hidden_size`` for all their stacked layers."""
+    sizes = [module.get_parameter(f"weight_hh_l{k}").shape[1] for k in range(module.num_layers)]
+    if len(set(sizes)) > 1:
+        raise ValueError(
+            f"{type(module).__name__} {name!r} keeps one hidden size for all its layers, but "
+            f"its layers would keep {sizes} units; remove as many units from each layer (one "
+            "amount for the layer, not scope='global')"
+        )
 
 
 def _child(module: nn.Module, names: tuple[str, ...]) -> nn.Linear | None:
