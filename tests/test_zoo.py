@@ -37,7 +37,9 @@ AMOUNTS = (0.3, 0.5)
 @functools.cache
 def _zoo(name: str) -> tuple[nn.Module, torch.Tensor, list, dict]:
     model, example = build(name)
-    groups = pl.unit_groups(model, example)
+    with warnings.catch_warnings():  # ShuffleNet's warning is checked by its own test
+        warnings.simplefilter("ignore", pl.StructureWarning)
+        groups = pl.unit_groups(model, example)
     return model, example, groups, copy.deepcopy(model.state_dict())
 
 
@@ -253,3 +255,18 @@ def test_stacked_lstm_layers_must_keep_one_hidden_size():
         pl.prune_units(model, 0.5, scope="global", example_input=example)
     state = model.state_dict()
     assert all(torch.equal(before[k], state[k]) for k in before)
+
+
+def test_bidirectional_hidden_units_are_pruned_in_both_directions():
+    """Unit k of a bidirectional layer is unit k of the forward and of the reverse direction
+    (one hidden_size for both); the next layer reads both halves of its input."""
+    model, example, groups, _ = _zoo("bilstm")
+    first = {g.name: g for g in groups}["rnn"]
+    params = {(m.param, m.dim): m.units.tolist() for m in first.members if m.name == "rnn"}
+    for suffix in ("", "_reverse"):
+        assert params[(f"weight_ih_l0{suffix}", 0)] == list(range(16)) * 4
+        assert params[(f"weight_hh_l0{suffix}", 1)] == list(range(16))
+        assert params[(f"weight_ih_l1{suffix}", 1)] == list(range(16)) * 2  # both halves
+    pruned = pl.prune_units(model, 0.5, example_input=example)
+    assert pruned.rnn.hidden_size == 8 and pruned.rnn.weight_ih_l1_reverse.shape == (32, 16)
+    assert pruned.fc.in_features == 16

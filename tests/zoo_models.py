@@ -405,11 +405,11 @@ def shufflenet_v2():
 
 
 class Recurrent(nn.Module):
-    def __init__(self, kind: type, classes: int = 5) -> None:
+    def __init__(self, kind: type, classes: int = 5, bidirectional: bool = False) -> None:
         super().__init__()
         self.embed = nn.Linear(6, 12)
-        self.rnn = kind(12, 16, num_layers=2, batch_first=True)
-        self.fc = nn.Linear(16, classes)
+        self.rnn = kind(12, 16, num_layers=2, batch_first=True, bidirectional=bidirectional)
+        self.fc = nn.Linear(32 if bidirectional else 16, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(torch.relu(self.embed(x)))
@@ -426,6 +426,14 @@ def lstm():
 
 def gru():
     return Recurrent(nn.GRU), _sequence()
+
+
+def bilstm():
+    return Recurrent(nn.LSTM, bidirectional=True), _sequence()
+
+
+def bigru():
+    return Recurrent(nn.GRU, bidirectional=True), _sequence()
 
 
 # --- transformers classes -------------------------------------------------------------------
@@ -531,6 +539,8 @@ ZOO: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
     "bert": bert,
     "lstm": lstm,
     "gru": gru,
+    "bilstm": bilstm,
+    "bigru": bigru,
 }
 
 
