@@ -194,3 +194,23 @@ def test_a_model_without_one_block_list_is_refused_by_name():
     assert len(pl.remove_blocks(Two(), [0], blocks="decoder").decoder) == 2
     with pytest.raises(ValueError, match="blocks must name"):
         pl.remove_blocks(Two(), [0], blocks="middle")
+
+
+def test_load_picks_the_same_blocks_where_a_block_depends_on_its_number(tmp_path):
+    """GPT-2 with ``scale_attn_by_inverse_layer_idx`` scales block i's attention by
+    1 / (i + 1) when it is built: loading must take the kept blocks, not the first ones."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(vocab_size=96, n_embd=16, n_layer=3, n_head=2, n_positions=16)
+    config.scale_attn_by_inverse_layer_idx = True
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(config).eval()
+    ids = torch.randint(0, 96, (1, 8), generator=torch.Generator().manual_seed(0))
+    shorter = pl.remove_blocks(pl.remove_blocks(model, [0]), [1])  # blocks 1 of 0, 1, 2
+    assert shorter.transformer.h.kept_blocks == [1]
+    pl.save_pruned_structure(shorter, tmp_path / "short.pt")
+    loaded = pl.load_pruned_structure(
+        transformers.GPT2LMHeadModel(config).eval(), tmp_path / "short.pt"
+    )
+    assert loaded.config.n_layer == 1 and loaded.transformer.h[0].attn.layer_idx == 0
+    with torch.no_grad():
+        assert torch.equal(loaded(ids).logits, shorter(ids).logits)

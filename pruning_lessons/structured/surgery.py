@@ -408,7 +408,8 @@ def remove_blocks(
 
     The model's block list (see :func:`block_list`; ``blocks`` names it where a model has
     several) becomes physically shorter: the blocks after a removed one move up, so block
-    ``i`` of the result is block ``kept[i]`` of ``model`` and the file shrinks. Because every
+    ``i`` of the result is block ``kept[i]`` of ``model`` (the list's ``kept_blocks``; saved by
+    :func:`save_pruned_structure`) and the file shrinks. Because every
     block of a residual transformer adds its output to the hidden state it was given, a
     removed block behaves as the identity: the result computes exactly what ``model``
     computes with those blocks' outputs replaced by their inputs.
@@ -424,21 +425,35 @@ def remove_blocks(
     removed = _check_block_indices(indices, len(original))
     kept = [i for i in range(len(original)) if i not in removed]
     shorter = copy.deepcopy(model)
-    new_list = nn.ModuleList(shorter.get_submodule(name)[i] for i in kept)
+    _keep_blocks(shorter, name, kept)
+    return shorter
+
+
+def _keep_blocks(model: nn.Module, name: str, kept: list[int]) -> None:
+    """Replace list ``name`` of ``model`` (in place) by its blocks ``kept``, renumbered.
+
+    The new list remembers, as ``kept_blocks``, which blocks of the first model it holds, so
+    that :func:`load_pruned_structure` picks the same ones from a fresh model (a block may
+    depend on its number: GPT-2's ``scale_attn_by_inverse_layer_idx``, ``layer_types``).
+    """
+    blocks = model.get_submodule(name)
+    origin = getattr(blocks, "kept_blocks", list(range(len(blocks))))
+    new_list = nn.ModuleList(blocks[i] for i in kept)
+    new_list.kept_blocks = [origin[i] for i in kept]
     for position, old in enumerate(kept):
         for module in new_list[position].modules():
             for attr in BLOCK_INDICES:
-                if getattr(module, attr, None) == old and isinstance(getattr(module, attr), int):
+                value = getattr(module, attr, None)
+                if value == old and isinstance(value, int) and not isinstance(value, bool):
                     setattr(module, attr, position)
-    replace(shorter, name, new_list)
-    _fix_depth(shorter, len(original), kept)
-    return shorter
+    replace(model, name, new_list)
+    _fix_depth(model, len(blocks), kept)
 
 
 def pruned_structure(model: nn.Module) -> dict:
     """Every parameter's and buffer's shape, the convolutions' ``groups`` and which modules
-    are ``Identity``, the length of every ``nn.ModuleList`` (JSON-able): enough to rebuild the
-    pruned model from a fresh one."""
+    are ``Identity``, which blocks every ``nn.ModuleList`` holds (JSON-able): enough to
+    rebuild the pruned model from a fresh one."""
     convs = nn.modules.conv._ConvNd
     return {
         "format": FORMAT,
@@ -446,7 +461,11 @@ def pruned_structure(model: nn.Module) -> dict:
         "shapes": {name: list(t.shape) for name, t in model.state_dict().items()},
         "groups": {n: m.groups for n, m in model.named_modules() if isinstance(m, convs)},
         "identity": [n for n, m in model.named_modules() if n and isinstance(m, nn.Identity)],
-        "lists": {n: len(m) for n, m in model.named_modules() if isinstance(m, nn.ModuleList)},
+        "lists": {  # which blocks of the full model each list holds (all, unless removed)
+            n: list(getattr(m, "kept_blocks", range(len(m))))
+            for n, m in model.named_modules()
+            if isinstance(m, nn.ModuleList)
+        },
     }
 
 
@@ -459,21 +478,16 @@ def save_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes])
     torch.save({"structure": pruned_structure(model), "state_dict": model.state_dict()}, path)
 
 
-def _shorten(model: nn.Module, name: str, length: int) -> None:
-    """Keep the first ``length`` entries of list ``name`` (a model that lost whole blocks).
-
-    The kept blocks' weights are loaded afterwards, so which blocks were removed does not
-    matter, except for a config's per-block list (``layer_types``), kept from its start.
-    """
+def _shorten(model: nn.Module, name: str, kept: list[int]) -> None:
+    """Keep the blocks ``kept`` of list ``name`` (a model that lost whole blocks)."""
     try:
         blocks = model.get_submodule(name)
     except AttributeError:
         raise ValueError(f"the saved model has a block list {name!r} that model lacks") from None
-    if not isinstance(blocks, nn.ModuleList) or len(blocks) < length:
-        raise ValueError(f"the saved model's {name!r} has {length} blocks; model's has fewer")
-    if len(blocks) > length:
-        replace(model, name, nn.ModuleList(blocks[:length]))
-        _fix_depth(model, len(blocks), list(range(length)))
+    if not isinstance(blocks, nn.ModuleList) or not all(0 <= i < len(blocks) for i in kept):
+        raise ValueError(f"the saved model's {name!r} holds blocks {kept}; model's has fewer")
+    if kept != list(range(len(blocks))):
+        _keep_blocks(model, name, kept)
 
 
 def load_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes]) -> nn.Module:
@@ -495,8 +509,8 @@ def load_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes])
             f"the file holds a pruned {structure['model']}, but model is a {type(model).__name__}"
         )
     rebuilt = copy.deepcopy(model)
-    for name, length in structure.get("lists", {}).items():
-        _shorten(rebuilt, name, length)
+    for name, kept in structure.get("lists", {}).items():
+        _shorten(rebuilt, name, kept)
     for name in structure["identity"]:
         try:
             rebuilt.get_submodule(name)
