@@ -591,8 +591,9 @@ def zeroed_copy(model: nn.Module, groups: list, removed: dict[str, list[int]]) -
 #: LayerNorm normalises over) and ``heads`` for Torch-Pruning (its documented head options:
 #: ``num_heads``, ``prune_num_heads=True``, ``prune_head_dims=False``; its default call on ViT
 #: and BERT at 30 % cuts head widths unevenly and the result fails at run time). Not here:
-#: shufflenet_v2 (IndexError inside Torch-Pruning), llama_gqa (its trace did not finish in
-#: 150 s), gpt2 (TypeError), lstm and gru (it does not prune them).
+#: shufflenet_v2 (IndexError inside Torch-Pruning), llama_gqa (AttributeError on the model's
+#: output; given output_transform, its trace did not end within 150 s), gpt2 (TypeError),
+#: lstm, gru, bilstm and bigru (it does not prune them).
 TORCH_PRUNING_COMPARABLE: dict[str, dict[str, bool]] = {
     **{
         name: {"through_norms": False, "heads": False}
@@ -640,6 +641,7 @@ def torch_pruning_prune(model: nn.Module, example, amount: float, heads: bool = 
             prune_num_heads=True,
             prune_head_dims=False,
             head_pruning_ratio=amount,
+            output_transform=output,  # logits from a transformers output
         )
     importance = tp.importance.MagnitudeImportance(p=1, group_reduction="mean")
     with warnings.catch_warnings():
@@ -650,7 +652,6 @@ def torch_pruning_prune(model: nn.Module, example, amount: float, heads: bool = 
             importance=importance,
             pruning_ratio=amount,
             ignored_layers=[last],
-            output_transform=output,
             **options,
         )
         pruner.step()
