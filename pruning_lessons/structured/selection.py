@@ -316,13 +316,15 @@ def prune_units(
     """A new, physically smaller copy of ``model`` with the least important units removed.
 
     ``amount``: a fraction in [0, 1) removed from every prunable group (``round(amount * n)``
-    units of a group with ``n``), or a dict ``{layer_name: fraction}`` (unlisted layers are
-    kept whole). A unit is a neuron, a channel, an attention head (a key/value head with its
-    query heads under GQA), a group of a grouped convolution or an LSTM/GRU hidden unit; see
-    :mod:`.coupling`. The model's outputs are never pruned. ``importance``: ``"l1"``,
-    ``"l2"`` (norm of each unit's incoming weights), ``"bn"`` (|BatchNorm scale|), ``"fpgm"``
-    (distance to the layer's other filters), ``"random"`` (needs ``seed``), any name in
-    :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores`` such as
+    units of a group with ``n``), or a dict ``{layer_name: fraction}`` (for every group the
+    layer produces, e.g. each layer of a stacked LSTM; unlisted layers are kept whole;
+    ``amount = k / n`` removes exactly ``k``). A unit is a neuron, a channel, an attention
+    head (a key/value head with its query heads under GQA), a group of a grouped convolution
+    or an LSTM/GRU hidden unit; see :mod:`.coupling`. The model's outputs are never pruned.
+    ``importance``: ``"l1"``, ``"l2"`` (norm of each unit's incoming weights), ``"bn"``
+    (|BatchNorm scale|), ``"fpgm"`` (distance to the layer's other filters), ``"random"``
+    (needs ``seed``), any name in :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores``
+    such as
     ``taylor_unit_importance(model, data)``.
     Lowest scores go first, ties to the lower index; all scores are computed before anything
     is removed. ``scope="global"`` removes ``round(amount * total)`` units ranked across all
