@@ -324,8 +324,7 @@ def prune_units(
     ``importance``: ``"l1"``, ``"l2"`` (norm of each unit's incoming weights), ``"bn"``
     (|BatchNorm scale|), ``"fpgm"`` (distance to the layer's other filters), ``"random"``
     (needs ``seed``), any name in :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores``
-    such as
-    ``taylor_unit_importance(model, data)``.
+    such as ``taylor_unit_importance(model, data)``.
     Lowest scores go first, ties to the lower index; all scores are computed before anything
     is removed. ``scope="global"`` removes ``round(amount * total)`` units ranked across all
     groups on scores divided by each group's mean |score|, and never empties a group.
