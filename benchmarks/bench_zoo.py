@@ -1,13 +1,14 @@
 """Structured pruning on the model zoo: coverage, size, MACs, pruning time and latency.
 
 For every model of ``tests/zoo_models.py`` (random weights, small inputs) at 50 %:
-whether ``prune_units`` and Torch-Pruning's default call (``MetaPruner`` with
-``MagnitudeImportance(p=1)``, the final layer ignored) prune it and the result runs; parameters
-and MACs before and after (ours); the time of one pruning call, ours and Torch-Pruning's
-measured alternately in this process (median of ``--rounds``); CPU latency speed-up of our
-pruned model at batch 8 on 1 thread, measured side by side with the dense one; and the
-largest difference between our pruned model and the original with the removed units zeroed,
-relative to the output's scale.
+whether ``prune_units`` and Torch-Pruning (``MetaPruner`` with ``MagnitudeImportance(p=1)``,
+the final layer ignored, whole heads for ViT and BERT) prune it and the result runs;
+parameters and MACs before and after (ours); the MAC ratios side by side, ours also with
+Torch-Pruning's unit counts and width setting where the two are comparable; the time of one
+pruning call, ours and Torch-Pruning's, measured alternately in this process (median of
+``--rounds``); CPU latency speed-up of our pruned model at batch 8 on 1 thread, measured side
+by side with the dense one; and the largest difference between our pruned model and the
+original with the removed units zeroed, relative to the output's scale.
 
     python benchmarks/bench_zoo.py            # writes results/zoo.json and results/zoo.md
 """
@@ -15,7 +16,6 @@ relative to the output's scale.
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import sys
 import time
@@ -29,7 +29,15 @@ from torch import nn
 import pruning_lessons as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from zoo_models import ZOO, build, output, zeroed_copy  # noqa: E402
+from zoo_models import (  # noqa: E402
+    TORCH_PRUNING_COMPARABLE,
+    ZOO,
+    build,
+    output,
+    torch_pruning_counts,
+    torch_pruning_prune,
+    zeroed_copy,
+)
 
 
 def ours(model: nn.Module, example: torch.Tensor, amount: float) -> nn.Module:
@@ -38,23 +46,24 @@ def ours(model: nn.Module, example: torch.Tensor, amount: float) -> nn.Module:
         return pl.prune_units(model, amount, example_input=example)
 
 
-def theirs(model: nn.Module, example: torch.Tensor, amount: float) -> nn.Module:
-    import torch_pruning as tp
-
-    model = copy.deepcopy(model)
-    last = [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)][-1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tp.pruner.MetaPruner(
-            model,
-            example,
-            importance=tp.importance.MagnitudeImportance(p=1),
-            pruning_ratio=amount,
-            ignored_layers=[last],
-        ).step()
+def theirs(model: nn.Module, example: torch.Tensor, amount: float, heads: bool) -> nn.Module:
+    model = torch_pruning_prune(model, example, amount, heads=heads)
     with torch.no_grad():
         output(model.eval()(example))  # a result that does not run is not a result
     return model
+
+
+def comparable_ratio(name: str, model: nn.Module, example: torch.Tensor, amount: float):
+    """Our MAC ratio with Torch-Pruning's unit counts and width setting, or None."""
+    settings = TORCH_PRUNING_COMPARABLE.get(name)
+    if settings is None:
+        return None
+    norms = settings["through_norms"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pl.StructureWarning)
+        counts = torch_pruning_counts(pl.unit_groups(model, example, through_norms=norms), amount)
+        pruned = pl.prune_units(model, counts, example_input=example, through_norms=norms)
+    return pl.count_macs(pruned, example) / pl.count_macs(model, example)
 
 
 def timed(fn, *args) -> tuple[float, object]:
@@ -69,12 +78,13 @@ def timed(fn, *args) -> tuple[float, object]:
 def study(name: str, amount: float, rounds: int) -> dict:
     model, example = build(name)
     row: dict = {"model": name, "amount": amount}
+    heads = TORCH_PRUNING_COMPARABLE.get(name, {}).get("heads", False)
     ours_times, their_times = [], []
     mine = other = None
     for _ in range(rounds):  # alternate, so that load on the machine hits both alike
         seconds, mine = timed(ours, model, example, amount)
         ours_times.append(seconds)
-        seconds, other = timed(theirs, model, example, amount)
+        seconds, other = timed(theirs, model, example, amount, heads)
         their_times.append(seconds)
     row["ours_ok"] = isinstance(mine, nn.Module)
     row["theirs_ok"] = isinstance(other, nn.Module)
@@ -86,6 +96,7 @@ def study(name: str, amount: float, rounds: int) -> dict:
     row["macs"] = dense_macs
     if row["theirs_ok"]:
         row["theirs_mac_ratio"] = pl.count_macs(other, example) / dense_macs
+        row["comparable_mac_ratio"] = comparable_ratio(name, model, example, amount)
     if not row["ours_ok"]:
         row["ours_error"] = f"{type(mine).__name__}: {mine}"[:120]
         return row
@@ -120,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     warm, example = build("resnet18")  # first calls of export and Torch-Pruning warm up
     ours(warm, example, args.amount)
-    theirs(warm, example, args.amount)
+    theirs(warm, example, args.amount, False)
     rows = [study(name, args.amount, args.rounds) for name in args.models]
     header = [
         "model",
@@ -129,6 +140,7 @@ def main() -> None:
         "params",
         "MACs",
         "our MAC ratio",
+        "ours, TP's counts",
         "TP MAC ratio",
         "prune s (ours)",
         "prune s (TP)",
@@ -146,6 +158,7 @@ def main() -> None:
                 f"{r['params']:,} -> {r.get('params_after', 0):,}",
                 f"{r['macs']:,} -> {r.get('macs_after', 0):,}",
                 _fmt(r.get("mac_ratio"), ".3f"),
+                _fmt(r.get("comparable_mac_ratio"), ".3f"),
                 _fmt(r.get("theirs_mac_ratio"), ".3f"),
                 _fmt(r["ours_s"], ".2f"),
                 _fmt(r["theirs_s"], ".2f"),
@@ -162,6 +175,12 @@ def main() -> None:
         f"{args.amount:.0%} of the units of every prunable group removed. We prune "
         f"{covered} of {len(rows)} models, Torch-Pruning {theirs_covered}. Our pruning call "
         f"was no slower than Torch-Pruning's on {faster} of the {both} models both prune. "
+        "\"ours, TP's counts\": our MAC ratio with Torch-Pruning's unit counts (it removes "
+        "n - int(n x (1 - amount)) of n units, we remove round(amount x n)) and, for ConvNeXt, "
+        "ViT and BERT, through_norms=True as it prunes LayerNorm widths; ViT and BERT are "
+        "pruned by whole heads on both sides (Torch-Pruning's num_heads options). RegNet: we "
+        "remove whole groups of its grouped convolutions, Torch-Pruning narrows every group, "
+        "which costs those convolutions fewer MACs. "
         "Groups kept whole: the model's outputs and, by default, widths that a LayerNorm or "
         "RMSNorm normalises over (pass through_norms=True to prune those too, as "
         "Torch-Pruning does, at the cost of exactness). Times in seconds on a shared CPU "

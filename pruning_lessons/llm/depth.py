@@ -43,6 +43,9 @@ def block_influence(model: nn.Module, calibration: torch.Tensor) -> list[float]:
 def drop_blocks(model: nn.Module, indices: list[int]) -> nn.Module:
     """A copy of ``model`` with the decoder blocks ``indices`` replaced by the identity.
 
+    The blocks keep their numbers (``layers[i]`` becomes ``nn.Identity``), so scores and
+    indices of the original still apply; :func:`pruning_lessons.remove_blocks` instead makes
+    the list physically shorter and updates the config, also for ``transformers`` models.
     ``model`` is not changed. ``ValueError`` for an index that is not a block (or was dropped).
     """
     _, blocks, embed = decoder_blocks(model)

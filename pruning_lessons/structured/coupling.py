@@ -23,7 +23,8 @@ entries (a ``Flatten`` gives each channel ``H x W`` features; the head axis of a
 * attention (``scaled_dot_product_attention`` or its matmuls) couples q, k and v head by head,
   and under grouped-query attention a unit is one key/value head with its query heads;
 * ``LSTM`` / ``GRU``: a hidden unit is its row in every gate of ``weight_ih`` / ``weight_hh``
-  and the biases, its column of ``weight_hh`` and of the next layer's ``weight_ih``.
+  and the biases, its column of ``weight_hh`` and of the next layer's ``weight_ih``; in a
+  bidirectional layer, unit ``k`` of both directions (``nn.LSTM`` has one ``hidden_size``).
 
 When two labels meet, their spaces merge and a unit becomes the coarsest common block
 (``gcd`` of the unit counts). Axes that reach the model's output, an average or a
@@ -372,7 +373,7 @@ class _Walker:
         if any(seg[0] != "space" for seg in label) or any(
             (seg[2] * length) % total for seg in label
         ):
-            self.pin_label(label, f"it is reshaped in a way that mixes units in {_where(node)}")
+            self.mixed(label, node)
             return None
         segs = []
         for seg in label:
@@ -438,6 +439,17 @@ class _Walker:
                     chosen = self.align(chosen, label, out)
             result[-i] = chosen
         return result
+
+    def mixed(self, label: Label, node: fx.Node) -> None:
+        """A reshape that mixes units of different axes (e.g. ShuffleNet's channel shuffle:
+        view as (groups, channels), transpose, flatten): pinned with a warning, or refused."""
+        what = "a reshape that mixes units (e.g. a channel shuffle)"
+        reason = f"structured pruning cannot follow {what} in {_where(node)}"
+        if self.strict:
+            raise TypeError(reason + " (strict=True refuses instead of keeping those units)")
+        if any(seg[0] == "space" for seg in label or ()):
+            self.unknown.setdefault((what, _where(node)))
+        self.pin_label(label, reason)
 
     def unknown_op(self, node: fx.Node, why: str | None = None) -> list[Label]:
         what = why or f"the operation {_op(node)!r}"
@@ -547,7 +559,7 @@ class _Walker:
             outer = [d for d in range(i0, i) if old[d] > 1]
             if len(block) > 1 or block[0][0] != outer[0]:
                 for _, label in block:
-                    self.pin_label(label, f"a reshape mixes its units in {_where(node)}")
+                    self.mixed(label, node)
                 continue
             target = next(d for d in range(j0, j) if new[d] > 1)
             result[target] = self.scaled(block[0][1], new[target], node)
@@ -957,36 +969,43 @@ class _Walker:
         return [*batch, lq[-2], lv[-1]]
 
     def recurrent(self, node: fx.Node, gates: int) -> list[list[Label]]:
-        """``aten.lstm`` / ``aten.gru``: hidden units across gates, layers and time."""
+        """``aten.lstm`` / ``aten.gru``: hidden units across gates, layers and time.
+
+        Bidirectional: hidden unit ``k`` of a layer is unit ``k`` of both directions (the two
+        keep one ``hidden_size``), and the layer's output is both directions side by side.
+        """
         x, hx, params, has_biases, layers = node.args[:5]
-        bidirectional = node.args[7]
+        directions = 2 if node.args[7] else 1
         hx = list(hx) if isinstance(hx, list | tuple) else [hx]
         per_layer = 4 if has_biases else 2
         outputs = [[None] * 3 for _ in range(1 + len(hx))]
-        if bidirectional or len(params) != per_layer * layers:
+        if len(params) != per_layer * layers * directions:
             for p in params:
                 self.pinned_params.setdefault(
-                    self.trace.parameters.get(p.name, ""), "bidirectional or projected RNN"
+                    self.trace.parameters.get(p.name, ""), "projected RNN"
                 )
-            self.unknown_op(node, "a bidirectional or projected recurrent layer")
+            self.unknown_op(node, "a projected recurrent layer")
             return outputs
         inputs = self.labels(x)[-1]
         hidden_spaces = []
         hidden: Label = None
         for layer in range(layers):
-            chunk = params[layer * per_layer : (layer + 1) * per_layer]
-            names = [self.trace.parameters.get(p.name) for p in chunk]
-            size = self.shape(chunk[1])[1]
-            hidden = self.fresh(size)
-            hidden_spaces.append(hidden[0][1])
-            self.bind((names[0], 0), hidden * gates, "producer", node)
-            self.bind((names[1], 0), hidden * gates, "producer", node)
-            self.bind((names[1], 1), hidden, "consumer", node)
-            for name in names[2:]:
-                self.bind((name, 0), hidden * gates, "bias", node)
-            marker = (("param", (names[0], 1), self.shape(chunk[0])[1]),)
-            self.contract(inputs, marker, node)
-            inputs = hidden
+            hidden = None
+            for direction in range(directions):
+                start = (layer * directions + direction) * per_layer
+                chunk = params[start : start + per_layer]
+                names = [self.trace.parameters.get(p.name) for p in chunk]
+                if hidden is None:
+                    hidden = self.fresh(self.shape(chunk[1])[1])
+                    hidden_spaces.append(hidden[0][1])
+                self.bind((names[0], 0), hidden * gates, "producer", node)
+                self.bind((names[1], 0), hidden * gates, "producer", node)
+                self.bind((names[1], 1), hidden, "consumer", node)
+                for name in names[2:]:
+                    self.bind((name, 0), hidden * gates, "bias", node)
+                marker = (("param", (names[0], 1), self.shape(chunk[0])[1]),)
+                self.contract(inputs, marker, node)
+            inputs = hidden * directions
         for state in hx:
             for label in self.labels(state):
                 self.pin_label(label, f"a recurrent state passed in {_where(node)}")
@@ -994,7 +1013,7 @@ class _Walker:
         if any(u.users for u in used):
             for space in hidden_spaces:
                 self.spaces.pin(space, f"the final recurrent state is used in {_where(node)}")
-        outputs[0] = [None] * (len(self.shape(x)) - 1) + [hidden]
+        outputs[0] = [None] * (len(self.shape(x)) - 1) + [inputs]
         return outputs
 
     def op_lstm(self, node: fx.Node) -> list[list[Label]]:

@@ -126,22 +126,26 @@ def _amounts(amount: object, groups: list[UnitGroup], scope: str) -> dict[str, f
         return {g.name: fraction for g in prunable}
     if scope == "global":
         raise ValueError("scope='global' needs one float amount, not a dict of layer amounts")
-    owner = {layer: g for g in groups for layer in g.layers}
+    owners: dict[str, list[UnitGroup]] = {}
+    for g in groups:  # a layer may produce several groups (a stacked LSTM: one per layer)
+        for layer in g.layers:
+            owners.setdefault(layer, []).append(g)
     chosen: dict[str, float] = {}
     for layer, value in amount.items():
-        if layer not in owner:
+        if layer not in owners:
             names = [name for g in prunable for name in g.layers]
             raise ValueError(f"amount names layer {layer!r}, which is not one of {names}")
-        group = owner[layer]
-        if group.pinned is not None:
-            raise ValueError(f"layer {layer!r} cannot be pruned: {group.pinned}")
+        free = [g for g in owners[layer] if g.pinned is None]
+        if not free:
+            raise ValueError(f"layer {layer!r} cannot be pruned: {owners[layer][0].pinned}")
         fraction = _check_fraction(value, f"amount for layer {layer!r}")
-        if chosen.get(group.name, fraction) != fraction:
-            raise ValueError(
-                f"layers {group.layers} are added together and share their units; give them "
-                f"one amount, got {chosen[group.name]} and {fraction}"
-            )
-        chosen[group.name] = fraction
+        for group in free:
+            if chosen.get(group.name, fraction) != fraction:
+                raise ValueError(
+                    f"layers {group.layers} are added together and share their units; give "
+                    f"them one amount, got {chosen[group.name]} and {fraction}"
+                )
+            chosen[group.name] = fraction
     return chosen
 
 
@@ -315,14 +319,15 @@ def prune_units(
     """A new, physically smaller copy of ``model`` with the least important units removed.
 
     ``amount``: a fraction in [0, 1) removed from every prunable group (``round(amount * n)``
-    units of a group with ``n``), or a dict ``{layer_name: fraction}`` (unlisted layers are
-    kept whole). A unit is a neuron, a channel, an attention head (a key/value head with its
-    query heads under GQA), a group of a grouped convolution or an LSTM/GRU hidden unit; see
-    :mod:`.coupling`. The model's outputs are never pruned. ``importance``: ``"l1"``,
-    ``"l2"`` (norm of each unit's incoming weights), ``"bn"`` (|BatchNorm scale|), ``"fpgm"``
-    (distance to the layer's other filters), ``"random"`` (needs ``seed``), any name in
-    :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores`` such as
-    ``taylor_unit_importance(model, data)``.
+    units of a group with ``n``), or a dict ``{layer_name: fraction}`` (for every group the
+    layer produces, e.g. each layer of a stacked LSTM; unlisted layers are kept whole;
+    ``amount = k / n`` removes exactly ``k``). A unit is a neuron, a channel, an attention
+    head (a key/value head with its query heads under GQA), a group of a grouped convolution
+    or an LSTM/GRU hidden unit; see :mod:`.coupling`. The model's outputs are never pruned.
+    ``importance``: ``"l1"``, ``"l2"`` (norm of each unit's incoming weights), ``"bn"``
+    (|BatchNorm scale|), ``"fpgm"`` (distance to the layer's other filters), ``"random"``
+    (needs ``seed``), any name in :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores``
+    such as ``taylor_unit_importance(model, data)``.
     Lowest scores go first, ties to the lower index; all scores are computed before anything
     is removed. ``scope="global"`` removes ``round(amount * total)`` units ranked across all
     groups on scores divided by each group's mean |score|, and never empties a group.

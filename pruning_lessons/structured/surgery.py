@@ -1,9 +1,11 @@
 """Model surgery: resize layers, remove layers, and save and load the new shape.
 
-Structured pruning builds narrower layers with :func:`sliced`; :func:`remove_layers` drops
-whole layers or residual blocks; :func:`save_pruned_structure` records the new widths next to
-the weights so that :func:`load_pruned_structure` can rebuild the architecture from a fresh
-model without unpickling code (``torch.load(..., weights_only=True)``). Like
+Structured pruning builds narrower layers with :func:`remove_units`; :func:`remove_layers`
+replaces whole layers or residual blocks by ``nn.Identity``; :func:`remove_blocks` takes whole
+blocks out of a transformer's list of blocks (depth pruning); :func:`save_pruned_structure`
+records the new widths next to the weights so that :func:`load_pruned_structure` can rebuild
+the architecture from a fresh model without unpickling code
+(``torch.load(..., weights_only=True)``). Like
 :func:`~pruning_lessons.structured.prune_units`, every public function here returns a new
 model and leaves the one it was given as it was.
 """
@@ -118,6 +120,7 @@ def fix_sizes(model: nn.Module, groups: dict[str, int] | None = None) -> None:
         elif isinstance(module, nn.Embedding):
             module.num_embeddings, module.embedding_dim = weight.shape
         elif isinstance(module, nn.LSTM | nn.GRU | nn.RNN):
+            _check_one_hidden_size(name, module)
             module.hidden_size = module.weight_hh_l0.shape[1]
             module.input_size = module.weight_ih_l0.shape[1]
             module._init_flat_weights()
@@ -126,6 +129,17 @@ def fix_sizes(model: nn.Module, groups: dict[str, int] | None = None) -> None:
     for module in model.modules():  # after the layers: heads are counted from their sizes
         _fix_heads(module)
     _fix_config(model)
+
+
+def _check_one_hidden_size(name: str, module: nn.RNNBase) -> None:
+    """``nn.LSTM`` / ``nn.GRU`` have one ``hidden_size`` for all their stacked layers."""
+    sizes = [module.get_parameter(f"weight_hh_l{k}").shape[1] for k in range(module.num_layers)]
+    if len(set(sizes)) > 1:
+        raise ValueError(
+            f"{type(module).__name__} {name!r} keeps one hidden size for all its layers, but "
+            f"its layers would keep {sizes} units; remove as many units from each layer (one "
+            "amount for the layer, not scope='global')"
+        )
 
 
 def _child(module: nn.Module, names: tuple[str, ...]) -> nn.Linear | None:
@@ -166,53 +180,92 @@ def _fix_heads(module: nn.Module) -> None:
                 setattr(module, attr, key.out_features // width)
 
 
+#: Config sizes that a config may leave unset (``None``: derived by the model class).
+DERIVED_SIZES = ("n_inner", "head_dim")
+
+
+def _hidden_size(model: nn.Module) -> int | None:
+    """The residual stream's width: the token embedding's, or a patch embedding's channels."""
+    try:
+        embeddings = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        embeddings = getattr(model, "embed_tokens", None)  # TinyLlama
+    if isinstance(embeddings, nn.Embedding):
+        return embeddings.embedding_dim
+    projection = getattr(embeddings, "projection", None)  # ViT: a conv cuts patches
+    if isinstance(projection, nn.modules.conv._ConvNd):
+        return projection.out_channels
+    return None
+
+
+def _sizes_found(model: nn.Module) -> dict[str, set[int]]:
+    """Every size a config can state, as the layers have it (one value per layer)."""
+    found: dict[str, set[int]] = {}
+    for name, module in model.named_modules():
+        width, query = _head_width(module), _child(module, QUERY_NAMES)
+        key, up = _child(module, KEY_NAMES), _child(module, UP_NAMES)
+        if query is not None and width:
+            found.setdefault("num_attention_heads", set()).add(query.out_features // width)
+            found.setdefault("head_dim", set()).add(width)
+            if key is not None:
+                found.setdefault("num_key_value_heads", set()).add(key.out_features // width)
+        if up is not None:
+            found.setdefault("intermediate_size", set()).add(up.out_features)
+        if name.rpartition(".")[2] == "intermediate" and isinstance(
+            getattr(module, "dense", None), nn.Linear
+        ):  # BERT: the MLP's first layer is intermediate.dense
+            found.setdefault("intermediate_size", set()).add(module.dense.out_features)
+        if isinstance(getattr(module, "split_size", None), int) and hasattr(module, "c_attn"):
+            found.setdefault("num_attention_heads", set()).add(module.num_heads)
+            found.setdefault("head_dim", set()).add(module.head_dim)
+        fc = getattr(module, "c_fc", None)
+        if type(fc).__name__ == "Conv1D":  # GPT-2's MLP
+            found.setdefault("n_inner", set()).add(fc.nf)
+    hidden = _hidden_size(model)
+    if hidden is not None:
+        found["hidden_size"] = {hidden}
+    return found
+
+
 def _fix_config(model: nn.Module) -> None:
     """A model's config reports the layers' sizes where all layers agree.
 
-    A ``transformers`` config is updated in place under its own names; a dataclass config
+    A ``transformers`` config is updated in place: ``hidden_size`` (GPT-2: ``n_embd``),
+    ``intermediate_size`` (GPT-2: ``n_inner``), ``num_attention_heads``,
+    ``num_key_value_heads``; ``head_dim`` where the config has it or heads no longer fill the
+    width (``heads x head_dim != hidden_size``; ViT's and LLaMA's classes read it). GPT-2's and
+    BERT's classes derive the head width as ``hidden_size / heads``, so a model of theirs with
+    pruned heads but the full width cannot be rebuilt from its config alone:
+    ``load_pruned_structure`` rebuilds it from a fresh one. A frozen dataclass config
     (:class:`~pruning_lessons.llm.TinyLlamaConfig`) is replaced by a copy whose fields follow
-    :data:`CONFIG_ALIASES`.
+    :data:`CONFIG_ALIASES`. Sizes that differ between layers (per-layer amounts) are left as
+    they were.
     """
     config = getattr(model, "config", None)
     is_transformers = hasattr(config, "to_dict")  # (transformers 5 configs are dataclasses too)
     is_dataclass = not is_transformers and dataclasses.is_dataclass(config)
     if config is None or isinstance(config, type) or not (is_transformers or is_dataclass):
         return
-    found: dict[str, set[int]] = {}
-    for module in model.modules():
-        width, query = _head_width(module), _child(module, QUERY_NAMES)
-        key, up = _child(module, KEY_NAMES), _child(module, UP_NAMES)
-        if query is not None and width:
-            found.setdefault("num_attention_heads", set()).add(query.out_features // width)
-            if key is not None:
-                found.setdefault("num_key_value_heads", set()).add(key.out_features // width)
-        if up is not None:
-            found.setdefault("intermediate_size", set()).add(up.out_features)
-        if isinstance(getattr(module, "split_size", None), int) and hasattr(module, "c_attn"):
-            found.setdefault("num_attention_heads", set()).add(module.num_heads)
-    try:
-        embeddings = model.get_input_embeddings()
-    except (AttributeError, NotImplementedError):
-        embeddings = None
-    if not isinstance(embeddings, nn.Embedding):
-        embeddings = getattr(model, "embed_tokens", None)
-    if isinstance(embeddings, nn.Embedding):
-        found["hidden_size"] = {embeddings.embedding_dim}
-    agreed = {attr: values.pop() for attr, values in found.items() if len(values) == 1}
-    if not is_dataclass:
-        for attr, value in agreed.items():
-            if isinstance(getattr(config, attr, None), int):
-                setattr(config, attr, value)
+    agreed = {k: v.pop() for k, v in _sizes_found(model).items() if len(v) == 1}
+    if is_dataclass:
+        fields = {f.name for f in dataclasses.fields(config)}
+        changes = {
+            alias: agreed[attr]
+            for attr, aliases in CONFIG_ALIASES.items()
+            for alias in aliases
+            if attr in agreed and alias in fields and isinstance(getattr(config, alias), int)
+        }
+        if changes:
+            model.config = dataclasses.replace(config, **changes)
         return
-    fields = {f.name for f in dataclasses.fields(config)}
-    changes = {
-        alias: agreed[attr]
-        for attr, aliases in CONFIG_ALIASES.items()
-        for alias in aliases
-        if attr in agreed and alias in fields and isinstance(getattr(config, alias), int)
-    }
-    if changes:
-        model.config = dataclasses.replace(config, **changes)
+    for attr, value in agreed.items():
+        current = getattr(config, attr, None)
+        if attr == "head_dim" and current is None:
+            heads, hidden = agreed.get("num_attention_heads"), agreed.get("hidden_size")
+            if heads is None or hidden is None or heads * value == hidden:
+                continue
+        if isinstance(current, int) or (attr in DERIVED_SIZES and current is None):
+            setattr(config, attr, value)
 
 
 def replace(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -283,9 +336,148 @@ def remove_layers(
     return smaller
 
 
+#: Config attributes that count a model's blocks (``transformers`` names, then the course's).
+DEPTH_COUNTS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+#: Config attributes that hold one entry per block (e.g. Qwen2's sliding or full attention).
+PER_BLOCK_LISTS = ("layer_types",)
+#: Attributes by which ``transformers`` layers know their block's position (the KV cache slot).
+BLOCK_INDICES = ("layer_idx", "layer_id", "layer_index")
+
+
+def block_list(model: nn.Module, name: str | None = None) -> tuple[str, nn.ModuleList]:
+    """``(name, list)`` of the model's repeated blocks: the ``nn.ModuleList`` it loops over.
+
+    Found as the ``nn.ModuleList`` of at least two modules of one class (``nn.Identity`` left
+    by :func:`remove_layers` aside) that is not inside another such list; e.g. ``model.layers``
+    (LLaMA), ``transformer.h`` (GPT-2), ``bert.encoder.layer``, ``vit.encoder.layer``,
+    ``layers`` (the course's :class:`~pruning_lessons.llm.TinyLlama`). ``name`` picks one
+    where a model has several (an encoder and a decoder); ``ValueError`` when there is none
+    or the choice is ambiguous.
+    """
+    lists = {n: m for n, m in model.named_modules() if isinstance(m, nn.ModuleList)}
+    if name is not None:
+        if name not in lists:
+            raise ValueError(f"blocks must name an nn.ModuleList of the model, got {name!r}")
+        return name, lists[name]
+    found = []
+    for n, blocks in lists.items():
+        kinds = {type(b) for b in blocks if not isinstance(b, nn.Identity)}
+        if len(blocks) >= 2 and len(kinds) == 1:
+            found.append(n)
+    found = [n for n in found if not any(n.startswith(o + ".") for o in found if o != n)]
+    if len(found) != 1:
+        what = "no nn.ModuleList of repeated blocks" if not found else f"several: {found}"
+        raise ValueError(
+            f"cannot tell the block list of {type(model).__name__}: {what}; pass blocks='name'"
+        )
+    return found[0], lists[found[0]]
+
+
+def _check_block_indices(indices: object, count: int) -> list[int]:
+    if isinstance(indices, int | str) or not isinstance(indices, Iterable):
+        raise ValueError(f"indices must be a list of block numbers, got {indices!r}")
+    indices = list(indices)
+    for i in indices:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < count:
+            raise ValueError(f"indices must be block numbers 0..{count - 1}, got {i!r}")
+    if len(set(indices)) != len(indices):
+        raise ValueError(f"indices must not repeat, got {indices}")
+    if len(indices) == count:
+        raise ValueError(f"indices name all {count} blocks; at least one must stay")
+    return sorted(indices)
+
+
+def _fix_depth(model: nn.Module, old: int, kept: list[int]) -> None:
+    """Every config's block count and per-block lists after keeping blocks ``kept`` of ``old``.
+
+    A frozen dataclass config (the course's ``TinyLlamaConfig``) is replaced by an updated
+    copy in every module that holds it; other configs are updated in place.
+    """
+    holders: dict[int, list[nn.Module]] = {}
+    configs: dict[int, object] = {}
+    for module in model.modules():
+        config = module.__dict__.get("config")
+        if config is not None:
+            holders.setdefault(id(config), []).append(module)
+            configs[id(config)] = config
+    for key, config in configs.items():
+        changes = _depth_changes(config, old, kept)
+        try:
+            for attr, value in changes.items():
+                setattr(config, attr, value)
+        except dataclasses.FrozenInstanceError:
+            fields = {f.name for f in dataclasses.fields(config)}
+            new = dataclasses.replace(config, **{k: v for k, v in changes.items() if k in fields})
+            for module in holders[key]:
+                module.config = new
+
+
+def _depth_changes(config: object, old: int, kept: list[int]) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    for attr in DEPTH_COUNTS:
+        value = getattr(config, attr, None)
+        if value == old and isinstance(value, int) and not isinstance(value, bool):
+            changes[attr] = len(kept)
+    for attr in PER_BLOCK_LISTS:
+        value = getattr(config, attr, None)
+        if isinstance(value, list | tuple) and len(value) == old:
+            changes[attr] = type(value)(value[i] for i in kept)
+    return changes
+
+
+def remove_blocks(
+    model: nn.Module, indices: Iterable[int], *, blocks: str | None = None
+) -> nn.Module:
+    """A copy of ``model`` without the blocks ``indices``: depth pruning (e.g. ShortGPT).
+
+    The model's block list (see :func:`block_list`; ``blocks`` names it where a model has
+    several) becomes physically shorter: the blocks after a removed one move up, so block
+    ``i`` of the result is block ``kept[i]`` of ``model`` (the list's ``kept_blocks``; saved by
+    :func:`save_pruned_structure`) and the file shrinks. Because every
+    block of a residual transformer adds its output to the hidden state it was given, a
+    removed block behaves as the identity: the result computes exactly what ``model``
+    computes with those blocks' outputs replaced by their inputs.
+
+    Kept honest afterwards: the config's block count (``num_hidden_layers`` / ``n_layer`` /
+    the course's ``n_layers``) and per-block lists (``layer_types``), and every kept layer's
+    ``layer_idx`` (``transformers`` uses it as the block's slot in the KV cache). Blocks must
+    map the hidden state to one of the same shape, as residual blocks do. ``ValueError`` for
+    an index that is not a block, a repeated index, or removing every block; ``model`` is not
+    changed. (:func:`remove_layers` instead swaps layers for ``nn.Identity`` in place.)
+    """
+    name, original = block_list(model, blocks)
+    removed = _check_block_indices(indices, len(original))
+    kept = [i for i in range(len(original)) if i not in removed]
+    shorter = copy.deepcopy(model)
+    _keep_blocks(shorter, name, kept)
+    return shorter
+
+
+def _keep_blocks(model: nn.Module, name: str, kept: list[int]) -> None:
+    """Replace list ``name`` of ``model`` (in place) by its blocks ``kept``, renumbered.
+
+    The new list remembers, as ``kept_blocks``, which blocks of the first model it holds, so
+    that :func:`load_pruned_structure` picks the same ones from a fresh model (a block may
+    depend on its number: GPT-2's ``scale_attn_by_inverse_layer_idx``, ``layer_types``).
+    """
+    blocks = model.get_submodule(name)
+    origin = getattr(blocks, "kept_blocks", list(range(len(blocks))))
+    new_list = nn.ModuleList(blocks[i] for i in kept)
+    new_list.kept_blocks = [origin[i] for i in kept]
+    for position, old in enumerate(kept):
+        for module in new_list[position].modules():
+            for attr in BLOCK_INDICES:
+                value = getattr(module, attr, None)
+                if value == old and isinstance(value, int) and not isinstance(value, bool):
+                    setattr(module, attr, position)
+    replace(model, name, new_list)
+    _fix_depth(model, len(blocks), kept)
+
+
 def pruned_structure(model: nn.Module) -> dict:
     """Every parameter's and buffer's shape, the convolutions' ``groups`` and which modules
-    are ``Identity`` (JSON-able): enough to rebuild the pruned model from a fresh one."""
+    are ``Identity``, which blocks every ``nn.ModuleList`` holds (JSON-able): enough to
+    rebuild the pruned model from a fresh one."""
     convs = nn.modules.conv._ConvNd
     return {
         "format": FORMAT,
@@ -293,6 +485,11 @@ def pruned_structure(model: nn.Module) -> dict:
         "shapes": {name: list(t.shape) for name, t in model.state_dict().items()},
         "groups": {n: m.groups for n, m in model.named_modules() if isinstance(m, convs)},
         "identity": [n for n, m in model.named_modules() if n and isinstance(m, nn.Identity)],
+        "lists": {  # which blocks of the full model each list holds (all, unless removed)
+            n: list(getattr(m, "kept_blocks", range(len(m))))
+            for n, m in model.named_modules()
+            if isinstance(m, nn.ModuleList)
+        },
     }
 
 
@@ -303,6 +500,18 @@ def save_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes])
     ``torch.load(..., weights_only=True)``: no code is unpickled.
     """
     torch.save({"structure": pruned_structure(model), "state_dict": model.state_dict()}, path)
+
+
+def _shorten(model: nn.Module, name: str, kept: list[int]) -> None:
+    """Keep the blocks ``kept`` of list ``name`` (a model that lost whole blocks)."""
+    try:
+        blocks = model.get_submodule(name)
+    except AttributeError:
+        raise ValueError(f"the saved model has a block list {name!r} that model lacks") from None
+    if not isinstance(blocks, nn.ModuleList) or not all(0 <= i < len(blocks) for i in kept):
+        raise ValueError(f"the saved model's {name!r} holds blocks {kept}; model's has fewer")
+    if kept != list(range(len(blocks))):
+        _keep_blocks(model, name, kept)
 
 
 def load_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes]) -> nn.Module:
@@ -324,6 +533,8 @@ def load_pruned_structure(model: nn.Module, path: str | os.PathLike | IO[bytes])
             f"the file holds a pruned {structure['model']}, but model is a {type(model).__name__}"
         )
     rebuilt = copy.deepcopy(model)
+    for name, kept in structure.get("lists", {}).items():
+        _shorten(rebuilt, name, kept)
     for name in structure["identity"]:
         try:
             rebuilt.get_submodule(name)
