@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import torch
@@ -34,3 +39,34 @@ def write_results(name: str, data: dict, table: str, title: str) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     (RESULTS / f"{name}.md").write_text(f"# {title}\n\n{table}\n", encoding="utf-8")
     print(table)
+
+
+BUSY_LOOP = """
+import os, sys, time
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core only
+deadline = time.monotonic() + float(sys.argv[1])
+x = 0
+while time.monotonic() < deadline:
+    x = (x * 31 + 7) % 1000003
+"""
+
+
+@contextlib.contextmanager
+def competing_load(seconds: float):
+    """A CPU-bound process on one core for the duration of the block (at most ``seconds``)."""
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(seconds)])
+    try:
+        time.sleep(0.2)  # let it start spinning
+        yield
+    finally:
+        busy.terminate()
+        busy.wait(timeout=10)
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where the OS does not say)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None

@@ -26,7 +26,7 @@ import sys
 import time
 
 import torch
-from _common import markdown_table, write_results
+from _common import competing_load, markdown_table, write_results
 from torch import nn
 from torch.nn.utils import prune
 
@@ -97,28 +97,6 @@ CONDITIONS = {
     "default threads + load": {"threads": "default", "load": True},
 }
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-BUSY_LOOP = """
-import os, sys, time
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core only
-deadline = time.monotonic() + float(sys.argv[1])
-x = 0
-while time.monotonic() < deadline:
-    x = (x * 31 + 7) % 1000003
-"""
-
-
-@contextlib.contextmanager
-def competing_load(seconds: float):
-    """A CPU-bound process on one core for the duration of the block (at most ``seconds``)."""
-    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(seconds)])
-    try:
-        time.sleep(0.2)  # let it start spinning
-        yield
-    finally:
-        busy.terminate()
-        busy.wait(timeout=10)
 
 
 def default_threads() -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import IO
 
@@ -67,14 +68,27 @@ def remove_units(
             keep[key] = keep[key] & kept if key in keep else kept
         for conv, count in group.grouped.items():
             new_groups[conv] = count * (group.size - len(drop)) // group.size
-    pruned = copy.deepcopy(model)
-    _slice_tensors(pruned, keep)
+    # the copy takes the sliced tensors in place of the originals (tied names: one tensor)
+    pruned = copy.deepcopy(model, memo={**_empty_dicts(model), **_sliced_tensors(model, keep)})
     fix_sizes(pruned, new_groups)
     return pruned
 
 
-def _slice_tensors(model: nn.Module, keep: dict[tuple[str, str, int], torch.Tensor]) -> None:
-    """Slice every kept axis of the (already copied) ``model``, once per tensor."""
+def _empty_dicts(model: nn.Module) -> dict[int, dict]:
+    """A fresh empty dict for each empty one a module holds (its many hook tables): what
+    ``copy.deepcopy`` would make of them, handed over so that it need not copy each one."""
+    return {
+        id(value): type(value)()
+        for module in model.modules()
+        for value in module.__dict__.values()
+        if type(value) in (dict, OrderedDict) and not value
+    }
+
+
+def _sliced_tensors(
+    model: nn.Module, keep: dict[tuple[str, str, int], torch.Tensor]
+) -> dict[int, torch.Tensor]:
+    """``id(tensor) -> new tensor`` with every kept axis sliced, once per tensor of ``model``."""
     by_tensor: dict[int, tuple[torch.Tensor, list]] = {}
     modules = dict(model.named_modules(remove_duplicate=False))
     for (name, attr, dim), mask in keep.items():
@@ -86,14 +100,10 @@ def _slice_tensors(model: nn.Module, keep: dict[tuple[str, str, int], torch.Tens
         for dim, mask in cuts:
             data = data.index_select(dim, mask.nonzero().flatten().to(data.device))
         if isinstance(tensor, nn.Parameter):
-            replaced[key] = nn.Parameter(data.clone(), requires_grad=tensor.requires_grad)
+            replaced[key] = nn.Parameter(data, requires_grad=tensor.requires_grad)
         else:
-            replaced[key] = data.clone()
-    for module in model.modules():
-        for store in (module._parameters, module._buffers):
-            for attr, value in list(store.items()):
-                if value is not None and id(value) in replaced:
-                    store[attr] = replaced[id(value)]
+            replaced[key] = data
+    return replaced
 
 
 def fix_sizes(model: nn.Module, groups: dict[str, int] | None = None) -> None:
@@ -142,9 +152,19 @@ def _check_one_hidden_size(name: str, module: nn.RNNBase) -> None:
         )
 
 
+def _attribute(module: nn.Module, name: str) -> object:
+    """``getattr(module, name, None)`` without nn.Module's slow failed lookup (run per module)."""
+    if name in module.__dict__ or hasattr(type(module), name):
+        return getattr(module, name)
+    for store in (module._modules, module._parameters, module._buffers):
+        if name in store:
+            return store[name]
+    return None
+
+
 def _child(module: nn.Module, names: tuple[str, ...]) -> nn.Linear | None:
     for name in names:
-        child = getattr(module, name, None)
+        child = module._modules.get(name)
         if isinstance(child, nn.Linear):
             return child
     return None
@@ -152,7 +172,7 @@ def _child(module: nn.Module, names: tuple[str, ...]) -> nn.Linear | None:
 
 def _head_width(module: nn.Module) -> int | None:
     for attr in HEAD_WIDTHS:
-        value = getattr(module, attr, None)
+        value = _attribute(module, attr)
         if isinstance(value, int) and value > 0:
             return value
     return None
@@ -160,23 +180,24 @@ def _head_width(module: nn.Module) -> int | None:
 
 def _fix_heads(module: nn.Module) -> None:
     """An attention module's head counts, from its query and key layers' rows."""
-    fused = getattr(module, "c_attn", None)  # GPT-2: q, k and v in one layer, split in three
-    if type(fused).__name__ == "Conv1D" and isinstance(getattr(module, "split_size", None), int):
+    fused = _attribute(module, "c_attn")  # GPT-2: q, k and v in one layer, split in three
+    if type(fused).__name__ == "Conv1D" and isinstance(_attribute(module, "split_size"), int):
         module.split_size = fused.nf // 3
         module.num_heads = module.split_size // module.head_dim
         return
-    width, query = _head_width(module), _child(module, QUERY_NAMES)
+    query = _child(module, QUERY_NAMES)
+    width = _head_width(module) if query is not None else None
     if width is None or query is None:
         return
     for attr in HEAD_COUNTS:
-        if isinstance(getattr(module, attr, None), int):
+        if isinstance(_attribute(module, attr), int):
             setattr(module, attr, query.out_features // width)
-    if isinstance(getattr(module, "all_head_size", None), int):
+    if isinstance(_attribute(module, "all_head_size"), int):
         module.all_head_size = query.out_features
     key = _child(module, KEY_NAMES)
     if key is not None:
         for attr in KV_COUNTS:
-            if isinstance(getattr(module, attr, None), int):
+            if isinstance(_attribute(module, attr), int):
                 setattr(module, attr, key.out_features // width)
 
 
@@ -202,8 +223,8 @@ def _sizes_found(model: nn.Module) -> dict[str, set[int]]:
     """Every size a config can state, as the layers have it (one value per layer)."""
     found: dict[str, set[int]] = {}
     for name, module in model.named_modules():
-        width, query = _head_width(module), _child(module, QUERY_NAMES)
-        key, up = _child(module, KEY_NAMES), _child(module, UP_NAMES)
+        query, key, up = (_child(module, n) for n in (QUERY_NAMES, KEY_NAMES, UP_NAMES))
+        width = _head_width(module) if query is not None else None
         if query is not None and width:
             found.setdefault("num_attention_heads", set()).add(query.out_features // width)
             found.setdefault("head_dim", set()).add(width)
@@ -212,13 +233,13 @@ def _sizes_found(model: nn.Module) -> dict[str, set[int]]:
         if up is not None:
             found.setdefault("intermediate_size", set()).add(up.out_features)
         if name.rpartition(".")[2] == "intermediate" and isinstance(
-            getattr(module, "dense", None), nn.Linear
+            _attribute(module, "dense"), nn.Linear
         ):  # BERT: the MLP's first layer is intermediate.dense
             found.setdefault("intermediate_size", set()).add(module.dense.out_features)
-        if isinstance(getattr(module, "split_size", None), int) and hasattr(module, "c_attn"):
+        if isinstance(_attribute(module, "split_size"), int) and hasattr(module, "c_attn"):
             found.setdefault("num_attention_heads", set()).add(module.num_heads)
             found.setdefault("head_dim", set()).add(module.head_dim)
-        fc = getattr(module, "c_fc", None)
+        fc = _attribute(module, "c_fc")
         if type(fc).__name__ == "Conv1D":  # GPT-2's MLP
             found.setdefault("n_inner", set()).add(fc.nf)
     hidden = _hidden_size(model)
