@@ -423,6 +423,45 @@ def test_grouped_convolutions_lose_whole_groups():
         torch.testing.assert_close(pruned(x), _zero_removed_units(model, removed)(x))
 
 
+def test_grouped_convolutions_can_narrow_every_group_instead():
+    """``grouped="within"``: a unit is one channel position of every group (strided), on the
+    input side and on the output side; the layer keeps its 4 groups, each narrower."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3, groups=4), nn.Flatten(), nn.LazyLinear(3)
+    )
+    model(_images(1))
+    model.eval()
+    first, second = pl.unit_groups(model, grouped="within")[:2]
+    assert (first.size, second.size) == (2, 4) and first.grouped == {} == second.grouped
+    producer = next(m for m in first.members if m.name == "0" and m.param == "weight")
+    assert producer.units.tolist() == [0, 1] * 4  # channel c belongs to position c % 2
+    removed = pl.select_units(model, 0.5, grouped="within")
+    pruned = pl.prune_units(model, 0.5, grouped="within")
+    assert (pruned[0].out_channels, pruned[2].groups) == (4, 4)
+    assert (pruned[2].in_channels, pruned[2].out_channels) == (4, 8)
+    x = _images()
+    with torch.no_grad():
+        zeroed = zeroed_copy(model, pl.unit_groups(model, grouped="within"), removed)
+        torch.testing.assert_close(pruned(x), zeroed(x))
+    assert pl.count_macs(pruned, x[:1]) < pl.count_macs(pl.prune_units(model, 0.5), x[:1])
+
+
+def test_depthwise_convolutions_keep_whole_groups_either_way():
+    model = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), nn.Conv2d(6, 6, 3, groups=6))
+    model.append(nn.Flatten()).append(nn.LazyLinear(2))
+    model(_images(1))
+    whole, within = pl.unit_groups(model), pl.unit_groups(model, grouped="within")
+    assert [g.size for g in whole] == [g.size for g in within] and whole[0].grouped == {"2": 6}
+
+
+def test_an_unknown_grouped_option_is_refused():
+    model = pl.mlp()
+    _assert_rejected(
+        model, ValueError, r"grouped must be one of \('whole', 'within'\)", 0.5, grouped="inside"
+    )
+
+
 def test_an_example_input_that_does_not_fit_is_rejected():
     model = pl.mlp()
     _assert_rejected(

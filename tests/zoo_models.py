@@ -594,9 +594,9 @@ def zeroed_copy(model: nn.Module, groups: list, removed: dict[str, list[int]]) -
 #: shufflenet_v2 (IndexError inside Torch-Pruning), llama_gqa (AttributeError on the model's
 #: output; given output_transform, its trace did not end within 150 s), gpt2 (TypeError),
 #: lstm, gru, bilstm and bigru (it does not prune them).
-TORCH_PRUNING_COMPARABLE: dict[str, dict[str, bool]] = {
+TORCH_PRUNING_COMPARABLE: dict[str, dict[str, object]] = {
     **{
-        name: {"through_norms": False, "heads": False}
+        name: {"through_norms": False, "heads": False, "grouped": "whole"}
         for name in (
             "resnet18",
             "resnet50",
@@ -604,14 +604,14 @@ TORCH_PRUNING_COMPARABLE: dict[str, dict[str, bool]] = {
             "mobilenet_v2",
             "mobilenet_v3",
             "efficientnet_b0",
-            "regnet",
             "densenet121",
             "squeezenet",
         )
     },
-    "convnext": {"through_norms": True, "heads": False},
-    "vit": {"through_norms": True, "heads": True},
-    "bert": {"through_norms": True, "heads": True},
+    "regnet": {"through_norms": False, "heads": False, "grouped": "within"},
+    "convnext": {"through_norms": True, "heads": False, "grouped": "whole"},
+    "vit": {"through_norms": True, "heads": True, "grouped": "whole"},
+    "bert": {"through_norms": True, "heads": True, "grouped": "whole"},
 }
 
 ATTENTION_INPUTS = ("q_proj", "k_proj", "v_proj", "query", "key", "value")

@@ -151,6 +151,11 @@ def _length(label: Label) -> int:
     return sum(seg[2] for seg in label) if label else 0
 
 
+#: How a grouped convolution loses channels (see :func:`unit_groups`).
+GROUPED = ("whole", "within")
+INTERLEAVED_MEETS = "channels narrowed within every group meet channels cut another way"
+
+
 class _Spaces:
     """Union-find over index spaces; merging keeps the coarsest common unit (gcd)."""
 
@@ -158,6 +163,9 @@ class _Spaces:
         self.parent: list[int] = []
         self.units: list[int] = []
         self.pinned: dict[int, str] = {}
+        #: root -> G for a space whose unit ``q`` is entry ``q`` of each of ``G`` equal
+        #: blocks (a grouped convolution's channels narrowed within every group)
+        self.interleaved: dict[int, int] = {}
 
     def new(self, units: int) -> int:
         self.parent.append(len(self.parent))
@@ -173,7 +181,22 @@ class _Spaces:
     def coarsen(self, space: int, blocks: int) -> None:
         """At most ``blocks`` units, each a whole block: units = gcd(units, blocks)."""
         root = self.find(space)
+        if root in self.interleaved and math.gcd(self.units[root], blocks) != self.units[root]:
+            self.pin(root, INTERLEAVED_MEETS)
+            return
         self.units[root] = math.gcd(self.units[root], blocks)
+
+    def interleave(self, space: int, groups: int) -> None:
+        """Unit ``q`` becomes entry ``q`` of every one of ``groups`` blocks (see ``can_...``)."""
+        root = self.find(space)
+        self.units[root] //= groups
+        self.interleaved[root] = groups
+
+    def can_interleave(self, space: int, groups: int, length: int) -> bool:
+        """Only a space whose every entry is still its own unit can be re-cut that way."""
+        root = self.find(space)
+        units = self.units[root]
+        return root not in self.interleaved and units == length and units % groups == 0
 
     def union(self, a: int, b: int) -> int:
         a, b = self.find(a), self.find(b)
@@ -181,7 +204,20 @@ class _Spaces:
             return a
         low, high = min(a, b), max(a, b)
         self.parent[high] = low
-        self.units[low] = math.gcd(self.units[low], self.units[high])
+        g_low, g_high = self.interleaved.pop(low, None), self.interleaved.pop(high, None)
+        u_low, u_high = self.units[low], self.units[high]
+        if g_low is None and g_high is None:
+            self.units[low] = math.gcd(u_low, u_high)
+        else:  # interleaved meets singletons of its length, or the same interleaving
+            groups, units = (g_low, u_low) if g_low else (g_high, u_high)
+            other_groups, other_units = (g_high, u_high) if g_low else (g_low, u_low)
+            self.interleaved[low], self.units[low] = groups, units
+            if other_groups:
+                fits = other_groups == groups and other_units == units
+            else:
+                fits = other_units == units * groups
+            if not fits:
+                self.pin(low, INTERLEAVED_MEETS)
         reason = self.pinned.pop(high, None)
         if reason and low not in self.pinned:
             self.pinned[low] = reason
@@ -290,9 +326,15 @@ class _Walker:
     """Labels every tensor axis of the graph and records the members of every space."""
 
     def __init__(
-        self, model: nn.Module, recorded: Trace, strict: bool, through_norms: bool = False
+        self,
+        model: nn.Module,
+        recorded: Trace,
+        strict: bool,
+        through_norms: bool = False,
+        grouped: str = "whole",
     ) -> None:
         self.through_norms = through_norms
+        self.grouped = grouped
         self.model = model
         self.trace = recorded
         self.strict = strict
@@ -888,6 +930,8 @@ class _Walker:
         produced = self.producer((wname, 0), self.shape(weight)[0], node)
         if groups == 1:
             self.contract(labels[channel], self.labels(weight)[1], node)
+        elif self.within_groups(node, labels[channel], produced, (wname, 1), groups):
+            pass
         else:
             space = produced[0][1]
             self.spaces.coarsen(space, groups)
@@ -902,6 +946,30 @@ class _Walker:
                 self.spaces.union(entering[0][1], space)
         self.add_bias(bias, produced, node)
         return [*labels[:channel], produced, *[None] * (len(labels) - channel - 1)]
+
+    def within_groups(
+        self, node: fx.Node, entering: Label, produced: Label, weight_in: tuple, groups: int
+    ) -> bool:
+        """``grouped="within"``: unit ``q`` is channel ``q`` of every group, on each side.
+
+        The input and output channels of a grouped convolution with ``G`` groups of ``a``
+        inputs and ``b`` outputs become two spaces of ``a`` and ``b`` units (one channel per
+        group each); the convolution keeps its ``G`` groups, each narrower. Depthwise
+        convolutions (``a == b == 1``), and inputs already cut another way, keep whole groups.
+        """
+        per_group_in = self.shape(node.args[1])[1]
+        out_channels = _length(produced)
+        if self.grouped != "within" or (per_group_in == 1 and out_channels == groups):
+            return False
+        if entering is None or len(entering) != 1 or entering[0][0] != "space":
+            return False
+        sides = ((entering[0][1], _length(entering)), (produced[0][1], out_channels))
+        if not all(self.spaces.can_interleave(s, groups, n) for s, n in sides):
+            return False
+        for space, _ in sides:
+            self.spaces.interleave(space, groups)
+        self.bind(weight_in, (("space", entering[0][1], per_group_in),), "consumer", node)
+        return True
 
     def norm_params(self, node: fx.Node, params: Iterable[object], label: Label) -> None:
         for p in params:
@@ -1065,7 +1133,13 @@ class _Walker:
                 if root in by_root:
                     units = maps.setdefault(root, torch.full((length,), -1, dtype=torch.long))
                     size = by_root[root].size
-                    units[offset : offset + seg[2]] = _spread(seg[2], size)
+                    blocks = self.spaces.interleaved.get(root, 0)
+                    if blocks and seg[2] != size and seg[2] % (blocks * size):
+                        by_root[root].pinned = by_root[root].pinned or INTERLEAVED_MEETS
+                        blocks = 0
+                    units[offset : offset + seg[2]] = (
+                        _interleave(seg[2], size, blocks) if blocks else _spread(seg[2], size)
+                    )
                 offset += seg[2]
             for root, units in maps.items():
                 member = Member(module_name, named[module_name], attr, dim, units, role)
@@ -1077,6 +1151,17 @@ class _Walker:
 def _spread(length: int, units: int) -> torch.Tensor:
     """``[e * units // length for e in range(length)]``: entry ``e``'s unit (read-only)."""
     return torch.tensor([e * units // length for e in range(length)], dtype=torch.long)
+
+
+@functools.cache
+def _interleave(length: int, units: int, blocks: int) -> torch.Tensor:
+    """Entry ``e``'s unit when unit ``q`` is entry ``q`` of each of ``blocks`` equal blocks
+    (``length`` is ``blocks x units x per``, ``per`` entries per channel, e.g. after a
+    flatten), or ``length == units`` (one entry per unit: a grouped weight's input axis)."""
+    if length == units:
+        return torch.arange(units)
+    per = length // (blocks * units)
+    return torch.tensor([(e // per) % units for e in range(length)], dtype=torch.long)
 
 
 def _owners(model: nn.Module) -> dict[str, tuple[str, str]]:
@@ -1117,6 +1202,7 @@ def unit_groups(
     strict: bool = False,
     ignored_layers: Iterable[str | nn.Module] = (),
     through_norms: bool = False,
+    grouped: str = "whole",
 ) -> list[UnitGroup]:
     """Every set of units that structured pruning must remove together, in forward order.
 
@@ -1130,8 +1216,14 @@ def unit_groups(
     :class:`StructureWarning`. ``through_norms=True`` also prunes units that a LayerNorm,
     RMSNorm or mean normalises over (a transformer's or ConvNeXt's width), as Torch-Pruning
     does: the pruned model then normalises over the units left, so it is no longer exactly
-    the zeroed original. ``model`` is not changed.
+    the zeroed original. ``grouped``: how a grouped (not depthwise) convolution loses
+    channels: ``"whole"`` groups (a unit is a group; the layer keeps fewer groups) or
+    ``"within"`` every group (a unit is one channel position of every group, on the input and
+    on the output side; the layer keeps its groups, each narrower, as Torch-Pruning does,
+    which removes more of its MACs). Both are exact. ``model`` is not changed.
     """
+    if grouped not in GROUPED:
+        raise ValueError(f"grouped must be one of {GROUPED}, got {grouped!r}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     on_meta = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
@@ -1153,7 +1245,7 @@ def unit_groups(
             ) from err
     else:
         recorded = trace(model, example_input)
-    walker = _Walker(model, recorded, strict, through_norms)
+    walker = _Walker(model, recorded, strict, through_norms, grouped)
     walker.run()
     return walker.groups(ignored)
 

@@ -248,6 +248,7 @@ def _plan(
         strict=options.get("strict", False),
         ignored_layers=options.get("ignored_layers", ()),
         through_norms=options.get("through_norms", False),
+        grouped=options.get("grouped", "whole"),
     )
     amounts = _amounts(amount, groups, scope)
     chosen = [g for g in groups if g.name in amounts]
@@ -291,6 +292,7 @@ def select_units(
     round_to: int = 1,
     strict: bool = False,
     through_norms: bool = False,
+    grouped: str = "whole",
 ) -> dict[str, list[int]]:
     """The units :func:`prune_units` would remove, as sorted indices by group name."""
     options = {
@@ -298,6 +300,7 @@ def select_units(
         "round_to": round_to,
         "strict": strict,
         "through_norms": through_norms,
+        "grouped": grouped,
     }
     return _plan(model, amount, importance, scope, example_input, seed, options)[1]
 
@@ -315,6 +318,7 @@ def prune_units(
     round_to: int = 1,
     strict: bool = False,
     through_norms: bool = False,
+    grouped: str = "whole",
 ) -> nn.Module:
     """A new, physically smaller copy of ``model`` with the least important units removed.
 
@@ -323,7 +327,8 @@ def prune_units(
     layer produces, e.g. each layer of a stacked LSTM; unlisted layers are kept whole;
     ``amount = k / n`` removes exactly ``k``). A unit is a neuron, a channel, an attention
     head (a key/value head with its query heads under GQA), a group of a grouped convolution
-    or an LSTM/GRU hidden unit; see :mod:`.coupling`. The model's outputs are never pruned.
+    (with ``grouped="within"``: one channel position of every group) or an LSTM/GRU hidden
+    unit; see :mod:`.coupling`. The model's outputs are never pruned.
     ``importance``: ``"l1"``, ``"l2"`` (norm of each unit's incoming weights), ``"bn"``
     (|BatchNorm scale|), ``"fpgm"`` (distance to the layer's other filters), ``"random"``
     (needs ``seed``), any name in :data:`UNIT_IMPORTANCE`, or a callable ``group -> scores``
@@ -338,7 +343,9 @@ def prune_units(
     of this many units per group, removing fewer), ``strict`` (refuse, with a ``TypeError``
     naming the module, what the default keeps whole with a :class:`StructureWarning`),
     ``through_norms`` (also prune what a LayerNorm/RMSNorm normalises over: a transformer's
-    width; the result is then not exactly the zeroed original, see :func:`.unit_groups`).
+    width; the result is then not exactly the zeroed original, see :func:`.unit_groups`),
+    ``grouped`` (``"whole"``: a grouped convolution loses whole groups; ``"within"``: the
+    same channel positions of every group, as Torch-Pruning does).
     ``model`` itself is never changed.
     """
     options = {
@@ -346,6 +353,7 @@ def prune_units(
         "round_to": round_to,
         "strict": strict,
         "through_norms": through_norms,
+        "grouped": grouped,
     }
     groups, removed = _plan(model, amount, importance, scope, example_input, seed, options)
     return remove_units(model, groups, removed)
