@@ -69,9 +69,41 @@ def remove_units(
         for conv, count in group.grouped.items():
             new_groups[conv] = count * (group.size - len(drop)) // group.size
     # the copy takes the sliced tensors in place of the originals (tied names: one tensor)
-    pruned = copy.deepcopy(model, memo={**_empty_dicts(model), **_sliced_tensors(model, keep)})
+    pruned = _copy_tree(model, {**_empty_dicts(model), **_sliced_tensors(model, keep)})
     fix_sizes(pruned, new_groups)
     return pruned
+
+
+#: Ways a class can take over its own copying; a module class that uses one is deep-copied.
+_COPY_HOOKS = ("__getstate__", "__reduce_ex__", "__reduce__", "__deepcopy__")
+
+
+def _copy_tree(module: nn.Module, memo: dict) -> nn.Module:
+    """``copy.deepcopy(module, memo)``, walking the module tree itself.
+
+    Each module is rebuilt as deepcopy rebuilds it (a new object of its class, given a deep
+    copy of its state through ``__setstate__``), minus deepcopy's generic dispatch, which
+    dominated the copy of a small model. A class that customises its copying (an LSTM, which
+    rebuilds its flat weights) goes through ``copy.deepcopy`` itself.
+    """
+    if id(module) in memo:
+        return memo[id(module)]
+    cls = type(module)
+    if any(getattr(cls, hook, None) is not getattr(nn.Module, hook, None) for hook in _COPY_HOOKS):
+        return copy.deepcopy(module, memo)
+    new = cls.__new__(cls)
+    memo[id(module)] = new
+    state = {}
+    for key, value in module.__dict__.items():
+        if key == "_modules":
+            state[key] = type(value)(
+                (name, None if child is None else _copy_tree(child, memo))
+                for name, child in value.items()
+            )
+        else:
+            state[key] = copy.deepcopy(value, memo)
+    new.__setstate__(state)
+    return new
 
 
 def _empty_dicts(model: nn.Module) -> dict[int, dict]:
