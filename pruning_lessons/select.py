@@ -43,7 +43,7 @@ import torch
 from .checks import check_fraction
 from .device import using_threads
 
-CHUNK = 1 << 16  # elements read at a time by the streaming passes (256 KiB of float32)
+CHUNK = 1 << 18  # elements read at a time by the streaming passes (1 MiB of float32)
 _BUCKETS = 1 << 16
 
 Score = Callable[[torch.Tensor], torch.Tensor]

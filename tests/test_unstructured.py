@@ -530,3 +530,20 @@ def test_the_fast_magnitude_keys_select_exactly_what_the_general_keys_select():
         general = select.smallest_k_masks(weights, k, score=lambda t: t.abs())
         assert all(torch.equal(a, b) for a, b in zip(fast, general, strict=True))
         assert sum(int((~m).sum()) for m in fast) == k
+
+
+def test_ties_that_span_chunks_are_pruned_in_concatenation_order(monkeypatch):
+    """The streaming passes read 1 MiB chunks; with small chunks the tie count carried from
+    chunk to chunk (and tensor to tensor) must still give the stable-sort answer."""
+    import pruning_lessons.select as select
+
+    monkeypatch.setattr(select, "CHUNK", 1 << 10)
+    g = torch.Generator().manual_seed(5)
+    weights = [torch.randint(0, 4, (5_000,), generator=g).float(), torch.zeros(3_000)]
+    flat = torch.cat([w.abs() for w in weights])
+    for amount in (0.2, 0.55, 0.9):
+        k = round(amount * flat.numel())
+        expected = torch.ones_like(flat, dtype=torch.bool)
+        expected[torch.sort(flat, stable=True).indices[:k]] = False
+        masks = select.smallest_k_masks(weights, k, score=torch.abs)
+        assert torch.equal(torch.cat([m.reshape(-1) for m in masks]), expected)
