@@ -40,19 +40,24 @@ def from_scratch(cfg: TinyLlamaConfig, train: torch.Tensor, steps: int, seed: in
     return model.eval()
 
 
+def study_setup(eval_tokens: int):
+    """One thread; the trained model, the corpus, the test bytes, 64 calibration sequences of
+    128 bytes and the dense test perplexity: what the depth and width studies share."""
+    torch.set_num_threads(1)
+    model = llm.load_tiny_llama()
+    corpus = llm.load_corpus(seed=0)
+    test = corpus.test[:eval_tokens]
+    calibration = llm.calibration_batches(corpus.train, 64, 128, seed=1000)
+    return model, corpus, test, calibration, llm.perplexity(model, test)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--drop", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--eval-tokens", type=int, default=32768)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-
-    model = llm.load_tiny_llama()
-    corpus = llm.load_corpus(seed=0)
-    test = corpus.test[: args.eval_tokens]
-    calibration = llm.calibration_batches(corpus.train, 64, 128, seed=1000)
-    dense = llm.perplexity(model, test)
+    model, corpus, test, calibration, dense = study_setup(args.eval_tokens)
     rows, data = [], {"dense": dense, "steps": args.steps, "tokens": args.steps * 16 * 128}
     for n in args.drop:
         blocks = llm.blocks_by_influence(model, calibration, n)

@@ -27,14 +27,16 @@ import time
 
 import torch
 from _common import RESULTS, markdown_table, write_results
-from bench_llm_depth import from_scratch
+from bench_llm_depth import from_scratch, study_setup
 
 import pruning_lessons as pl
 from pruning_lessons import llm
 from pruning_lessons.llm.model import TinyLlama, TinyLlamaConfig
+from pruning_lessons.llm.width import width_plan
 
-#: kind -> (pruning function, config field counting its units per block, what a unit is)
 TITLE = "Width pruning, then distillation vs from scratch"
+#: row name -> (pruning function, config field counting its units per block, what a unit is,
+#: the kind as ``llm.width`` names it)
 KINDS = {
     "heads": (llm.prune_heads, "n_kv_heads", "key/value heads (with their query heads)", "heads"),
     "MLP width": (llm.prune_mlp_width, "hidden_dim", "MLP neurons", "mlp"),
@@ -68,15 +70,14 @@ def closest_count(cfg: TinyLlamaConfig, field: str, target: float) -> int:
 
 def random_units(model, kind: str, amount: float, example: torch.Tensor, seed: int):
     """The control: as many units of the same layers removed, chosen at random."""
-    layer = {"heads": "self_attn.q_proj", "MLP width": "mlp.gate_proj"}.get(kind)
-    names = {f"layers.{i}.{layer}": amount for i in range(len(model.layers))}
+    _, layers, through_norms = width_plan(model, kind)
     return pl.prune_units(
         model,
-        {"embed_tokens": amount} if layer is None else names,
+        dict.fromkeys(layers, amount),
         importance="random",
         seed=seed,
         example_input=example,
-        through_norms=layer is None,
+        through_norms=through_norms,
     )
 
 
@@ -122,13 +123,7 @@ def main() -> None:
         data = json.loads((RESULTS / "llm_width.json").read_text())
         write_results("llm_width", data, report(data), TITLE)
         return
-    torch.set_num_threads(1)
-
-    model = llm.load_tiny_llama()
-    corpus = llm.load_corpus(seed=0)
-    test = corpus.test[: args.eval_tokens]
-    calibration = llm.calibration_batches(corpus.train, 64, 128, seed=1000)
-    dense = llm.perplexity(model, test)
+    model, corpus, test, calibration, dense = study_setup(args.eval_tokens)
     total = pl.count_parameters(model)
     rows: list[dict] = []
     for kind, (prune, field, unit, name) in KINDS.items():
@@ -151,7 +146,7 @@ def main() -> None:
                 "pruned": llm.perplexity(pruned, test),
                 "prune_seconds": prune_s,
                 "random": [
-                    llm.perplexity(random_units(model, kind, amount, calibration[:1], seed), test)
+                    llm.perplexity(random_units(model, name, amount, calibration[:1], seed), test)
                     for seed in SEEDS
                 ],
                 "score_spread": score_spread,

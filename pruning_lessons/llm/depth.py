@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..structured.surgery import _check_block_indices
 from ..surgery import remove_layers
 from .posttraining import check_calibration, decoder_blocks
 
@@ -49,14 +50,10 @@ def drop_blocks(model: nn.Module, indices: list[int]) -> nn.Module:
     ``model`` is not changed. ``ValueError`` for an index that is not a block (or was dropped).
     """
     _, blocks, embed = decoder_blocks(model)
-    indices = list(indices)
+    indices = _check_block_indices(indices, len(blocks))  # the rule remove_blocks uses
     for i in indices:
-        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(blocks):
-            raise ValueError(f"indices must be block numbers 0..{len(blocks) - 1}, got {i!r}")
         if isinstance(blocks[i], nn.Identity):
             raise ValueError(f"block {i} was already dropped")
-    if len(set(indices)) != len(indices):
-        raise ValueError(f"indices must not repeat, got {indices}")
     example = torch.zeros(1, 2, dtype=torch.long, device=embed.weight.device)
     return remove_layers(model, [f"layers.{i}" for i in indices], example_input=example)
 

@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from ..checks import check_fraction
+from ..device import evaluating
 from ..structured.coupling import Member, UnitGroup, unit_groups
 from ..structured.selection import prune_units
 from .posttraining import check_calibration, decoder_blocks
@@ -47,7 +48,7 @@ from .posttraining import check_calibration, decoder_blocks
 KINDS = ("heads", "mlp", "model")
 
 
-def _plan(model: nn.Module, kind: str) -> tuple[dict[str, str], list[str], bool]:
+def width_plan(model: nn.Module, kind: str) -> tuple[dict[str, str], list[str], bool]:
     """``(taps, layers, through_norms)`` for one kind of unit.
 
     ``taps``: the modules whose activations score the units (``"input"`` or ``"output"``);
@@ -70,10 +71,9 @@ def _plan(model: nn.Module, kind: str) -> tuple[dict[str, str], list[str], bool]
     return dict.fromkeys(norms, "output"), ["embed_tokens"], True
 
 
-def _checked(model: nn.Module, amount: object, calibration: object) -> torch.Tensor:
-    """``calibration`` on the model's device, after checking every argument."""
+def _checked(model: nn.Module, calibration: object) -> torch.Tensor:
+    """``calibration`` on the model's device, once it and the model are checked."""
     _, _, embed = decoder_blocks(model)
-    check_fraction(amount, "amount", below_one=True)
     return check_calibration(calibration, embed).to(embed.weight.device)
 
 
@@ -99,13 +99,10 @@ def squared_sums(model: nn.Module, calibration: torch.Tensor, taps: dict[str, st
         for name, where in taps.items()
     ]
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with evaluating(model):
             model(calibration.to(device))
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     return sums
@@ -140,9 +137,8 @@ def width_scores(model: nn.Module, calibration: torch.Tensor, kind: str) -> dict
     These are the scores the pruners below rank (lowest removed first); see the module
     docstring for the formula.
     """
-    _, _, embed = decoder_blocks(model)
-    calibration = check_calibration(calibration, embed).to(embed.weight.device)
-    taps, layers, through_norms = _plan(model, kind)
+    calibration = _checked(model, calibration)
+    taps, layers, through_norms = width_plan(model, kind)
     score = activation_importance(squared_sums(model, calibration, taps))
     groups = unit_groups(model, calibration[:1], through_norms=through_norms)
     owner = {layer: g for g in groups for layer in g.layers}
@@ -150,8 +146,9 @@ def width_scores(model: nn.Module, calibration: torch.Tensor, kind: str) -> dict
 
 
 def _prune_kind(model: nn.Module, amount: object, calibration: object, kind: str) -> nn.Module:
-    calibration = _checked(model, amount, calibration)
-    taps, layers, through_norms = _plan(model, kind)
+    calibration = _checked(model, calibration)
+    check_fraction(amount, "amount", below_one=True)
+    taps, layers, through_norms = width_plan(model, kind)
     sums = squared_sums(model, calibration, taps)
     return prune_units(
         model,

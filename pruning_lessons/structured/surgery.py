@@ -308,8 +308,7 @@ def _fix_config(model: nn.Module) -> None:
             for alias in aliases
             if attr in agreed and alias in fields and isinstance(getattr(config, alias), int)
         }
-        if changes:
-            model.config = dataclasses.replace(config, **changes)
+        _update_config(model, config, changes)
         return
     for attr, value in agreed.items():
         current = getattr(config, attr, None)
@@ -441,27 +440,23 @@ def _check_block_indices(indices: object, count: int) -> list[int]:
 
 
 def _fix_depth(model: nn.Module, old: int, kept: list[int]) -> None:
-    """Every config's block count and per-block lists after keeping blocks ``kept`` of ``old``.
+    """Every config's block count and per-block lists after keeping blocks ``kept`` of ``old``."""
+    configs = {id(c): c for m in model.modules() if (c := m.__dict__.get("config")) is not None}
+    for config in configs.values():
+        _update_config(model, config, _depth_changes(config, old, kept))
 
-    A frozen dataclass config (the course's ``TinyLlamaConfig``) is replaced by an updated
-    copy in every module that holds it; other configs are updated in place.
-    """
-    holders: dict[int, list[nn.Module]] = {}
-    configs: dict[int, object] = {}
-    for module in model.modules():
-        config = module.__dict__.get("config")
-        if config is not None:
-            holders.setdefault(id(config), []).append(module)
-            configs[id(config)] = config
-    for key, config in configs.items():
-        changes = _depth_changes(config, old, kept)
-        try:
-            for attr, value in changes.items():
-                setattr(config, attr, value)
-        except dataclasses.FrozenInstanceError:
-            fields = {f.name for f in dataclasses.fields(config)}
-            new = dataclasses.replace(config, **{k: v for k, v in changes.items() if k in fields})
-            for module in holders[key]:
+
+def _update_config(model: nn.Module, config: object, changes: dict[str, object]) -> None:
+    """Set ``changes`` on ``config`` in place; a frozen dataclass config (the course's
+    ``TinyLlamaConfig``) is replaced, in every module of ``model`` that holds it, by an
+    updated copy."""
+    try:
+        for attr, value in changes.items():
+            setattr(config, attr, value)
+    except dataclasses.FrozenInstanceError:
+        new = dataclasses.replace(config, **changes)
+        for module in model.modules():
+            if module.__dict__.get("config") is config:
                 module.config = new
 
 
