@@ -11,7 +11,9 @@ one core (a busy laptop: a browser, a second notebook), each library at its defa
 (ours picks one thread for models under 5 M parameters, Torch-Pruning keeps torch's); CPU
 latency speed-up of our pruned model at batch 8 on 1 thread, measured side by side with the
 dense one; and the largest difference between our pruned model and the original with the
-removed units zeroed, relative to the output's scale.
+removed units zeroed, relative to the output's scale. Then the pruning call alone at full
+size, both conditions: ``transformers``' default ResNet-50 and ViT-Base on one 224 x 224 image
+(``--no-full-size`` skips it).
 
     python benchmarks/bench_zoo.py            # writes results/zoo.json and results/zoo.md
 """
@@ -139,6 +141,50 @@ def study(name: str, amount: float, rounds: int) -> dict:
     return row
 
 
+def full_size_models() -> dict:
+    """Real sizes, not the zoo's small versions: ``transformers``' default ResNet-50 and
+    ViT-Base configs (random weights), one 224 x 224 image."""
+    import transformers
+
+    image = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    resnet = transformers.ResNetForImageClassification(transformers.ResNetConfig())
+    vit = transformers.ViTForImageClassification(transformers.ViTConfig())
+    return {"ResNet-50": (resnet, image, False), "ViT-Base": (vit, image, True)}
+
+
+def full_size_study(amount: float, rounds: int) -> list[dict]:
+    """Pruning time at full size, ours and Torch-Pruning's, in both conditions."""
+    rows = []
+    for name, (model, image, heads) in full_size_models().items():
+        row = {"model": name, "params": pl.count_parameters(model)}
+        for condition in CONDITIONS:
+            with competing_load(600) if condition == "busy" else contextlib.nullcontext():
+                ours_times, their_times, *_ = prune_times(
+                    model.eval(), image, amount, heads, rounds
+                )
+            row[f"ours_s {condition}"] = statistics.median(ours_times)
+            row[f"theirs_s {condition}"] = statistics.median(their_times)
+        rows.append(row)
+    return rows
+
+
+def full_size_table(rows: list[dict]) -> str:
+    header = ["model (full size)", "params", *(f"prune s, ours / TP ({c})" for c in CONDITIONS)]
+    table = [
+        [
+            r["model"],
+            f"{r['params']:,}",
+            *(
+                f"{r[f'ours_s {c}']:.2f} / {r[f'theirs_s {c}']:.2f} "
+                f"({r[f'ours_s {c}'] / r[f'theirs_s {c}']:.2f}x)"
+                for c in CONDITIONS
+            ),
+        ]
+        for r in rows
+    ]
+    return markdown_table(header, table)
+
+
 def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -148,6 +194,9 @@ def main() -> None:
     parser.add_argument("--amount", type=float, default=0.5, help="fraction of units removed")
     parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
     parser.add_argument("--models", nargs="*", default=list(ZOO), help="zoo models to run")
+    parser.add_argument(
+        "--no-full-size", action="store_true", help="skip the full-size ResNet-50 and ViT-Base"
+    )
     args = parser.parse_args()
     warm, example = build("resnet18")  # first calls of both libraries warm up
     ours(warm, example, args.amount)
@@ -225,10 +274,18 @@ def main() -> None:
         "Torch-Pruning does, at the cost of exactness). Times in seconds (median of "
         f"{args.rounds} alternating rounds) on a shared CPU: compare ratios, not absolute values."
     )
+    full = [] if args.no_full_size else full_size_study(args.amount, min(args.rounds, 3))
+    page = summary + "\n\n" + markdown_table(header, table)
+    if full:
+        page += (
+            "\n\nThe same pruning call at full size (median of 3 alternating rounds; these "
+            "models are over 5 M parameters, so ours keeps torch's default threads too):\n\n"
+            + full_size_table(full)
+        )
     write_results(
         "zoo",
-        {"amount": args.amount, "rounds": args.rounds, "rows": rows},
-        summary + "\n\n" + markdown_table(header, table),
+        {"amount": args.amount, "rounds": args.rounds, "rows": rows, "full_size": full},
+        page,
         "Structured pruning on the model zoo (ours vs Torch-Pruning)",
     )
 
