@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 import pruning_lessons as pl
-from pruning_lessons.select import kth_smallest_key
+from pruning_lessons.weights.select import kth_smallest_key
 
 METHODS = {
     "ours: masks": "global_magnitude_masks: exact selection plus the bool keep-masks",

@@ -25,8 +25,8 @@ import torch  # noqa: E402
 from _common import RESULTS, markdown_table, write_results  # noqa: E402
 
 import pruning_lessons as pl  # noqa: E402
-from pruning_lessons.pipeline import lottery_ticket, prune_and_fine_tune, train_dense  # noqa: E402
-from pruning_lessons.viz import accuracy_curves  # noqa: E402
+from pruning_lessons.teaching.plots import accuracy_curves  # noqa: E402
+from pruning_lessons.weights.pipeline import lottery_ticket, prune_and_fine_tune, train_dense  # noqa: E402
 
 SCHEDULES = ("one-shot", "iterative", "cubic")
 

@@ -24,8 +24,8 @@ import torch
 from _common import RESULTS, markdown_table, write_results
 
 import pruning_lessons as pl
-from pruning_lessons import widgets as w
-from pruning_lessons.analysis import sensitivity_scan
+from pruning_lessons.teaching import widgets as w
+from pruning_lessons.weights.analysis import sensitivity_scan
 
 GOAL_SECONDS = 0.5
 

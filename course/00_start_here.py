@@ -306,7 +306,7 @@ report(
 # the weights with $|w| \le t$, this one keeps those equal to $t$), and the first hint:
 
 # %%
-from pruning_lessons.exercises.weight import ex1
+from pruning_lessons.teaching.exercises.weight import ex1
 
 
 def threshold_mask(weight: torch.Tensor, threshold: float) -> torch.Tensor:

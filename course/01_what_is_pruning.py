@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.viz import accuracy_curves, weight_histogram
+from pruning_lessons.teaching.plots import accuracy_curves, weight_histogram
 
 torch.set_num_threads(1)  # the models are tiny: one thread is as fast, and steadier
 data = pl.load_digits(seed=0)
@@ -196,10 +196,10 @@ print(
 # ## 5 · How far can you go?
 #
 # Repeat for several amounts, with and without fine-tuning, and look at accuracy and file size
-# together. `amount_effect` (from `pruning_lessons.widgets`) prunes a copy and measures it.
+# together. `amount_effect` (from `pruning_lessons.teaching.widgets`) prunes a copy and measures it.
 
 # %%
-from pruning_lessons.widgets import amount_effect
+from pruning_lessons.teaching.widgets import amount_effect
 
 amounts = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
 effects = [amount_effect(model, data.test, a) for a in amounts]
@@ -267,7 +267,7 @@ print(
 # the same for the starting value, for readers without a live kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.widgets import amount_explorer
+from pruning_lessons.teaching.widgets import amount_explorer
 
 amount_explorer(model, data.test, start=0.9)
 
@@ -283,7 +283,7 @@ print(amount_effect(model, data.test, 0.9))
 # answer.
 
 # %%
-from pruning_lessons.exercises.lessons import lesson01 as ex1
+from pruning_lessons.teaching.exercises.lessons import lesson01 as ex1
 
 
 # %% exercise="01.ex1"

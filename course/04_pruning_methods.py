@@ -62,9 +62,9 @@ import matplotlib.pyplot as plt
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.narrate import one_image
-from pruning_lessons.studies import spread, study_curves, study_row
-from pruning_lessons.viz import comparison_panels, mask_heatmap, study_panels
+from pruning_lessons.teaching.narrate import one_image
+from pruning_lessons.teaching.plots import comparison_panels, mask_heatmap, study_panels
+from pruning_lessons.teaching.studies import spread, study_curves, study_row
 
 data = pl.load_digits(seed=0)
 pl.seed_everything(0)
@@ -453,7 +453,7 @@ print(
 # accuracy. The cell below the slider shows the default amount for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.widgets import criteria_effect, criteria_explorer, draw_criteria
+from pruning_lessons.teaching.widgets import criteria_effect, criteria_explorer, draw_criteria
 
 criteria_explorer(model, data)
 
@@ -472,7 +472,7 @@ plt.show()
 # Among equal weights, the lower index comes first.
 
 # %%
-from pruning_lessons.exercises.lessons import lesson04 as ex1
+from pruning_lessons.teaching.exercises.lessons import lesson04 as ex1
 
 
 # %% exercise="04.ex1"

@@ -54,9 +54,9 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
 import pruning_lessons as pl
-from pruning_lessons.narrate import gap_verdict, one_image
-from pruning_lessons.pipeline import lottery_ticket, prune_and_fine_tune, train_dense
-from pruning_lessons.schedules import cubic_sparsity, sparsity_schedule
+from pruning_lessons.teaching.narrate import gap_verdict, one_image
+from pruning_lessons.weights.pipeline import lottery_ticket, prune_and_fine_tune, train_dense
+from pruning_lessons.weights.schedules import cubic_sparsity, sparsity_schedule
 
 data = pl.load_digits(seed=0)
 
@@ -119,7 +119,7 @@ print("cubic levels = s_t at t = 1..5:", formula == sparsity_schedule("cubic", 0
 # below the sliders shows the default for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.widgets import draw_schedules, schedule_effect, schedule_explorer
+from pruning_lessons.teaching.widgets import draw_schedules, schedule_effect, schedule_explorer
 
 schedule_explorer()
 
@@ -368,7 +368,7 @@ plt.show()
 # $s_f$ after the last.
 
 # %%
-from pruning_lessons.exercises.lessons import lesson05 as ex1
+from pruning_lessons.teaching.exercises.lessons import lesson05 as ex1
 
 
 # %% exercise="05.ex1"
@@ -388,7 +388,7 @@ cubic = ex1.use(cubic)
 mine = [cubic(t, 0.9, 5) for t in range(6)]
 print("sparsity at t = 0..5:", ", ".join(f"{s:.3f}" for s in mine))
 same = all(abs(a - cubic_sparsity(t, 0.9, steps=5)) < 1e-12 for t, a in enumerate(mine))
-print(f"{ex1.in_use(cubic)} function agrees with pl.schedules.cubic_sparsity: {same}")
+print(f"{ex1.in_use(cubic)} function agrees with pl.weights.schedules.cubic_sparsity: {same}")
 
 
 # %% [markdown]

@@ -48,15 +48,15 @@ import statistics
 import matplotlib.pyplot as plt
 
 import pruning_lessons as pl
-from pruning_lessons.analysis import (
+from pruning_lessons.teaching.plots import bars
+from pruning_lessons.weights.analysis import (
     Sensitivity,
     amounts_for_budget,
     over_seeds,
     perturbed_accuracy,
     sensitivity_scan,
 )
-from pruning_lessons.pipeline import prune_and_fine_tune, train_dense
-from pruning_lessons.viz import bars
+from pruning_lessons.weights.pipeline import prune_and_fine_tune, train_dense
 
 data = pl.load_digits(seed=0)
 model, record = train_dense(pl.mlp, data, epochs=30, seed=0)
@@ -367,7 +367,12 @@ for kind, strength in (("noise", 0.3), ("shift", 1)):
 # model's accuracy. The cell below it shows the default strength for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.widgets import draw_noise, draw_noisy_digits, noise_effect, noise_explorer
+from pruning_lessons.teaching.widgets import (
+    draw_noise,
+    draw_noisy_digits,
+    noise_effect,
+    noise_explorer,
+)
 
 noise_explorer(models, data.test)
 
@@ -412,7 +417,11 @@ print(amounts_for_budget(toy, 0.05))
 # budget of one point, for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.widgets import draw_sensitivity, layer_ratio_effect, layer_ratio_explorer
+from pruning_lessons.teaching.widgets import (
+    draw_sensitivity,
+    layer_ratio_effect,
+    layer_ratio_explorer,
+)
 
 layer_ratio_explorer(model, data.val, scan)
 
@@ -476,7 +485,7 @@ else:
 # no tolerance fits.
 
 # %%
-from pruning_lessons.exercises.lessons import lesson06 as ex1
+from pruning_lessons.teaching.exercises.lessons import lesson06 as ex1
 
 
 # %% exercise="06.ex1"
@@ -524,7 +533,7 @@ print(f"budget {budget:,} of {sum(sizes.values()):,} weights -> {left:,} left wi
 # the reference solution's.
 
 # %%
-from pruning_lessons.exercises.capstone import capstone as ex2
+from pruning_lessons.teaching.exercises.capstone import capstone as ex2
 
 
 # %% exercise="06.ex2"

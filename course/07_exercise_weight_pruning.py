@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 import pruning_lessons as pl
-from pruning_lessons.exercises.weight import ex1, ex2, ex3, ex4
+from pruning_lessons.teaching.exercises.weight import ex1, ex2, ex3, ex4
 
 torch.set_num_threads(1)  # the models are tiny: one thread is as fast, and steadier
 data = pl.load_digits(seed=0)
@@ -275,7 +275,7 @@ pl.sparsity_report(library_model, weights_only=True)
 # below the slider shows the same for the default threshold, for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.widgets import threshold_effect, threshold_explorer
+from pruning_lessons.teaching.widgets import threshold_effect, threshold_explorer
 
 threshold_explorer(model, data.test)
 

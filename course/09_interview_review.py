@@ -44,7 +44,7 @@
 from collections import Counter
 
 import pruning_lessons as pl
-from pruning_lessons import quiz
+from pruning_lessons.teaching import quiz
 
 english, chinese = pl.load_bank("en"), pl.load_bank("zh")
 per_topic = Counter(q.topic for q in english)

@@ -43,7 +43,8 @@ import torch
 
 import pruning_lessons as pl
 from pruning_lessons import llm
-from pruning_lessons.exercises.llm import ex1
+from pruning_lessons.teaching.exercises.llm import ex1
+from pruning_lessons.teaching.explorers.llm import llm_explorer, pruned_perplexity
 
 torch.set_num_threads(1)  # a small model: one thread is steadier on a shared laptop
 model = llm.load_tiny_llama()
@@ -171,7 +172,7 @@ live = {}
 for method in ("magnitude", "wanda", "sparsegpt"):
     for target in ("50%", "2:4"):
         sparsity = 0.5 if target == "50%" else "2:4"
-        live[method, target] = llm.explorer.pruned_perplexity(
+        live[method, target] = pruned_perplexity(
             model, test, corpus.train, method, sparsity, 16, dense=dense
         )
         print(live[method, target])
@@ -463,10 +464,10 @@ else:
 # kernel.
 
 # %% tags=["nbval-ignore-output"]
-llm.explorer.llm_explorer(model, test, corpus.train, dense=dense)
+llm_explorer(model, test, corpus.train, dense=dense)
 
 # %%
-print(llm.explorer.pruned_perplexity(model, test, corpus.train, "wanda", 0.6, 4, dense=dense))
+print(pruned_perplexity(model, test, corpus.train, "wanda", 0.6, 4, dense=dense))
 
 # %% [markdown]
 # ## Check yourself

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from . import __version__
-from .schedules import SCHEDULES
+from .weights.schedules import SCHEDULES
 
 #: The pruners ``demo --method`` offers: the keys of ``pipeline.PRUNERS`` (a test keeps them
 #: equal), listed here so that ``--help`` needs no torch.
@@ -221,7 +221,7 @@ def check_outputs(args: argparse.Namespace) -> str | None:
 
 
 def grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .grading import grade_folder, summary
+    from .teaching.grading import grade_folder, summary
 
     if not args.submissions.is_dir():
         parser.error(f"SUBMISSIONS_DIR {args.submissions} is not a folder")
@@ -237,8 +237,8 @@ def grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def demo(args: argparse.Namespace) -> dict:
     import pruning_lessons as pl
-    from pruning_lessons.pipeline import prune_and_fine_tune, train_dense
-    from pruning_lessons.train import progress_bar
+    from pruning_lessons.core.train import progress_bar
+    from pruning_lessons.weights.pipeline import prune_and_fine_tune, train_dense
 
     data = pl.load_digits(seed=0)
     dense, record = train_dense(pl.mlp, data, epochs=args.train_epochs, seed=args.seed)
@@ -314,7 +314,7 @@ def save(results: dict, args: argparse.Namespace) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        from .viz import accuracy_curves
+        from .teaching.plots import accuracy_curves
 
         sparsities = [r["sparsity"] for r in results["rows"]]
         settings = results["settings"]

@@ -5,8 +5,8 @@
 """
 
 from . import llm
-from .data import Splits, load_digits, saved_result
-from .device import (
+from .core.data import Splits, load_digits, saved_result
+from .core.device import (
     SMALL_MODEL_PARAMETERS,
     available_devices,
     chinese_fonts,
@@ -16,31 +16,7 @@ from .device import (
     threads_for,
     using_threads,
 )
-from .glossary import glossary, glossary_table
-from .importance import (
-    WEIGHT_CRITERIA,
-    MovementTracker,
-    ScoreOptions,
-    lamp_scores,
-    magnitude_scores,
-    movement_scores,
-    prune_weights,
-    random_scores,
-    snip_scores,
-    taylor_scores,
-    weight_scores,
-)
-from .masks import (
-    bake_masks,
-    get_masks,
-    install_mask,
-    install_model_mask,
-    load_pruned_state_dict,
-    load_sparse,
-    pruned_state_dict,
-    save_sparse,
-)
-from .metrics import (
+from .core.metrics import (
     Latency,
     SparsityReport,
     count_macs,
@@ -50,16 +26,8 @@ from .metrics import (
     measure_latency,
     sparsity_report,
 )
-from .models import ResidualBlock, TinyResNet, cnn, mlp, tiny_resnet
-from .quiz import flash_cards, load_bank, mock_interview, print_quiz, quiz_widget
-from .redundancy import merge_redundant_neurons
-from .semistructured import (
-    is_nm_sparse,
-    nm_mask,
-    nm_prune,
-    semi_structured_unavailable,
-    to_semi_structured,
-)
+from .core.models import ResidualBlock, TinyResNet, cnn, mlp, tiny_resnet
+from .core.train import History, evaluate, fine_tune, fit, make_optimizer, recalibrate_bn
 from .structured import (
     UNIT_IMPORTANCE,
     StructureWarning,
@@ -75,15 +43,47 @@ from .structured import (
     unit_groups,
     unit_scores,
 )
-from .train import History, evaluate, fine_tune, fit, make_optimizer, recalibrate_bn
-from .unit_importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
-from .unstructured import (
+from .structured.importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
+from .structured.redundancy import merge_redundant_neurons
+from .teaching.glossary import glossary, glossary_table
+from .teaching.quiz import flash_cards, load_bank, mock_interview, print_quiz, quiz_widget
+from .weights.criteria import (
+    WEIGHT_CRITERIA,
+    MovementTracker,
+    ScoreOptions,
+    lamp_scores,
+    magnitude_scores,
+    movement_scores,
+    prune_weights,
+    random_scores,
+    snip_scores,
+    taylor_scores,
+    weight_scores,
+)
+from .weights.magnitude import (
     global_magnitude_masks,
     magnitude_mask,
     magnitude_prune,
     prunable_parameters,
     random_prune,
     sparsity,
+)
+from .weights.masks import (
+    bake_masks,
+    get_masks,
+    install_mask,
+    install_model_mask,
+    load_pruned_state_dict,
+    load_sparse,
+    pruned_state_dict,
+    save_sparse,
+)
+from .weights.nm import (
+    is_nm_sparse,
+    nm_mask,
+    nm_prune,
+    semi_structured_unavailable,
+    to_semi_structured,
 )
 
 __all__ = [

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 import pruning_lessons as pl
-from pruning_lessons.analysis import sensitivity_scan
-from pruning_lessons.pipeline import prune_and_fine_tune
-from pruning_lessons.schedules import sparsity_schedule
-from pruning_lessons.widgets import fit_to_budget
+from pruning_lessons.teaching.widgets import fit_to_budget
+from pruning_lessons.weights.analysis import sensitivity_scan
+from pruning_lessons.weights.pipeline import prune_and_fine_tune
+from pruning_lessons.weights.schedules import sparsity_schedule
 
 
 def _unchanged(model: nn.Module, before: dict) -> bool:

@@ -160,7 +160,7 @@ def test_plot_formats_are_ones_matplotlib_writes():
 
 
 def test_methods_listed_without_torch_are_the_pipelines_pruners():
-    from pruning_lessons.pipeline import PRUNERS
+    from pruning_lessons.weights.pipeline import PRUNERS
 
     assert sorted(METHODS) == sorted(PRUNERS)
 

@@ -14,8 +14,8 @@ from torch.utils.data import TensorDataset
 
 import pruning_lessons as pl
 from pruning_lessons.__main__ import main
-from pruning_lessons.pipeline import PRUNERS, prune_and_fine_tune, train_dense
-from pruning_lessons.redundancy import merge_plan
+from pruning_lessons.structured.redundancy import merge_plan
+from pruning_lessons.weights.pipeline import PRUNERS, prune_and_fine_tune, train_dense
 
 WEIGHT_NAMES = ["magnitude", "random", "taylor", "snip", "movement", "lamp"]
 

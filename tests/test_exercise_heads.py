@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from pruning_lessons.exercises.structural import Attention, ex5, remove_heads
+from pruning_lessons.teaching.exercises.structural import Attention, ex5, remove_heads
 
 
 def _rows(heads: torch.Tensor, d: int) -> torch.Tensor:

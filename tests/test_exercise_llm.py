@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pruning_lessons.exercises.llm import ex1, wanda_mask
+from pruning_lessons.teaching.exercises.llm import ex1, wanda_mask
 
 
 def _per_row(scores, amount):

@@ -22,7 +22,7 @@ import test_exercise_llm  # tests/ is on sys.path (no package): pytest's rootdir
 import torch
 from torch import nn
 
-from pruning_lessons.exercises import ALL, capstone, structural, weight
+from pruning_lessons.teaching.exercises import ALL, capstone, structural, weight
 
 WRONG: dict[str, list] = {}
 RIGHT: dict[str, list] = {}
@@ -1077,7 +1077,7 @@ def cubic_piecewise(t, final, steps, initial=0.0):
 
 @right("05.ex1")
 def cubic_with_library(t, final, steps, initial=0.0):
-    from pruning_lessons.schedules import cubic_sparsity
+    from pruning_lessons.weights.schedules import cubic_sparsity
 
     return cubic_sparsity(t, final, initial=initial, steps=steps)
 
@@ -1159,7 +1159,7 @@ def budget_returns_a_list(scan, sizes, max_remaining):
 
 @right("06.ex1")
 def budget_with_library(scan, sizes, max_remaining):
-    from pruning_lessons.analysis import amounts_for_budget
+    from pruning_lessons.weights.analysis import amounts_for_budget
 
     drops = sorted({0.0, *(scan.baseline - a for accs in scan.accuracy.values() for a in accs)})
     for drop in drops:

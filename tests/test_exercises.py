@@ -11,8 +11,8 @@ import torch
 from test_exercise_heads import WRONG as WRONG_HEADS
 from torch import nn
 
-from pruning_lessons.exercises import ALL, structural, weight
-from pruning_lessons.exercises.core import Feedback
+from pruning_lessons.teaching.exercises import ALL, structural, weight
+from pruning_lessons.teaching.exercises.core import Feedback
 
 
 def stub(*args, **kwargs):

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pruning_lessons.grading import exercises_in, summary
+from pruning_lessons.teaching.grading import exercises_in, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,7 +89,7 @@ def test_grade_a_folder_of_submissions(submissions, tmp_path):
 
 
 def test_a_notebook_past_its_time_limit_is_stopped_and_reported(tmp_path):
-    from pruning_lessons.grading import grade_notebook
+    from pruning_lessons.teaching.grading import grade_notebook
 
     path = tmp_path / "dave" / "05_steps_of_pruning.ipynb"
     _notebook(path, LINEAR_CUBIC, "while True:\n    pass")
@@ -127,7 +127,7 @@ def test_exercises_are_found_by_definition_and_by_lesson_number():
 
 
 def test_the_summary_counts_per_student_and_per_exercise():
-    from pruning_lessons.grading import Grade
+    from pruning_lessons.teaching.grading import Grade
 
     grades = [
         Grade("a.ipynb", "05.ex1", "correct", ""),

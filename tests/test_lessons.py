@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.viz import budget_curve
-from pruning_lessons.widgets import (
+from pruning_lessons.teaching.plots import budget_curve
+from pruning_lessons.teaching.widgets import (
     BudgetFit,
     amount_effect,
     amount_explorer,

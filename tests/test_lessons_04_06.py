@@ -3,9 +3,8 @@
 import pytest
 
 import pruning_lessons as pl
-from pruning_lessons.analysis import sensitivity_scan
-from pruning_lessons.viz import png
-from pruning_lessons.widgets import (
+from pruning_lessons.teaching.plots import png
+from pruning_lessons.teaching.widgets import (
     LESSON_CRITERIA,
     criteria_effect,
     criteria_explorer,
@@ -21,6 +20,8 @@ from pruning_lessons.widgets import (
     schedule_effect,
     schedule_explorer,
 )
+from pruning_lessons.weights.analysis import sensitivity_scan
+from pruning_lessons.weights.schedules import sparsity_schedule
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_schedule_effect_lists_every_schedules_levels():
         levels = effect.levels[kind]
         assert len(levels) == 5 and levels[-1] == pytest.approx(0.9)
         assert levels == sorted(levels)
-    assert effect.levels["cubic"] == pl.schedules.sparsity_schedule("cubic", 0.9, 5)
+    assert effect.levels["cubic"] == sparsity_schedule("cubic", 0.9, 5)
     # the cubic schedule prunes most early and little at the end
     assert effect.first_step("cubic") > effect.first_step("iterative")
     assert effect.last_step("cubic") < effect.last_step("iterative")

@@ -493,7 +493,7 @@ def test_distillation_lowers_the_kl_and_leaves_the_teacher_alone():
 
 
 def test_pruned_perplexity_and_the_explorer():
-    from pruning_lessons.llm.explorer import llm_explorer, pruned_perplexity
+    from pruning_lessons.teaching.explorers.llm import llm_explorer, pruned_perplexity
 
     model, data = small_model(), tokens(3000)
     before = state(model)

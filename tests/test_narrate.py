@@ -1,6 +1,6 @@
 import pytest
 
-from pruning_lessons.narrate import gap_verdict, one_image, speedup_verdict
+from pruning_lessons.teaching.narrate import gap_verdict, one_image, speedup_verdict
 
 
 def test_a_speedup_above_the_mac_ratio_is_flagged_not_reported():

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pruning_lessons.exercises import ALL
+from pruning_lessons.teaching.exercises import ALL
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -4,14 +4,14 @@ import pytest
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.analysis import (
+from pruning_lessons.weights.analysis import (
     amounts_for_budget,
     over_seeds,
     perturb,
     perturbed_accuracy,
     sensitivity_scan,
 )
-from pruning_lessons.pipeline import (
+from pruning_lessons.weights.pipeline import (
     Record,
     _fine_tune_plan,
     _split_budget,
@@ -20,7 +20,7 @@ from pruning_lessons.pipeline import (
     run,
     train_dense,
 )
-from pruning_lessons.schedules import sparsity_schedule
+from pruning_lessons.weights.schedules import sparsity_schedule
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_lottery_ticket_checks_its_arguments_first(digits, kwargs, match):
 
 
 def test_run_checks_pruning_arguments_before_training(digits, monkeypatch):
-    monkeypatch.setattr(pl.pipeline, "train_dense", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(pl.weights.pipeline, "train_dense", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ValueError, match="scope must be one of"):
         run(pl.mlp, digits, sparsity=0.5, scope="everywhere")
 
@@ -128,7 +128,7 @@ def test_lottery_ticket_rewinds_survivors_and_controls_with_the_same_mask(digits
 
 
 def test_rewind_restores_initial_values_on_survivors(digits):
-    from pruning_lessons.pipeline import _rewind
+    from pruning_lessons.weights.pipeline import _rewind
 
     model = pl.mlp()
     start = {k: v.detach().clone() for k, v in model.named_parameters()}

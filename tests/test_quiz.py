@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pruning_lessons.glossary import glossary, glossary_table, terms
-from pruning_lessons.quiz import (
+from pruning_lessons.teaching.glossary import glossary, glossary_table, terms
+from pruning_lessons.teaching.quiz import (
     LANGUAGES,
     PASS_MARK,
     Result,
@@ -150,7 +150,7 @@ def test_bank_ships_with_the_package():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["pruning_lessons"]
     package = ROOT / "pruning_lessons"
-    for path in (package / "quiz_data").glob("*.json"):
+    for path in (package / "teaching" / "quiz_data").glob("*.json"):
         relative = path.relative_to(package).as_posix()
         assert any(fnmatch.fnmatch(relative, p) for p in patterns), relative
 

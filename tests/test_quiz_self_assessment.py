@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from pruning_lessons.answer_aid import clauses, mention_aid
-from pruning_lessons.quiz import grade_short, load_bank, quiz_widget
+from pruning_lessons.teaching.answer_aid import clauses, mention_aid
+from pruning_lessons.teaching.quiz import grade_short, load_bank, quiz_widget
 
 # (question id, language, answer, most key points the aid may count as mentioned)
 ADVERSARIAL = [
@@ -224,7 +224,7 @@ def test_language_switch_keeps_choice_text_and_ticks():
 
 def test_a_result_prints_as_readable_text():
     q = _get("what-02", "en")
-    from pruning_lessons.quiz import grade_choice
+    from pruning_lessons.teaching.quiz import grade_choice
 
     text = str(grade_choice(q, q.answer))
     assert text.startswith("[what-02] Correct.\n") and "Result(" not in text

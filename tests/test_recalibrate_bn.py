@@ -124,7 +124,7 @@ def test_a_failing_forward_restores_the_statistics():
 
 
 def test_the_pipeline_records_a_cnn_before_and_after_recalibration():
-    from pruning_lessons.pipeline import prune_and_fine_tune, train_dense
+    from pruning_lessons.weights.pipeline import prune_and_fine_tune, train_dense
 
     data = pl.load_digits(seed=0)
     model, record = train_dense(pl.cnn, data, epochs=1, seed=0)

@@ -2,7 +2,7 @@ import pytest
 from torch import nn
 from torch.ao.pruning import CubicSL, WeightNormSparsifier
 
-from pruning_lessons.schedules import cubic_sparsity, sparsity_schedule
+from pruning_lessons.weights.schedules import cubic_sparsity, sparsity_schedule
 
 
 @pytest.mark.parametrize(

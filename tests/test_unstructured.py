@@ -450,7 +450,7 @@ def test_random_pruning_ignores_the_initial_weights_even_with_the_same_seed(scop
 
 
 def test_independent_generator_is_reproducible_and_unrelated_to_manual_seed():
-    from pruning_lessons.device import independent_generator
+    from pruning_lessons.core.device import independent_generator
 
     a = torch.rand(5, generator=independent_generator(3, "x"))
     assert torch.equal(a, torch.rand(5, generator=independent_generator(3, "x")))
@@ -485,7 +485,7 @@ def test_a_weight_shared_by_two_layers_is_pruned_and_counted_once():
 def test_global_selection_runs_its_chunk_loop_on_one_cpu_thread(monkeypatch):
     # many small parallel regions stall when another process holds a core; the streaming
     # passes therefore run at one thread and give the caller's setting back afterwards
-    import pruning_lessons.select as select
+    import pruning_lessons.weights.select as select
 
     seen = []
     real_chunks = select._chunks
@@ -518,7 +518,7 @@ def test_global_selection_runs_its_chunk_loop_on_one_cpu_thread(monkeypatch):
 
 
 def test_the_fast_magnitude_keys_select_exactly_what_the_general_keys_select():
-    import pruning_lessons.select as select
+    import pruning_lessons.weights.select as select
 
     g = torch.Generator().manual_seed(3)
     ties = torch.randint(-3, 4, (200_000,), generator=g).float()  # many ties, +0.0 and -0.0
@@ -535,7 +535,7 @@ def test_the_fast_magnitude_keys_select_exactly_what_the_general_keys_select():
 def test_ties_that_span_chunks_are_pruned_in_concatenation_order(monkeypatch):
     """The streaming passes read 1 MiB chunks; with small chunks the tie count carried from
     chunk to chunk (and tensor to tensor) must still give the stable-sort answer."""
-    import pruning_lessons.select as select
+    import pruning_lessons.weights.select as select
 
     monkeypatch.setattr(select, "CHUNK", 1 << 10)
     g = torch.Generator().manual_seed(5)

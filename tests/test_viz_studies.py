@@ -4,8 +4,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.colors import to_rgb
 
-from pruning_lessons.studies import spread, study_curves, study_row
-from pruning_lessons.viz import (
+from pruning_lessons.teaching.plots import (
     BASELINE_GREYS,
     PALETTE,
     bars,
@@ -13,6 +12,7 @@ from pruning_lessons.viz import (
     method_colours,
     study_panels,
 )
+from pruning_lessons.teaching.studies import spread, study_curves, study_row
 
 STUDY = {
     "rows": [

@@ -3,8 +3,8 @@
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.viz import png, weight_histogram
-from pruning_lessons.widgets import (
+from pruning_lessons.teaching.plots import png, weight_histogram
+from pruning_lessons.teaching.widgets import (
     threshold_effect,
     threshold_explorer,
     units_effect,
@@ -76,9 +76,9 @@ def test_moving_a_slider_recomputes_only_what_depends_on_it(monkeypatch, trained
     # the scores of each criterion, the pruned models of a budget curve) is made once
     import matplotlib.figure
 
-    import pruning_lessons.importance as importance
     import pruning_lessons.structured as structured
-    from pruning_lessons import widgets as w
+    import pruning_lessons.weights.criteria as importance
+    from pruning_lessons.teaching import widgets as w
 
     figures = _counting(monkeypatch, matplotlib.figure.Figure, "__init__")
     scored = _counting(monkeypatch, importance, "weight_scores")

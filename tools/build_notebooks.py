@@ -34,7 +34,7 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 
 
 def _stub(exercise: str, indent: str) -> list[str]:
-    from pruning_lessons.exercises import ALL
+    from pruning_lessons.teaching.exercises import ALL
 
     if exercise not in ALL:
         raise SystemExit(f"unknown exercise {exercise!r}; known: {sorted(ALL)}")

@@ -12,13 +12,12 @@
   :func:`~pruning_lessons.prune_units`.
 * ``distill``: :func:`distill` (KL to the dense teacher) for recovery.
 * ``speed``: one linear layer timed dense / with zeros / narrower, and 2:4 on a GPU.
-* ``explorer``: lesson 10's slider over :func:`explorer.pruned_perplexity`.
 
 Width pruning (attention heads, MLP width, model width) is structured pruning: ``width`` only
 scores the units; :func:`~pruning_lessons.prune_units` removes them, so there is one pruner.
 """
 
-from . import explorer, speed
+from . import speed
 from .calibrate import input_norms
 from .corpus import Corpus, load_corpus, unigram_perplexity
 from .depth import block_influence, blocks_by_influence, drop_blocks
@@ -44,7 +43,6 @@ __all__ = [
     "distill",
     "distill_loss",
     "drop_blocks",
-    "explorer",
     "input_norms",
     "load_corpus",
     "load_tiny_llama",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..device import check_seed
+from ..core.device import check_seed
 
 VOCAB_SIZE = 256
 

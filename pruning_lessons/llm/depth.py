@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..structured.surgery import _check_block_indices
-from ..surgery import remove_layers
+from ..structured.surgery import _check_block_indices, remove_layers
 from .posttraining import check_calibration, decoder_blocks
 
 

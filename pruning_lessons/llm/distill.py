@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..device import check_seed
+from ..core.device import check_seed
 from .evaluate import _check_positive, _check_tokens, random_windows
 
 

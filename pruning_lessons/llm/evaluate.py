@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..device import check_seed
+from ..core.device import check_seed
 
 
 def _check_tokens(data: object, name: str = "data") -> torch.Tensor:

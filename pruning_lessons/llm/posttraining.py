@@ -28,8 +28,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..masks import get_masks, install_mask
-from ..semistructured import _check_nm, _keep_n_of_m
+from ..weights.masks import get_masks, install_mask
+from ..weights.nm import _check_nm, _keep_n_of_m
 from .calibrate import InputStats, collect_inputs, linear_layers
 from .model import PROJECTIONS
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..semistructured import nm_mask, semi_structured_unavailable
+from ..weights.nm import nm_mask, semi_structured_unavailable
 
 
 def _time(fn: Callable[[], object], repeat: int) -> float:

@@ -39,8 +39,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..checks import check_fraction
-from ..device import evaluating
+from ..core.checks import check_fraction
+from ..core.device import evaluating
 from ..structured.coupling import Member, UnitGroup, unit_groups
 from ..structured.selection import prune_units
 from .posttraining import check_calibration, decoder_blocks

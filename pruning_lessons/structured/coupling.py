@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
-from ..device import at_model_threads
+from ..core.device import at_model_threads
 from .tracing import Trace, default_example_input, module_path, source_line, trace
 
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)

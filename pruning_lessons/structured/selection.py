@@ -7,7 +7,7 @@ as slow as before. Here the pipeline is *score -> select -> rebuild*:
    importance score, computed on the original model before anything is removed (one-shot).
 2. :func:`select_units` picks the lowest-scored units per layer or globally.
 3. :func:`prune_units` builds a new model whose layers are physically narrower, slicing every
-   coupled tensor found by :func:`~pruning_lessons.dependency.unit_groups`.
+   coupled tensor found by :func:`~pruning_lessons.structured.coupling.unit_groups`.
 
 Which tensors share units is found by :mod:`.coupling` on the graph :mod:`.tracing` records;
 slicing them, removing whole layers and saving the result live in :mod:`.surgery`.
@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from ..checks import check_fraction
-from ..device import at_model_threads, independent_generator
-from ..unit_importance import fpgm_importance
+from ..core.checks import check_fraction
+from ..core.device import at_model_threads, independent_generator
 from .coupling import UnitGroup, unit_groups
+from .importance import fpgm_importance
 from .surgery import remove_units
 
 UnitImportance = Callable[[UnitGroup], torch.Tensor]

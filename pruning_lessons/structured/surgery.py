@@ -22,7 +22,7 @@ from typing import IO
 import torch
 from torch import nn
 
-from ..device import evaluating
+from ..core.device import evaluating
 from .coupling import UnitGroup
 from .tracing import default_example_input
 

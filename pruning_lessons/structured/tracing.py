@@ -52,8 +52,8 @@ from torch._dispatch.python import enable_python_dispatcher
 from torch._subclasses.schema_check_mode import SchemaCheckMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..data import IMAGE_SHAPE
-from ..device import evaluating
+from ..core.data import IMAGE_SHAPE
+from ..core.device import evaluating
 
 #: The course's own models take ``(N, 1, 8, 8)`` digits; any other model needs example_input.
 COURSE_INPUT = (1, *IMAGE_SHAPE)

@@ -13,8 +13,8 @@ import ipywidgets as widgets
 import torch
 from torch import nn
 
-from .evaluate import calibration_batches, perplexity
-from .posttraining import prune_llm
+from ...llm.evaluate import calibration_batches, perplexity
+from ...llm.posttraining import prune_llm
 
 METHODS = ("magnitude", "wanda", "sparsegpt")
 

@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .data import Splits
-from .device import check_seed, seed_everything
-from .importance import MovementTracker, prune_weights
+from ..core.data import Splits
+from ..core.device import check_seed, seed_everything
+from ..core.train import _batchnorms, _check_positive, evaluate, fit, recalibrate_bn
+from .criteria import MovementTracker, prune_weights
+from .magnitude import _check_scope, magnitude_prune, random_prune, sparsity
 from .masks import get_masks, install_mask
 from .schedules import sparsity_schedule
-from .train import _batchnorms, _check_positive, evaluate, fit, recalibrate_bn
-from .unstructured import _check_scope, magnitude_prune, random_prune, sparsity
 
 
 def _criterion(name: str) -> Callable[..., dict]:
@@ -185,12 +185,12 @@ def prune_and_fine_tune(
     are compared fairly (:func:`_fine_tune_plan` shares it over the steps; the last phase
     decays the learning rate). Each step's accuracy is recorded right after pruning and
     after fine-tuning; a model with BatchNorm also gets a "recalibrate BN" step after each
-    pruning step (:func:`~pruning_lessons.train.recalibrate_bn`: one pass of training data, no
+    pruning step (:func:`~pruning_lessons.core.train.recalibrate_bn`: one pass of training data, no
     gradient step), so the record shows accuracy with stale and with fresh statistics.
     Data-driven methods (``"taylor"``, ``"snip"``) read their batches
     from ``data.train``. ``"movement"`` scores come from fine-tuning itself: one more share
     of the budget is spent fine-tuning the dense model under a
-    :class:`~pruning_lessons.importance.MovementTracker` before the first pruning step, and
+    :class:`~pruning_lessons.weights.criteria.MovementTracker` before the first pruning step, and
     the tracker keeps recording until the end (the total is still ``fine_tune_epochs``).
     """
     levels = _check_pruning(method, scope, seed, fine_tune_epochs, schedule, sparsity, steps, lr)

@@ -7,7 +7,7 @@ prunes only what is needed to go from the current sparsity to the next level.
 
 from __future__ import annotations
 
-from .checks import check_fraction
+from ..core.checks import check_fraction
 
 SCHEDULES = ("one-shot", "iterative", "cubic")
 

@@ -19,10 +19,10 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .device import independent_generator
+from ..core.device import independent_generator
+from ..core.train import evaluate
+from .magnitude import magnitude_prune, prunable_parameters
 from .select import check_fraction
-from .train import evaluate
-from .unstructured import magnitude_prune, prunable_parameters
 
 DEFAULT_AMOUNTS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 

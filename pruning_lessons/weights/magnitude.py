@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from .device import check_seed, independent_generator
+from ..core.device import check_seed, independent_generator
 from .masks import aliases, get_masks, install_model_mask
 from .select import prune_count, smallest_k_masks, threshold_mask
 

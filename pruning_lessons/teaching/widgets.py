@@ -14,9 +14,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .select import check_fraction
-from .train import evaluate
-from .unstructured import magnitude_prune, prunable_parameters, sparsity
+from ..core.train import evaluate
+from ..weights.magnitude import magnitude_prune, prunable_parameters, sparsity
+from ..weights.select import check_fraction
 
 
 def _slider(
@@ -67,7 +67,7 @@ class _Canvas:
 class _CutHistogram(_Canvas):
     """The weight histogram, drawn once; each move only shifts the shaded cut ``|w| <= t``.
 
-    The same picture as :func:`~pruning_lessons.viz.weight_histogram`, drawn as one filled
+    The same picture as :func:`~.plots.weight_histogram`, drawn as one filled
     outline instead of 120 bars and labelled by a text instead of a legend box, which makes
     each new PNG several times cheaper.
     """
@@ -164,8 +164,8 @@ def units_effect(
     model: nn.Module, dataset: TensorDataset, fraction: float, *, importance: str = "l1"
 ) -> UnitsEffect:
     """Remove ``fraction`` of every hidden layer's units (no fine-tuning) and measure it."""
-    from .metrics import count_macs, count_parameters
-    from .structured import prune_units
+    from ..core.metrics import count_macs, count_parameters
+    from ..structured import prune_units
 
     smaller = prune_units(model, fraction, importance=importance) if fraction > 0 else model
     example = dataset.tensors[0][:1]
@@ -224,8 +224,8 @@ def amount_effect(model: nn.Module, dataset: TensorDataset, amount: float) -> Am
     """
     import io
 
-    from .masks import bake_masks, save_sparse
-    from .metrics import count_nonzero, count_parameters, file_size
+    from ..core.metrics import count_nonzero, count_parameters, file_size
+    from ..weights.masks import bake_masks, save_sparse
 
     pruned = copy.deepcopy(model)
     masks = magnitude_prune(pruned, amount, scope="global")
@@ -258,7 +258,7 @@ def amount_explorer(
     model: nn.Module, dataset: TensorDataset, *, start: float = 0.9
 ) -> widgets.VBox:
     """A slider over the fraction of weights pruned: accuracy, non-zeros, file size, histogram."""
-    from .viz import bars
+    from .plots import bars
 
     slider = _slider(start, 0.0, 0.99, 0.01, "pruned", ".0%")
     label, histogram, sizes = _result_label(), _picture("540px"), _picture("280px")
@@ -293,7 +293,7 @@ def side_by_side_ms(
     can only add time, never remove it, so the minimum is the steadiest estimate on a busy
     machine.
     """
-    from .metrics import measure_latency
+    from ..core.metrics import measure_latency
 
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be a positive int, got {rounds!r}")
@@ -316,8 +316,7 @@ def unit_keep_masks(
     in the layer that produces it and its column(s) in every layer that reads it. So a
     structured mask is made of whole stripes, where a magnitude mask is scattered.
     """
-    from .dependency import unit_groups
-    from .structured import select_units
+    from ..structured import select_units, unit_groups
 
     removed = select_units(model, fraction, importance=importance)
     masks = {
@@ -382,9 +381,9 @@ def granularity_effect(
     Latency is measured side by side (:func:`side_by_side_ms`), on the weight-pruned model with
     its masks baked in, as you would export it: a plain dense model that happens to hold zeros.
     """
-    from .masks import bake_masks, get_masks
-    from .metrics import count_parameters
-    from .structured import prune_units
+    from ..core.metrics import count_parameters
+    from ..structured import prune_units
+    from ..weights.masks import bake_masks, get_masks
 
     smaller = prune_units(model, fraction, importance=importance)
     parameters = count_parameters(smaller)
@@ -423,7 +422,7 @@ def granularity_explorer(
     model: nn.Module, dataset: TensorDataset, *, start: float = 0.5, layer: str = "fc2.weight"
 ) -> widgets.VBox:
     """A slider over the budget: both sparsity patterns of ``layer``, accuracy and latency."""
-    from .viz import mask_heatmap
+    from .plots import mask_heatmap
 
     slider = _slider(start, 0.1, 0.9, 0.1, "units off", ".0%")
     label, weights, units = _result_label(), _picture("410px"), _picture("410px")
@@ -518,9 +517,8 @@ def _budget_curve(
     importance: str,
 ) -> _BudgetCurve:
     """Prune ``model`` at each of ``amounts`` and measure each result (the slow part, cached)."""
-    from .dependency import unit_groups
-    from .metrics import count_macs, count_parameters
-    from .structured import prune_units
+    from ..core.metrics import count_macs, count_parameters
+    from ..structured import prune_units, unit_groups
 
     if measure not in BUDGET_MEASURES:
         raise ValueError(f"measure must be one of {BUDGET_MEASURES}, got {measure!r}")
@@ -558,7 +556,7 @@ class _BudgetCurve:
     tried: tuple[tuple[float, nn.Module, float], ...]
 
     def fit(self, dataset: TensorDataset, budget: float) -> BudgetFit:
-        from .metrics import count_parameters
+        from ..core.metrics import count_parameters
 
         _check_budget(budget)
         fitting = [t for t in self.tried if t[2] <= budget * self.dense_cost]
@@ -586,7 +584,7 @@ def budget_explorer(
     model: nn.Module, dataset: TensorDataset, *, measure: str = "macs", start: float = 0.5
 ) -> widgets.VBox:
     """A slider over the budget (a fraction of the dense cost): what fits, and what it costs."""
-    from .viz import budget_curve
+    from .plots import budget_curve
 
     slider = _slider(start, 0.05, 1.0, 0.05, "budget", ".0%")
     label, picture, canvas = _result_label(), _picture(), _Canvas()
@@ -609,9 +607,9 @@ from collections.abc import Mapping, Sequence  # noqa: E402
 
 from matplotlib.axes import Axes  # noqa: E402
 
-from .analysis import Sensitivity, amounts_for_budget, perturb, perturbed_accuracy  # noqa: E402
-from .data import Splits  # noqa: E402
-from .schedules import cubic_sparsity, sparsity_schedule  # noqa: E402
+from ..core.data import Splits  # noqa: E402
+from ..weights.analysis import Sensitivity, amounts_for_budget, perturb, perturbed_accuracy  # noqa: E402
+from ..weights.schedules import cubic_sparsity, sparsity_schedule  # noqa: E402
 
 #: The weight criteria the lesson-04 slider compares (all score a trained model; SNIP and
 #: movement need a different recipe, see the lesson).
@@ -651,16 +649,16 @@ def criteria_effect(
 ) -> CriteriaEffect:
     """Prune a copy of ``model`` to ``amount`` with each criterion (no fine-tuning) and test it.
 
-    Each criterion is a name in :data:`~pruning_lessons.importance.WEIGHT_CRITERIA`; the ones
+    Each criterion is a name in :data:`~pruning_lessons.weights.criteria.WEIGHT_CRITERIA`; the ones
     that need gradients (``"taylor"``, ``"snip"``) read batches of ``data.train``. Accuracy is
     measured on ``data.test``. ``model`` itself is not changed.
 
     ``seed`` seeds the ``"random"`` criterion (its stream is independent of the model's
-    initialisation, see :func:`~pruning_lessons.device.independent_generator`).
+    initialisation, see :func:`~pruning_lessons.core.device.independent_generator`).
     ``scores`` (optional): each criterion's precomputed scores (:func:`criteria_scores`), so a
     slider does not score the same model again at every move.
     """
-    from .importance import prune_weights
+    from ..weights.criteria import prune_weights
 
     accuracy = {}
     for criterion in criteria:
@@ -675,14 +673,14 @@ def criteria_scores(
     model: nn.Module, data: Splits, *, criteria: Sequence[str] = LESSON_CRITERIA, seed: int = 1
 ) -> dict[str, dict[str, torch.Tensor]]:
     """Each criterion's scores of ``model``'s weights, as :func:`criteria_effect` computes them."""
-    from .importance import weight_scores
+    from ..weights.criteria import weight_scores
 
     return {c: dict(weight_scores(model, c, data=data, seed=seed)) for c in criteria}
 
 
 def draw_criteria(effect: CriteriaEffect, *, ax: Axes | None = None) -> Axes:
     """Bars of each criterion's accuracy, with the dense model as a dashed line."""
-    from .viz import bars
+    from .plots import bars
 
     ax = bars({k: 100 * v for k, v in effect.accuracy.items()}, ylabel="test accuracy (%)", ax=ax)
     ax.axhline(100 * effect.dense, color="grey", linestyle="--")
@@ -739,14 +737,14 @@ class ScheduleEffect:
 
 
 def schedule_effect(final: float, steps: int) -> ScheduleEffect:
-    """The levels :func:`~pruning_lessons.schedules.sparsity_schedule` gives each schedule."""
+    """The levels :func:`~.schedules.sparsity_schedule` gives each schedule."""
     kinds = ("one-shot", "iterative", "cubic")
     return ScheduleEffect(final, steps, {k: sparsity_schedule(k, final, steps) for k in kinds})
 
 
 def draw_schedules(effect: ScheduleEffect, *, ax: Axes | None = None) -> Axes:
     """Sparsity against pruning step for each schedule, with Zhu & Gupta's cubic curve."""
-    from .viz import _axes
+    from .plots import _axes
 
     ax = _axes(ax)
     for kind, levels in effect.levels.items():
@@ -810,7 +808,7 @@ def layer_ratio_effect(
 ) -> LayerRatioEffect:
     """Per-layer amounts from ``scan`` for ``max_drop``, applied together to a copy of ``model``.
 
-    :func:`~pruning_lessons.analysis.amounts_for_budget` picks, for each layer, the largest
+    :func:`~pruning_lessons.weights.analysis.amounts_for_budget` picks, for each layer, the largest
     scanned amount whose accuracy stayed within ``max_drop`` of the baseline when that layer
     alone was pruned. Here every layer is then pruned by magnitude to its amount at once (what
     the default scan did to one layer at a time) and measured on ``dataset``: the drops of
@@ -840,7 +838,7 @@ def draw_sensitivity(
 
     ``split`` names the data the scan ran on (the lessons scan the validation split).
     """
-    from .viz import _axes
+    from .plots import _axes
 
     ax = _axes(ax)
     xs = [100 * a for a in scan.amounts]
@@ -910,7 +908,7 @@ def noise_effect(
 ) -> NoiseEffect:
     """Accuracy of each model on ``dataset`` perturbed by ``kind`` at ``strength``.
 
-    All models see the very same perturbed images (:func:`~pruning_lessons.analysis.perturb`
+    All models see the very same perturbed images (:func:`~pruning_lessons.weights.analysis.perturb`
     with ``seed``): Gaussian noise of standard deviation ``strength`` for ``"noise"``, a random
     shift of ``strength`` whole pixels for ``"shift"``.
     """
@@ -936,7 +934,7 @@ def draw_noisy_digits(
     """The first ``count`` images of ``dataset`` as the models see them after :func:`perturb`."""
     import torch
 
-    from .viz import _axes
+    from .plots import _axes
 
     ax = _axes(ax, (6, 1.6))
     images = perturb(dataset.tensors[0][:count], kind, strength, seed).cpu()
@@ -949,7 +947,7 @@ def draw_noisy_digits(
 
 def draw_noise(effect: NoiseEffect, *, ax: Axes | None = None) -> Axes:
     """Bars of each model's accuracy on the perturbed images."""
-    from .viz import bars
+    from .plots import bars
 
     ax = bars({k: 100 * v for k, v in effect.accuracy.items()}, ylabel="test accuracy (%)", ax=ax)
     ax.set(ylim=(0, 105), title=effect.title)

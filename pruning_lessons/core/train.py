@@ -1,7 +1,7 @@
 """Training, evaluation and fine-tuning: one small loop, seeded, device-agnostic.
 
 The loop is deliberately plain (``loss.backward(); optimizer.step()``) so that what the
-library does to keep pruned weights at zero is visible in ``masks.py``, not hidden here.
+library does to keep pruned weights at zero is visible in ``weights/masks.py``, not hidden here.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def fit(
     bit on CPU. ``lr_schedule="cosine"`` decays the learning rate to zero over the call.
     ``penalty(model)``, if given, is added to the loss (Network Slimming's L1 on
     BatchNorm scales is one). Set ``TQDM_DISABLE=1`` to silence the progress bar. A small
-    model trains on one CPU thread (see :func:`~pruning_lessons.device.threads_for`); the
+    model trains on one CPU thread (see :func:`~pruning_lessons.core.device.threads_for`); the
     caller's thread count is restored afterwards.
     """
     _check_positive(epochs, "epochs")

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from .magnitude import _install, prunable_parameters
 from .masks import bake_masks, get_masks
-from .unstructured import _install, prunable_parameters
 
 
 def _check_nm(n: object, m: object) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from .unstructured import prunable_parameters
+from ..weights.magnitude import prunable_parameters
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (6, 3.2)) -> Axes:
@@ -247,7 +247,7 @@ def study_panels(
 def budget_curve(fit, *, ax: Axes | None = None) -> Axes:
     """Cost (% of dense) against the fraction of units removed, with the budget and the pick.
 
-    ``fit`` is a :class:`~pruning_lessons.widgets.BudgetFit`.
+    ``fit`` is a :class:`~pruning_lessons.teaching.widgets.BudgetFit`.
     """
     ax = _axes(ax)
     xs = [100 * amount for amount, _ in fit.curve]

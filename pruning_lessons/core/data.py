@@ -95,7 +95,7 @@ def saved_result(name: str) -> Path:
     Looked for from the working directory upwards (a lesson runs in ``notebooks/``), then in
     the repository this package was installed from (an editable install).
     """
-    for folder in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]):
+    for folder in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[2]):
         path = folder / "benchmarks" / "results" / name
         if path.is_file():
             return path

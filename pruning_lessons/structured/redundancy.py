@@ -22,10 +22,10 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .importance import Data, data_batches
-from .structured.coupling import UnitGroup, unit_groups
-from .structured.selection import _check_fraction, _count
-from .structured.surgery import remove_units
+from ..core.batches import Data, data_batches
+from .coupling import UnitGroup, unit_groups
+from .selection import _check_fraction, _count
+from .surgery import remove_units
 
 
 def _incoming(group: UnitGroup) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 In a notebook::
 
-    from pruning_lessons.exercises import weight as ex
+    from pruning_lessons.teaching.exercises import weight as ex
     ex.ex1.check(my_function)   # Correct / Incorrect (first failing property) / Not attempted
     ex.ex1.hint(1)              # a ladder of hints, 1 to 3
     ex.ex1.solution()           # the reference solution's code

@@ -10,7 +10,7 @@ keyword count can tell a right answer from one that uses the same words to say t
 the learner writes an answer, then sees the model answer and its key points as a checklist and
 ticks the points they made (:func:`grade_short` with ``ticked``). A key point lists accepted
 wordings separated by ``|``, e.g. ``"fine-tuning|fine-tune|retrain"``; the optional "mentioned /
-not yet mentioned" aid (:mod:`pruning_lessons.answer_aid`) shows which of them the answer seems to
+not yet mentioned" aid (:mod:`~.answer_aid`) shows which of them the answer seems to
 state, and never counts one inside a negation, a reversal or a bare list of terms.
 """
 

@@ -40,8 +40,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
-from .checks import check_fraction
-from .device import using_threads
+from ..core.checks import check_fraction
+from ..core.device import using_threads
 
 CHUNK = 1 << 18  # elements read at a time by the streaming passes (1 MiB of float32)
 _BUCKETS = 1 << 16
@@ -102,7 +102,7 @@ def one_cpu_thread(device: torch.device) -> contextlib.AbstractContextManager:
 
     Many small ops each pay for a parallel region; under contention that costs far more than
     the work (see the module docstring). The caller's thread count is restored on exit, also
-    after an error (:func:`~pruning_lessons.device.using_threads`). Other devices are left alone.
+    after an error (:func:`~.device.using_threads`). Other devices are left alone.
     """
     return using_threads(1) if device.type == "cpu" else contextlib.nullcontext()
 

@@ -56,7 +56,7 @@ def exercises_in(notebook: nbformat.NotebookNode, filename: str) -> list[str]:
 def _grading_cell(keys: list[str]) -> str:
     return f"""
 import json as _json
-from pruning_lessons.exercises import ALL as _ALL
+from pruning_lessons.teaching.exercises import ALL as _ALL
 _grades = []
 for _key in {keys!r}:
     _name = _ALL[_key].reference.__name__

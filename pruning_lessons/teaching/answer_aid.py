@@ -1,7 +1,7 @@
 """The "mentioned / not yet mentioned" aid for short answers: a reading help, never a verdict.
 
 A short answer is judged by the learner, who ticks the key points they made (see
-:func:`pruning_lessons.quiz.grade_short`). This module only points at the key points an answer
+:func:`~.quiz.grade_short`). This module only points at the key points an answer
 seems to *state*, and it errs on the side of "not yet mentioned":
 
 * a wording counts only as a **whole term**: "structured" does not match inside "unstructured",

@@ -1,6 +1,6 @@
 """One short checked exercise per lesson 01-06, with the same machinery as 07 and 08.
 
-In lesson NN's notebook: ``from pruning_lessons.exercises.lessons import lessonNN as ex1``.
+In lesson NN's notebook: ``from pruning_lessons.teaching.exercises.lessons import lessonNN as ex1``.
 Each reference is a few lines; the properties try the learner's function on small cases whose
 answer is easy to work out by hand, and say what is wrong without printing the expected value.
 """
@@ -12,8 +12,8 @@ import copy
 import torch
 from torch import nn
 
-from ..analysis import Sensitivity
-from ..metrics import count_macs
+from ...core.metrics import count_macs
+from ...weights.analysis import Sensitivity
 from .core import Exercise
 
 # --- 01: non-zeros and the compression ratio ------------------------------------------------
