@@ -76,6 +76,7 @@ from .weights.masks import (
     load_pruned_state_dict,
     load_sparse,
     pruned_state_dict,
+    replace_mask,
     save_sparse,
 )
 from .weights.nm import (
@@ -85,6 +86,7 @@ from .weights.nm import (
     semi_structured_unavailable,
     to_semi_structured,
 )
+from .weights.sparse_training import sparse_train
 
 __all__ = [
     "available_devices",
@@ -144,6 +146,7 @@ __all__ = [
     "recalibrate_bn",
     "remove_blocks",
     "remove_layers",
+    "replace_mask",
     "ResidualBlock",
     "save_pruned_structure",
     "save_sparse",
@@ -154,6 +157,7 @@ __all__ = [
     "SMALL_MODEL_PARAMETERS",
     "semi_structured_unavailable",
     "snip_scores",
+    "sparse_train",
     "sparsity",
     "sparsity_report",
     "StructureWarning",

@@ -11,6 +11,7 @@ Following the pipeline score -> select -> apply:
 * ``schedules``: one-shot, iterative and cubic sparsity schedules.
 * ``pipeline``: train, prune, fine-tune, evaluate; the lottery ticket.
 * ``analysis``: per-layer sensitivity, spread over seeds, robustness to noise.
+* ``sparse_training``: sparse from the first step, masks moved by SET or RigL.
 
 This file imports nothing, so the command line can read ``weights.schedules`` before torch.
 """

@@ -236,14 +236,7 @@ def install_model_mask(model: nn.Module, name: str, keep: torch.Tensor) -> torch
     get the same mask object, so every forward and every optimizer step sees it. Combined with
     an existing mask (logical and). Returns the installed mask.
     """
-    param = model.get_parameter(name)
-    holders = [
-        _split(model, other)
-        for other, p in model.named_parameters(remove_duplicate=False)
-        if p is param
-    ]
-    for module, param_name in holders:
-        _check_not_reparametrised(module, param_name)
+    param, holders = _holders(model, name)
     keep = keep.to(device=param.device, dtype=torch.bool)
     for module, param_name in holders:
         old = _mask_of(module, param_name)
@@ -252,6 +245,35 @@ def install_model_mask(model: nn.Module, name: str, keep: torch.Tensor) -> torch
     for module, param_name in holders:
         _attach(module, param_name, keep)
     return keep
+
+
+def replace_mask(model: nn.Module, name: str, keep: torch.Tensor) -> torch.Tensor:
+    """Make ``keep`` the mask of parameter ``name`` (on every name it has), replacing the old one.
+
+    The one way to un-prune on purpose: a position that ``keep`` brings back keeps the zero it
+    has and trains from there (dynamic sparse training's regrowth,
+    :mod:`~pruning_lessons.weights.sparse_training`). Every other function only adds zeros.
+    """
+    param, holders = _holders(model, name)
+    if tuple(keep.shape) != tuple(param.shape):
+        raise ValueError(f"keep has shape {tuple(keep.shape)}, {name} has {tuple(param.shape)}")
+    keep = keep.to(device=param.device, dtype=torch.bool)
+    for module, param_name in holders:
+        _attach(module, param_name, keep)
+    return keep
+
+
+def _holders(model: nn.Module, name: str) -> tuple[nn.Parameter, list[tuple[nn.Module, str]]]:
+    """Parameter ``name`` and every (module, attribute) holding it (tied weights: several)."""
+    param = model.get_parameter(name)
+    holders = [
+        _split(model, other)
+        for other, p in model.named_parameters(remove_duplicate=False)
+        if p is param
+    ]
+    for module, param_name in holders:
+        _check_not_reparametrised(module, param_name)
+    return param, holders
 
 
 def get_masks(model: nn.Module) -> dict[str, torch.Tensor]:
