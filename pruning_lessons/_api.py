@@ -87,6 +87,7 @@ from .weights.nm import (
     to_semi_structured,
 )
 from .weights.sparse_training import sparse_train
+from .weights.sr_ste import finish_nm_training, start_nm_training
 
 __all__ = [
     "available_devices",
@@ -99,6 +100,7 @@ __all__ = [
     "count_parameters",
     "evaluate",
     "file_size",
+    "finish_nm_training",
     "fine_tune",
     "fit",
     "flash_cards",
@@ -160,6 +162,7 @@ __all__ = [
     "sparse_train",
     "sparsity",
     "sparsity_report",
+    "start_nm_training",
     "StructureWarning",
     "SparsityReport",
     "Splits",

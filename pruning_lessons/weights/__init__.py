@@ -8,6 +8,7 @@ Following the pipeline score -> select -> apply:
 * ``magnitude``: magnitude and random pruning, per layer or global, by amount or threshold.
 * ``masks``: masks that hold through training, saving and loading.
 * ``nm``: N:M semi-structured sparsity (2:4).
+* ``sr_ste``: an N:M mask learned during training (STE, SR-STE).
 * ``schedules``: one-shot, iterative and cubic sparsity schedules.
 * ``pipeline``: train, prune, fine-tune, evaluate; the lottery ticket.
 * ``analysis``: per-layer sensitivity, spread over seeds, robustness to noise.
