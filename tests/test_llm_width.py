@@ -21,7 +21,7 @@ from pruning_lessons.llm import (
     width_scores,
 )
 from pruning_lessons.llm.width import unit_norms
-from pruning_lessons.structured.coupling import Member
+from pruning_lessons.structured.groups import Member
 
 SMALL = TinyLlamaConfig(
     vocab_size=32, dim=16, n_layers=3, n_heads=6, n_kv_heads=3, head_dim=4, hidden_dim=24

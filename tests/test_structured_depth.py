@@ -15,7 +15,7 @@ from zoo_models import build, output
 
 import pruning_lessons as pl
 from pruning_lessons.llm import TinyLlamaConfig, drop_blocks, tiny_llama
-from pruning_lessons.structured.surgery import block_list
+from pruning_lessons.structured.blocks import block_list
 
 pytest.importorskip("transformers")
 

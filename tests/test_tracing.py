@@ -17,7 +17,7 @@ from torch import nn
 from zoo_models import ZOO, build
 
 import pruning_lessons as pl
-from pruning_lessons.structured import coupling, tracing
+from pruning_lessons.structured import coupling, nodes, tracing
 
 pytest.importorskip("transformers")
 
@@ -57,7 +57,7 @@ def test_the_recorder_is_used_without_falling_back(name, monkeypatch):
     monkeypatch.setattr(tracing, "_exported", no_export)
     model, example = build(name)
     recorded = tracing.trace(model, example)
-    ops = {coupling._op(n) for n in recorded.graph.nodes if n.op == "call_function"}
+    ops = {nodes.op_name(n) for n in recorded.graph.nodes if n.op == "call_function"}
     assert ops & {"conv2d", "linear", "lstm"}
     assert set(recorded.parameters.values()) <= {n for n, _ in model.named_parameters()} | {
         n for n, _ in model.named_buffers()

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..structured.surgery import _check_block_indices, remove_layers
+from ..structured.blocks import check_block_indices, remove_layers
 from .posttraining import check_calibration, decoder_blocks
 
 
@@ -49,7 +49,7 @@ def drop_blocks(model: nn.Module, indices: list[int]) -> nn.Module:
     ``model`` is not changed. ``ValueError`` for an index that is not a block (or was dropped).
     """
     _, blocks, embed = decoder_blocks(model)
-    indices = _check_block_indices(indices, len(blocks))  # the rule remove_blocks uses
+    indices = check_block_indices(indices, len(blocks))  # the rule remove_blocks uses
     for i in indices:
         if isinstance(blocks[i], nn.Identity):
             raise ValueError(f"block {i} was already dropped")

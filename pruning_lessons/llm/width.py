@@ -41,7 +41,8 @@ from torch import nn
 
 from ..core.checks import check_fraction
 from ..core.device import evaluating
-from ..structured.coupling import Member, UnitGroup, unit_groups
+from ..structured.coupling import unit_groups
+from ..structured.groups import Member, UnitGroup
 from ..structured.selection import prune_units
 from .posttraining import check_calibration, decoder_blocks
 

@@ -5,22 +5,22 @@ The pipeline, one module per step:
 * :mod:`.tracing`: record the model's forward pass on ``example_input`` (a dispatch
   recorder, with ``torch.export`` as the fallback);
 * :mod:`.coupling`: find the units that must go together (residuals, concatenations,
-  grouped convolutions, attention heads, LSTM gates) and what must stay whole;
+  grouped convolutions, attention heads, LSTM gates) and what must stay whole: the label
+  algebra in :mod:`.labels`, the walk in :mod:`.walker`, one rule per operation in
+  :mod:`.rules`, the result types in :mod:`.groups`;
 * :mod:`.selection`: score every unit once, pick the lowest per group or globally;
-* :mod:`.surgery`: slice the tensors into a new model, remove layers, save and load it.
+* :mod:`.surgery`: slice the tensors into a new model (:mod:`.sizes`: the layers' and the
+  config's size attributes follow); :mod:`.blocks`: remove layers and blocks;
+  :mod:`.saving`: save and load the new shape.
 """
 
 from .tracing import default_example_input, trace  # noqa: I001 -- tracing first (no cycles)
-from .coupling import Member, StructureWarning, UnitGroup, unit_groups
-from .surgery import (
-    fix_sizes,
-    load_pruned_structure,
-    pruned_structure,
-    remove_blocks,
-    remove_layers,
-    remove_units,
-    save_pruned_structure,
-)
+from .groups import Member, StructureWarning, UnitGroup
+from .coupling import unit_groups
+from .sizes import fix_sizes
+from .surgery import remove_units
+from .blocks import remove_blocks, remove_layers
+from .saving import load_pruned_structure, pruned_structure, save_pruned_structure
 from .picture import plot_unit_groups
 from .selection import (
     NEEDS_DATA,

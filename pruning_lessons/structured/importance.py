@@ -1,6 +1,6 @@
 """Criteria for structured pruning beyond weight norms: one score per neuron or channel.
 
-Each criterion maps a :class:`~pruning_lessons.structured.coupling.UnitGroup` (the layers that share
+Each criterion maps a :class:`~pruning_lessons.structured.groups.UnitGroup` (the layers that share
 a set of units) to one score per unit, lowest removed first, the interface of
 :data:`~pruning_lessons.structured.UNIT_IMPORTANCE`, so ``prune_units`` selects and removes
 units for all of them alike.
@@ -22,7 +22,7 @@ from torch import nn
 
 from ..core.batches import Data, Loss, Scores, data_batches, gradients
 from ..core.device import at_model_threads
-from .coupling import Member, UnitGroup
+from .groups import Member, UnitGroup
 
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 

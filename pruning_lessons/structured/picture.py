@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from .coupling import UnitGroup
+from .groups import UnitGroup
 
 #: Colour and caption of each role a tensor plays in a group.
 ROLES = {

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from ..core.batches import Data, data_batches
-from .coupling import UnitGroup, unit_groups
+from .coupling import unit_groups
+from .groups import UnitGroup
 from .selection import _check_fraction, _count
 from .surgery import remove_units
 

@@ -22,7 +22,8 @@ from torch import nn
 
 from ..core.checks import check_fraction
 from ..core.device import at_model_threads, independent_generator
-from .coupling import UnitGroup, unit_groups
+from .coupling import unit_groups
+from .groups import UnitGroup
 from .importance import fpgm_importance
 from .surgery import remove_units
 
