@@ -24,7 +24,17 @@ import torch
 from _common import RESULTS, markdown_table, write_results
 
 import pruning_lessons as pl
-from pruning_lessons.teaching import widgets as w
+from pruning_lessons.teaching.explorers import (
+    amount,
+    budget,
+    criteria,
+    granularity,
+    layer_ratio,
+    noise,
+    schedules,
+    threshold,
+    units,
+)
 from pruning_lessons.weights.analysis import sensitivity_scan
 
 GOAL_SECONDS = 0.5
@@ -32,24 +42,27 @@ GOAL_SECONDS = 0.5
 
 #: explorer -> (lesson, how the lesson calls it)
 EXPLORERS = {
-    "amount_explorer": ("01", lambda p: w.amount_explorer(p["mlp"], p["data"].test, start=0.9)),
+    "amount_explorer": (
+        "01",
+        lambda p: amount.amount_explorer(p["mlp"], p["data"].test, start=0.9),
+    ),
     "granularity_explorer": (
         "02",
-        lambda p: w.granularity_explorer(p["mlp"], p["data"].test, start=0.5),
+        lambda p: granularity.granularity_explorer(p["mlp"], p["data"].test, start=0.5),
     ),
     "budget_explorer": (
         "03",
-        lambda p: w.budget_explorer(p["cnn"], p["data"].test, measure="macs", start=0.5),
+        lambda p: budget.budget_explorer(p["cnn"], p["data"].test, measure="macs", start=0.5),
     ),
-    "criteria_explorer": ("04", lambda p: w.criteria_explorer(p["mlp"], p["data"])),
-    "schedule_explorer": ("05", lambda p: w.schedule_explorer()),
-    "noise_explorer": ("06", lambda p: w.noise_explorer(p["models"], p["data"].test)),
+    "criteria_explorer": ("04", lambda p: criteria.criteria_explorer(p["mlp"], p["data"])),
+    "schedule_explorer": ("05", lambda p: schedules.schedule_explorer()),
+    "noise_explorer": ("06", lambda p: noise.noise_explorer(p["models"], p["data"].test)),
     "layer_ratio_explorer": (
         "06",
-        lambda p: w.layer_ratio_explorer(p["mlp"], p["data"].val, p["scan"]),
+        lambda p: layer_ratio.layer_ratio_explorer(p["mlp"], p["data"].val, p["scan"]),
     ),
-    "threshold_explorer": ("07", lambda p: w.threshold_explorer(p["mlp"], p["data"].test)),
-    "units_explorer": ("08", lambda p: w.units_explorer(p["mlp"], p["data"].test)),
+    "threshold_explorer": ("07", lambda p: threshold.threshold_explorer(p["mlp"], p["data"].test)),
+    "units_explorer": ("08", lambda p: units.units_explorer(p["mlp"], p["data"].test)),
 }
 #: lessons whose first cell runs ``torch.set_num_threads(1)``; the others keep torch's default
 ONE_THREAD_LESSONS = {"01", "02", "03", "07", "08"}

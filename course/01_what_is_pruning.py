@@ -196,10 +196,11 @@ print(
 # ## 5 · How far can you go?
 #
 # Repeat for several amounts, with and without fine-tuning, and look at accuracy and file size
-# together. `amount_effect` (from `pruning_lessons.teaching.widgets`) prunes a copy and measures it.
+# together. `amount_effect` (from `pruning_lessons.teaching.explorers.amount`) prunes a copy and
+# measures it.
 
 # %%
-from pruning_lessons.teaching.widgets import amount_effect
+from pruning_lessons.teaching.explorers.amount import amount_effect
 
 amounts = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
 effects = [amount_effect(model, data.test, a) for a in amounts]
@@ -267,7 +268,7 @@ print(
 # the same for the starting value, for readers without a live kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import amount_explorer
+from pruning_lessons.teaching.explorers.amount import amount_explorer
 
 amount_explorer(model, data.test, start=0.9)
 

@@ -41,9 +41,10 @@ import torch
 from torch.utils import benchmark
 
 import pruning_lessons as pl
+from pruning_lessons.teaching.explorers.granularity import unit_keep_masks
+from pruning_lessons.teaching.explorers.timing import side_by_side_ms
 from pruning_lessons.teaching.narrate import one_image, speedup_verdict
 from pruning_lessons.teaching.plots import bars, mask_heatmap
-from pruning_lessons.teaching.widgets import side_by_side_ms, unit_keep_masks
 
 torch.set_num_threads(1)  # the models are tiny: one thread is as fast, and steadier
 data = pl.load_digits(seed=0)
@@ -303,7 +304,7 @@ print(
 # fine-tuning and the latency of each. The cell after it prints the starting value's result.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import granularity_effect, granularity_explorer
+from pruning_lessons.teaching.explorers.granularity import granularity_effect, granularity_explorer
 
 granularity_explorer(model, data.test, start=0.5)
 

@@ -44,9 +44,9 @@ import torch
 from torch.utils import benchmark
 
 import pruning_lessons as pl
+from pruning_lessons.teaching.explorers.timing import side_by_side_ms
 from pruning_lessons.teaching.narrate import speedup_verdict
 from pruning_lessons.teaching.plots import bars, budget_curve
-from pruning_lessons.teaching.widgets import side_by_side_ms
 
 torch.set_num_threads(1)  # the models are tiny: one thread is as fast, and steadier
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -308,7 +308,7 @@ print(f"layers with no MACs at all take {free:.0%} of the time on this machine")
 # fraction of the dense model's cost.
 
 # %%
-from pruning_lessons.teaching.widgets import fit_to_budget
+from pruning_lessons.teaching.explorers.budget import fit_to_budget
 
 targets = {"macs": 0.25, "parameters": 0.25, "latency": 0.5}
 fits = {
@@ -346,7 +346,7 @@ print(
 # every amount tried. The cell after it prints the result for the starting value.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import budget_explorer
+from pruning_lessons.teaching.explorers.budget import budget_explorer
 
 budget_explorer(cnn, data.test, measure="macs", start=0.5)
 

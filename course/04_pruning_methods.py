@@ -453,7 +453,11 @@ print(
 # accuracy. The cell below the slider shows the default amount for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import criteria_effect, criteria_explorer, draw_criteria
+from pruning_lessons.teaching.explorers.criteria import (
+    criteria_effect,
+    criteria_explorer,
+    draw_criteria,
+)
 
 criteria_explorer(model, data)
 

@@ -119,7 +119,11 @@ print("cubic levels = s_t at t = 1..5:", formula == sparsity_schedule("cubic", 0
 # below the sliders shows the default for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import draw_schedules, schedule_effect, schedule_explorer
+from pruning_lessons.teaching.explorers.schedules import (
+    draw_schedules,
+    schedule_effect,
+    schedule_explorer,
+)
 
 schedule_explorer()
 

@@ -367,7 +367,7 @@ for kind, strength in (("noise", 0.3), ("shift", 1)):
 # model's accuracy. The cell below it shows the default strength for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import (
+from pruning_lessons.teaching.explorers.noise import (
     draw_noise,
     draw_noisy_digits,
     noise_effect,
@@ -417,7 +417,7 @@ print(amounts_for_budget(toy, 0.05))
 # budget of one point, for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import (
+from pruning_lessons.teaching.explorers.layer_ratio import (
     draw_sensitivity,
     layer_ratio_effect,
     layer_ratio_explorer,

@@ -275,7 +275,7 @@ pl.sparsity_report(library_model, weights_only=True)
 # below the slider shows the same for the default threshold, for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import threshold_effect, threshold_explorer
+from pruning_lessons.teaching.explorers.threshold import threshold_effect, threshold_explorer
 
 threshold_explorer(model, data.test)
 

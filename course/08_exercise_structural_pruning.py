@@ -46,8 +46,8 @@ from torch import nn
 
 import pruning_lessons as pl
 from pruning_lessons.teaching.exercises.structural import ex1, ex2, ex3, ex4
+from pruning_lessons.teaching.explorers.timing import side_by_side_ms
 from pruning_lessons.teaching.narrate import speedup_verdict
-from pruning_lessons.teaching.widgets import side_by_side_ms
 
 torch.set_num_threads(1)  # the models are tiny: one thread is as fast, and steadier
 data = pl.load_digits(seed=0)
@@ -311,7 +311,7 @@ for name, p0, p1, a0, a1, a2, speedup, mac_ratio in rows:
 # it shows the default for readers without a kernel.
 
 # %% tags=["nbval-ignore-output"]
-from pruning_lessons.teaching.widgets import units_effect, units_explorer
+from pruning_lessons.teaching.explorers.units import units_effect, units_explorer
 
 units_explorer(model, data.test)
 

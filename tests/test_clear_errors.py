@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import pruning_lessons as pl
-from pruning_lessons.teaching.widgets import fit_to_budget
+from pruning_lessons.teaching.explorers.budget import fit_to_budget
 from pruning_lessons.weights.analysis import sensitivity_scan
 from pruning_lessons.weights.pipeline import prune_and_fine_tune
 from pruning_lessons.weights.schedules import sparsity_schedule

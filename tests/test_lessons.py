@@ -8,18 +8,15 @@ import pytest
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.teaching.plots import budget_curve
-from pruning_lessons.teaching.widgets import (
-    BudgetFit,
-    amount_effect,
-    amount_explorer,
-    budget_explorer,
-    fit_to_budget,
+from pruning_lessons.teaching.explorers.amount import amount_effect, amount_explorer
+from pruning_lessons.teaching.explorers.budget import BudgetFit, budget_explorer, fit_to_budget
+from pruning_lessons.teaching.explorers.granularity import (
     granularity_effect,
     granularity_explorer,
-    side_by_side_ms,
     unit_keep_masks,
 )
+from pruning_lessons.teaching.explorers.timing import side_by_side_ms
+from pruning_lessons.teaching.plots import budget_curve
 
 
 @pytest.fixture(scope="module", autouse=True)

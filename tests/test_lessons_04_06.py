@@ -3,23 +3,29 @@
 import pytest
 
 import pruning_lessons as pl
-from pruning_lessons.teaching.plots import png
-from pruning_lessons.teaching.widgets import (
+from pruning_lessons.teaching.explorers.criteria import (
     LESSON_CRITERIA,
     criteria_effect,
     criteria_explorer,
     draw_criteria,
-    draw_noise,
-    draw_noisy_digits,
-    draw_schedules,
+)
+from pruning_lessons.teaching.explorers.layer_ratio import (
     draw_sensitivity,
     layer_ratio_effect,
     layer_ratio_explorer,
+)
+from pruning_lessons.teaching.explorers.noise import (
+    draw_noise,
+    draw_noisy_digits,
     noise_effect,
     noise_explorer,
+)
+from pruning_lessons.teaching.explorers.schedules import (
+    draw_schedules,
     schedule_effect,
     schedule_explorer,
 )
+from pruning_lessons.teaching.plots import png
 from pruning_lessons.weights.analysis import sensitivity_scan
 from pruning_lessons.weights.schedules import sparsity_schedule
 

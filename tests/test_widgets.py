@@ -3,13 +3,9 @@
 import torch
 
 import pruning_lessons as pl
+from pruning_lessons.teaching.explorers.threshold import threshold_effect, threshold_explorer
+from pruning_lessons.teaching.explorers.units import units_effect, units_explorer
 from pruning_lessons.teaching.plots import png, weight_histogram
-from pruning_lessons.teaching.widgets import (
-    threshold_effect,
-    threshold_explorer,
-    units_effect,
-    units_explorer,
-)
 
 
 def test_threshold_effect_leaves_the_model_alone(trained_mlp, digits):
@@ -78,18 +74,21 @@ def test_moving_a_slider_recomputes_only_what_depends_on_it(monkeypatch, trained
 
     import pruning_lessons.structured as structured
     import pruning_lessons.weights.criteria as importance
-    from pruning_lessons.teaching import widgets as w
+    from pruning_lessons.teaching.explorers.amount import amount_explorer
+    from pruning_lessons.teaching.explorers.budget import budget_explorer
+    from pruning_lessons.teaching.explorers.criteria import criteria_explorer
+    from pruning_lessons.teaching.explorers.schedules import schedule_explorer
 
     figures = _counting(monkeypatch, matplotlib.figure.Figure, "__init__")
     scored = _counting(monkeypatch, importance, "weight_scores")
     pruned = _counting(monkeypatch, structured, "prune_units")
     splits = pl.load_digits(seed=0)
     boxes = {
-        "amount": w.amount_explorer(trained_mlp, digits.test),
-        "threshold": w.threshold_explorer(trained_mlp, digits.test),
-        "criteria": w.criteria_explorer(trained_mlp, splits, criteria=("magnitude", "taylor")),
-        "budget": w.budget_explorer(pl.cnn(), digits.test),
-        "schedule": w.schedule_explorer(),
+        "amount": amount_explorer(trained_mlp, digits.test),
+        "threshold": threshold_explorer(trained_mlp, digits.test),
+        "criteria": criteria_explorer(trained_mlp, splits, criteria=("magnitude", "taylor")),
+        "budget": budget_explorer(pl.cnn(), digits.test),
+        "schedule": schedule_explorer(),
     }
     built = len(figures), len(scored), len(pruned)
     for name, box in boxes.items():

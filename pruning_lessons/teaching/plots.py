@@ -247,7 +247,7 @@ def study_panels(
 def budget_curve(fit, *, ax: Axes | None = None) -> Axes:
     """Cost (% of dense) against the fraction of units removed, with the budget and the pick.
 
-    ``fit`` is a :class:`~pruning_lessons.teaching.widgets.BudgetFit`.
+    ``fit`` is a :class:`~pruning_lessons.teaching.explorers.budget.BudgetFit`.
     """
     ax = _axes(ax)
     xs = [100 * amount for amount, _ in fit.curve]
