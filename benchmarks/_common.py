@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -24,6 +25,16 @@ def machine() -> dict:
         "cpu_threads": torch.get_num_threads(),
         "machine": platform.machine(),
     }
+
+
+def seed_spread(values: list[float]) -> dict:
+    """Mean and population std over seeds, with the values: what a study saves per cell."""
+    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "values": values}
+
+
+def percent_cell(s: dict) -> str:
+    """A :func:`seed_spread` as a table cell in percent: ``97.3 +- 0.2``."""
+    return f"{100 * s['mean']:.1f} +- {100 * s['std']:.1f}"
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:

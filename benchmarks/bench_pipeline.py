@@ -16,27 +16,20 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 
 import matplotlib
 
 matplotlib.use("Agg")
 import torch  # noqa: E402
-from _common import RESULTS, markdown_table, write_results  # noqa: E402
+from _common import RESULTS, markdown_table, write_results
+from _common import percent_cell as cell
+from _common import seed_spread as spread  # noqa: E402
 
 import pruning_lessons as pl  # noqa: E402
 from pruning_lessons.teaching.plots import accuracy_curves  # noqa: E402
 from pruning_lessons.weights.pipeline import lottery_ticket, prune_and_fine_tune, train_dense  # noqa: E402
 
 SCHEDULES = ("one-shot", "iterative", "cubic")
-
-
-def spread(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "values": values}
-
-
-def cell(s: dict) -> str:
-    return f"{100 * s['mean']:.1f} +- {100 * s['std']:.1f}"
 
 
 def mlp_study(args, data) -> tuple[dict, dict]:

@@ -21,25 +21,18 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 import time
 
 import torch
 from _common import markdown_table, write_results
+from _common import percent_cell as cell
+from _common import seed_spread as spread
 
 import pruning_lessons as pl
 from pruning_lessons.weights.pipeline import prune_and_fine_tune, train_dense
 from pruning_lessons.weights.sparse_training import sparse_train
 
 RECIPES = ("after training, global", "after training, per layer", "RigL", "SET", "static")
-
-
-def spread(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "values": values}
-
-
-def cell(s: dict) -> str:
-    return f"{100 * s['mean']:.1f} +- {100 * s['std']:.1f}"
 
 
 def compute(recipe: str, sparsity: float, args) -> float:
