@@ -55,7 +55,10 @@ def masked_step(
 
 # --- properties: each returns a complaint in plain words, or None ----------------------------
 
-_W = torch.tensor([[0.5, -0.9, 0.1], [-0.2, 0.3, -0.05]])
+
+def _w():
+    """A fresh copy each call: a learner's function may edit what it gets."""
+    return torch.tensor([[0.5, -0.9, 0.1], [-0.2, 0.3, -0.05]])
 
 
 def _mask_shape(fn, *args) -> str | None:
@@ -77,11 +80,11 @@ def _mask_shape(fn, *args) -> str | None:
 
 
 def _threshold_shape(fn):
-    return _mask_shape(fn, _W.clone(), 0.25)
+    return _mask_shape(fn, _w().clone(), 0.25)
 
 
 def _threshold_keeps_large(fn):
-    mask = fn(_W.clone(), 0.25)
+    mask = fn(_w().clone(), 0.25)
     if not mask[0, 0]:
         return "the weight 0.5 (above the threshold 0.25) was pruned: True must mean keep"
     if not mask[0, 1]:
@@ -93,7 +96,7 @@ def _threshold_keeps_large(fn):
 
 
 def _threshold_prunes_small(fn):
-    mask = fn(_W.clone(), 0.25)
+    mask = fn(_w().clone(), 0.25)
     if mask[0, 2] or mask[1, 2]:
         return "a weight with |w| below the threshold was kept"
     if mask[1, 0]:
@@ -120,11 +123,11 @@ def _leaves_input_alone(fn, *args):
 
 
 def _threshold_pure(fn):
-    return _leaves_input_alone(fn, _W.clone(), 0.25)
+    return _leaves_input_alone(fn, _w().clone(), 0.25)
 
 
 def _amount_shape(fn):
-    return _mask_shape(fn, _W.clone(), 0.5)
+    return _mask_shape(fn, _w().clone(), 0.5)
 
 
 def _amount_count(fn):
@@ -183,32 +186,34 @@ def _amount_ties(fn):
 
 
 def _amount_pure(fn):
-    return _leaves_input_alone(fn, _W.clone(), 0.5)
+    return _leaves_input_alone(fn, _w().clone(), 0.5)
 
 
-_LAYERS = {"a": torch.tensor([[0.01, -0.02], [0.03, 0.04]]), "b": torch.tensor([0.5, -0.6, 0.7])}
+def _layers():
+    """A fresh copy each call: a learner's function may edit what it gets."""
+    return {"a": torch.tensor([[0.01, -0.02], [0.03, 0.04]]), "b": torch.tensor([0.5, -0.6, 0.7])}
 
 
 def _global_pure(fn):
-    layers = {k: v.clone() for k, v in _LAYERS.items()}
+    layers = {k: v.clone() for k, v in _layers().items()}
     fn(layers, 0.5)
-    if any(not torch.equal(layers[k], v) for k, v in _LAYERS.items()):
+    if any(not torch.equal(layers[k], v) for k, v in _layers().items()):
         return "your function changed the weights it was given; build masks and leave them be"
     return None
 
 
 def _global_shapes(fn):
-    masks = fn({k: v.clone() for k, v in _LAYERS.items()}, 0.5)
-    if not isinstance(masks, dict) or set(masks) != set(_LAYERS):
+    masks = fn({k: v.clone() for k, v in _layers().items()}, 0.5)
+    if not isinstance(masks, dict) or set(masks) != set(_layers()):
         return "return a dict with one mask per name you were given"
-    for name, weight in _LAYERS.items():
+    for name, weight in _layers().items():
         if not torch.is_tensor(masks[name]) or masks[name].shape != weight.shape:
             return f"the mask for {name!r} must be a tensor of shape {tuple(weight.shape)}"
     return None
 
 
 def _global_count(fn):
-    masks = fn({k: v.clone() for k, v in _LAYERS.items()}, 0.5)
+    masks = fn({k: v.clone() for k, v in _layers().items()}, 0.5)
     pruned = sum(int((~m.bool()).sum()) for m in masks.values())
     if pruned != round(0.5 * 7):
         return f"you pruned {pruned} weights in total; the target is round(0.5 * 7) = 4"
@@ -216,7 +221,7 @@ def _global_count(fn):
 
 
 def _global_not_per_layer(fn):
-    masks = fn({k: v.clone() for k, v in _LAYERS.items()}, 0.5)
+    masks = fn({k: v.clone() for k, v in _layers().items()}, 0.5)
     if masks["b"].bool().sum() < 3:
         return (
             "each layer lost about the same share: that is per-layer pruning. In global "

@@ -34,33 +34,37 @@ def amounts_within_budget(
 
 
 # Values are multiples of 1/64, so every difference is exact in floating point.
-_SCAN = Sensitivity(
-    amounts=(0.0, 0.25, 0.5, 0.75),
-    accuracy={
-        "fc1": [0.9375, 0.9375, 0.921875, 0.875],  # robust
-        "fc2": [0.9375, 0.90625, 0.8125, 0.5],  # sensitive
-        "fc3": [0.9375, 0.921875, 0.875, 0.75],
-    },
-    baseline=0.9375,
-)
+def _scan():
+    """A fresh copy each call: a learner's function may edit what it gets."""
+    return Sensitivity(
+        amounts=(0.0, 0.25, 0.5, 0.75),
+        accuracy={
+            "fc1": [0.9375, 0.9375, 0.921875, 0.875],  # robust
+            "fc2": [0.9375, 0.90625, 0.8125, 0.5],  # sensitive
+            "fc3": [0.9375, 0.921875, 0.875, 0.75],
+        },
+        baseline=0.9375,
+    )
 
 
-_SIZES = {"fc1": 400, "fc2": 200, "fc3": 40}  # 640 weights
+def _sizes():
+    """A fresh copy each call (640 weights): a learner's function may edit what it gets."""
+    return {"fc1": 400, "fc2": 200, "fc3": 40}
 
 
 def _budget_dict(fn):
-    got = fn(_SCAN, dict(_SIZES), 400)
-    if not isinstance(got, dict) or set(got) != set(_SIZES):
+    got = fn(_scan(), _sizes(), 400)
+    if not isinstance(got, dict) or set(got) != set(_sizes()):
         return "return a dict with one amount per layer of the scan"
-    if any(a not in _SCAN.amounts for a in got.values()):
+    if any(a not in _scan().amounts for a in got.values()):
         return "each amount must be one of the scanned amounts"
     return None
 
 
 def _budget_met(fn):
     for budget in (500, 400, 250, 160):
-        got = fn(_SCAN, dict(_SIZES), budget)
-        left = _remaining(got, _SIZES)
+        got = fn(_scan(), _sizes(), budget)
+        left = _remaining(got, _sizes())
         if left > budget:
             return (
                 f"with a budget of {budget} weights your amounts leave {left}: the budget is on "
@@ -70,16 +74,13 @@ def _budget_met(fn):
 
 
 def _budget_minimal(fn):
+    scan = _scan()
     for budget in (500, 400, 250, 160):
-        got, want = fn(_SCAN, dict(_SIZES), budget), amounts_within_budget(_SCAN, _SIZES, budget)
+        got, want = fn(_scan(), _sizes(), budget), amounts_within_budget(scan, _sizes(), budget)
         if got == want:
             continue
-        worst = max(
-            _SCAN.baseline - _SCAN.accuracy[n][_SCAN.amounts.index(a)] for n, a in got.items()
-        )
-        best = max(
-            _SCAN.baseline - _SCAN.accuracy[n][_SCAN.amounts.index(a)] for n, a in want.items()
-        )
+        worst = max(scan.baseline - scan.accuracy[n][scan.amounts.index(a)] for n, a in got.items())
+        best = max(scan.baseline - scan.accuracy[n][scan.amounts.index(a)] for n, a in want.items())
         if worst > best:
             return (
                 f"with a budget of {budget} some layer loses more accuracy than needed: a "
@@ -94,7 +95,7 @@ def _budget_minimal(fn):
 
 def _budget_impossible(fn):
     try:
-        fn(_SCAN, dict(_SIZES), 100)
+        fn(_scan(), _sizes(), 100)
     except ValueError:
         return None
     return "no tolerance can leave only 100 weights here: raise ValueError instead of returning"

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from ..core import Exercise
-from ..probes import shares_storage
-from .neurons import _KEEP
+from ..probes import keep_four, shares_storage
 
 
 def remove_filters(
@@ -47,7 +46,7 @@ def _trio():
 
 def _filters_shapes(fn):
     conv, bn, next_conv = _trio()
-    result = fn(conv, bn, next_conv, _KEEP)
+    result = fn(conv, bn, next_conv, keep_four())
     if not isinstance(result, tuple) or len(result) != 3:
         return "return the three new modules as a tuple (conv, bn, next_conv)"
     new_conv, new_bn, new_next = result
@@ -77,7 +76,7 @@ def _filters_function(fn):
     x = torch.randn(3, 2, 5, 5)
     with torch.no_grad():
         before = next_conv(torch.relu(bn(conv(x))))  # before fn could change the originals
-    new_conv, new_bn, new_next = fn(conv, bn, next_conv, _KEEP)
+    new_conv, new_bn, new_next = fn(conv, bn, next_conv, keep_four())
     new_bn.eval()
     after = new_next(torch.relu(new_bn(new_conv(x))))
     if not torch.allclose(before, after, atol=1e-5):
@@ -89,7 +88,7 @@ def _filters_function(fn):
 
 
 def _filters_metadata(fn):
-    new_conv, new_bn, new_next = fn(*_trio(), _KEEP)
+    new_conv, new_bn, new_next = fn(*_trio(), keep_four())
     stale = [
         f"{label} says {value}"
         for label, value in (
@@ -110,7 +109,7 @@ def _filters_metadata(fn):
 
 def _filters_independent(fn):
     conv, bn, next_conv = _trio()
-    result = fn(conv, bn, next_conv, _KEEP)
+    result = fn(conv, bn, next_conv, keep_four())
     if any(r is o for r in result for o in (conv, bn, next_conv)) or any(
         shares_storage(r, [conv, bn, next_conv]) for r in result
     ):
@@ -124,7 +123,7 @@ def _filters_independent(fn):
 def _filters_original(fn):
     conv, bn, next_conv = _trio()
     before = [t.clone() for m in (conv, bn, next_conv) for t in m.state_dict().values()]
-    fn(conv, bn, next_conv, _KEEP)
+    fn(conv, bn, next_conv, keep_four())
     after = [t for m in (conv, bn, next_conv) for t in m.state_dict().values()]
     if any(a.shape != b.shape or not torch.equal(a, b) for a, b in zip(before, after, strict=True)):
         return "the original modules were modified; build new ones"

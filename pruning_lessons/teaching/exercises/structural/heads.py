@@ -95,11 +95,13 @@ def _attention() -> Attention:
     return Attention(width=16, num_heads=6, num_kv_heads=3).eval()  # 2 query heads per kv head
 
 
-_KEEP_KV = torch.tensor([0, 2])  # key/value head 1 goes, with query heads 2 and 3
+def _keep_kv():
+    """Key/value heads 0 and 2 (head 1 goes, with query heads 2 and 3), new each call."""
+    return torch.tensor([0, 2])
 
 
 def _heads_result(fn):
-    new = fn(_attention(), _KEEP_KV)
+    new = fn(_attention(), _keep_kv())
     return new if isinstance(new, nn.Module) else None
 
 
@@ -147,7 +149,7 @@ def _heads_function(fn):
     zeroed = copy.deepcopy(original)
     with torch.no_grad():
         zeroed.o.weight[:, removed_q] = 0  # the removed heads contribute nothing
-    new = fn(_attention(), _KEEP_KV)
+    new = fn(_attention(), _keep_kv())
     x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, got = zeroed(x), new.eval()(x)
@@ -165,7 +167,7 @@ def _heads_function(fn):
 def _heads_original(fn):
     original = _attention()
     before = {k: t.clone() for k, t in original.state_dict().items()}
-    fn(original, _KEEP_KV)
+    fn(original, _keep_kv())
     after = original.state_dict()
     same = all(
         before[k].shape == after[k].shape and torch.equal(before[k], after[k]) for k in before
