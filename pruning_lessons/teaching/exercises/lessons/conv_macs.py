@@ -28,6 +28,13 @@ def _convs():
         ("a strided convolution", nn.Conv2d(3, 4, 3, stride=2, padding=1), 9, 7),
         ("a grouped convolution", nn.Conv2d(4, 6, 3, groups=2, padding=1), 6, 6),
         ("a 1x5 kernel", nn.Conv2d(2, 3, (1, 5)), 6, 9),
+        (
+            "a convolution with stride (2, 1) and padding (1, 0)",
+            nn.Conv2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 0)),
+            7,
+            6,
+        ),
+        ("a convolution with stride (1, 3)", nn.Conv2d(1, 2, 3, stride=(1, 3), padding=1), 5, 10),
     ]
 
 

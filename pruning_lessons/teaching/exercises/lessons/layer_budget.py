@@ -10,6 +10,21 @@ def _remaining(amounts: dict[str, float], sizes: dict[str, int]) -> int:
     return sum(sizes[name] - round(a * sizes[name]) for name, a in amounts.items())
 
 
+def amounts_for_tolerance(scan: Sensitivity, tolerance: float) -> dict[str, float]:
+    """Each layer's largest scanned amount whose accuracy drop is at most ``tolerance``."""
+    return {
+        name: max(
+            (
+                a
+                for a, acc in zip(scan.amounts, accs, strict=True)
+                if scan.baseline - acc <= tolerance
+            ),
+            default=0.0,
+        )
+        for name, accs in scan.accuracy.items()
+    }
+
+
 def amounts_within_budget(
     scan: Sensitivity, sizes: dict[str, int], max_remaining: int
 ) -> dict[str, float]:
@@ -17,17 +32,7 @@ def amounts_within_budget(
     at most ``max_remaining`` weights; each layer gets its largest amount within it."""
     drops = sorted({0.0} | {scan.baseline - acc for accs in scan.accuracy.values() for acc in accs})
     for tolerance in drops:
-        amounts = {
-            name: max(
-                (
-                    a
-                    for a, acc in zip(scan.amounts, accs, strict=True)
-                    if scan.baseline - acc <= tolerance
-                ),
-                default=0.0,
-            )
-            for name, accs in scan.accuracy.items()
-        }
+        amounts = amounts_for_tolerance(scan, tolerance)
         if _remaining(amounts, sizes) <= max_remaining:
             return amounts
     raise ValueError(f"no tolerance meets the budget of {max_remaining} weights")
@@ -93,6 +98,30 @@ def _budget_minimal(fn):
     return None
 
 
+def _budget_odd_sizes(fn):
+    """Layer sizes where amount * n ends in .5 or is fractional: the rounding rule shows."""
+    sizes = {"fc1": 402, "fc2": 202, "fc3": 42}
+    scan = _scan()
+    drops = sorted({0.0} | {scan.baseline - a for accs in scan.accuracy.values() for a in accs})
+    budgets = set()
+    for tolerance in drops:
+        left = _remaining(amounts_for_tolerance(scan, tolerance), sizes)
+        budgets |= {left, left - 1}
+    for budget in sorted(budgets):
+        try:
+            want = amounts_within_budget(scan, sizes, budget)
+        except ValueError:
+            continue
+        if fn(_scan(), dict(sizes), budget) != want:
+            return (
+                f"with layers of 402, 202 and 42 weights and a budget of {budget}, your amounts "
+                "differ: count the weights left as n - round(amount * n) per layer, with "
+                "Python's round (0.25 * 402 = 100.5 rounds to 100, halves go to the even "
+                "number), not int() and not rounding halves up"
+            )
+    return None
+
+
 def _budget_impossible(fn):
     try:
         fn(_scan(), _sizes(), 100)
@@ -105,7 +134,7 @@ lesson06 = Exercise(
     "06.ex1",
     "per-layer amounts within a parameter budget",
     amounts_within_budget,
-    [_budget_dict, _budget_met, _budget_minimal, _budget_impossible],
+    [_budget_dict, _budget_met, _budget_minimal, _budget_odd_sizes, _budget_impossible],
     [
         "Each scanned (layer, amount) pair has an accuracy drop: baseline - accuracy. Pick "
         "one tolerance for all layers and give each layer the largest amount within it.",

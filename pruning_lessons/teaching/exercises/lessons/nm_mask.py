@@ -69,6 +69,17 @@ def _nm_other_ratio(fn):
     return None
 
 
+def _nm_other_group_size(fn):
+    weight = torch.tensor([[0.1, 0.9, 0.2, 0.8, 0.3, 0.7, 0.4, 0.6]])
+    mask = fn(weight.clone(), 2, 8)
+    if mask.tolist() != [[False, True, False, True, False, False, False, False]]:
+        return (
+            "with n=2, m=8 one group of 8 keeps its 2 largest: use m for the group size, do "
+            "not assume groups of 4"
+        )
+    return None
+
+
 def _nm_ties(fn):
     mask = fn(torch.ones(1, 8), 2, 4)
     if mask.flatten().tolist() != [False, False, True, True] * 2:
@@ -96,7 +107,16 @@ lesson02 = Exercise(
     "02.ex1",
     "an N:M keep-mask",
     keep_n_of_m,
-    [_nm_shape, _nm_counts, _nm_largest, _nm_other_ratio, _nm_ties, _nm_refuses, _nm_pure],
+    [
+        _nm_shape,
+        _nm_counts,
+        _nm_largest,
+        _nm_other_ratio,
+        _nm_other_group_size,
+        _nm_ties,
+        _nm_refuses,
+        _nm_pure,
+    ],
     [
         "N:M sparsity cuts each row into groups of m consecutive weights and keeps the n "
         "largest |w| of each group (2:4: two of every four).",

@@ -33,9 +33,11 @@ def remove_filters(
     return new_conv, new_bn, new_next
 
 
-def _trio():
+def _trio(bias: bool = True):
+    """Conv, BatchNorm (eps and momentum not the defaults) and the next conv, seeded."""
     torch.manual_seed(0)
-    conv, bn, next_conv = nn.Conv2d(2, 6, 3, padding=1), nn.BatchNorm2d(6), nn.Conv2d(6, 4, 3)
+    conv = nn.Conv2d(2, 6, 3, padding=1, bias=bias)
+    bn, next_conv = nn.BatchNorm2d(6, eps=1e-3, momentum=0.3), nn.Conv2d(6, 4, 3)
     with torch.no_grad():
         bn.running_mean.uniform_(-1, 1)
         bn.running_var.uniform_(0.5, 2)
@@ -83,6 +85,46 @@ def _filters_function(fn):
         return (
             "in eval mode the pruned trio computes something else: check that the kept "
             "channels are the same in the conv, in every BatchNorm tensor and in the next conv"
+        )
+    return None
+
+
+def _filters_settings(fn):
+    conv, bn, next_conv = _trio()
+    _, new_bn, _ = fn(conv, bn, next_conv, keep_four())
+    changed = [
+        f"{name} {getattr(new_bn, name)} instead of {getattr(bn, name)}"
+        for name in ("eps", "momentum", "affine", "track_running_stats")
+        if getattr(new_bn, name) != getattr(bn, name)
+    ]
+    if changed:
+        return (
+            "the new BatchNorm does not keep the original's settings ("
+            + ", ".join(changed)
+            + "): a BatchNorm rebuilt with the defaults normalises differently"
+        )
+    return None
+
+
+def _filters_without_bias(fn):
+    conv, bn, next_conv = _trio(bias=False)  # a conv before BatchNorm usually has no bias
+    keep = torch.tensor([1, 4, 5])
+    bn.eval()
+    x = torch.randn(2, 2, 5, 5)
+    new_conv, new_bn, new_next = fn(conv, bn, next_conv, keep.clone())
+    if new_conv.bias is not None:
+        return "the conv had no bias (bias=False), so the pruned conv must not have one either"
+    if new_conv.weight.shape[0] != 3 or new_bn.num_features != 3 or new_next.in_channels != 3:
+        return "keeping 3 filters: use len(keep), not a fixed number of channels"
+    with torch.no_grad():
+        small = new_next(torch.relu(new_bn.eval()(new_conv(x))))
+        weight = next_conv.weight.clone()
+        weight[:, [0, 2, 3]] = 0  # what the removed channels would have fed forward
+        expected = nn.functional.conv2d(torch.relu(bn(conv(x))), weight, next_conv.bias)
+    if not torch.allclose(small, expected, atol=1e-5):
+        return (
+            "on a conv without bias, keeping filters 1, 4 and 5, the pruned trio computes "
+            "something else"
         )
     return None
 
@@ -138,8 +180,10 @@ ex2 = Exercise(
         _filters_shapes,
         _filters_original,
         _filters_metadata,
+        _filters_settings,
         _filters_independent,
         _filters_function,
+        _filters_without_bias,
     ],
     [
         "A filter is the first dimension of the conv weight; BatchNorm then has one scale, "

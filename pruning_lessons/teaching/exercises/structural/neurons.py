@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..core import Exercise
-from ..probes import keep_four
+from ..probes import keep_four, shares_storage
 
 
 def remove_neurons(
@@ -98,11 +98,56 @@ def _neurons_original(fn):
     return None
 
 
+def _neurons_independent(fn):
+    layer, next_layer = _pair()
+    result = fn(layer, next_layer, keep_four())
+    originals = [layer, next_layer]
+    shared = [
+        name
+        for module, label in zip(result, ("layer", "next_layer"), strict=True)
+        for name, p in module.named_parameters()
+        if any(p is q for o in originals for q in o.parameters())
+        or shares_storage(module, originals)
+    ]
+    if shared or any(r is o for r in result for o in originals):
+        return (
+            "a returned layer shares a Parameter or its memory with the original (the next "
+            "layer's bias, say): training the pruned network would silently change the "
+            "original too. Give the new layers their own copies (clone)"
+        )
+    return None
+
+
+def _neurons_other_sizes(fn):
+    torch.manual_seed(1)
+    layer, next_layer = nn.Linear(3, 7), nn.Linear(7, 2)
+    keep = torch.tensor([0, 3, 6])
+    new, new_next = fn(layer, next_layer, keep.clone())
+    if tuple(new.weight.shape) != (3, 3) or tuple(new_next.weight.shape) != (2, 3):
+        return (
+            "keeping 3 of 7 neurons gives weights of the wrong shapes: use len(keep) and the "
+            "layers' own sizes, not the example's numbers"
+        )
+    x = torch.randn(4, 3)
+    with torch.no_grad():
+        before = layer.weight[keep] @ x.T
+        if not torch.allclose(new(x).T - new.bias[:, None], before, atol=1e-6):
+            return "keeping neurons 0, 3 and 6 of 7: the first layer's rows are not those neurons"
+    return None
+
+
 ex1 = Exercise(
     "08.ex1",
     "remove neurons",
     remove_neurons,
-    [_neurons_shapes, _neurons_original, _neurons_values, _neurons_function],
+    [
+        _neurons_shapes,
+        _neurons_original,
+        _neurons_values,
+        _neurons_function,
+        _neurons_independent,
+        _neurons_other_sizes,
+    ],
     [
         "A neuron of a Linear layer is one row of its weight and one entry of its bias. Its "
         "output is read by the next layer through one column of that layer's weight.",
