@@ -1,11 +1,14 @@
 """Every checker against plausible wrong answers (it must reject them) and right answers written
 differently from the reference (it must accept them): principle 8, issue #14.
 
-Each exercise has at least 8 wrong implementations (the slips learners really make: ``>=`` for
+Each exercise has at least 12 wrong implementations (the slips learners really make: ``>=`` for
 ``>``, floor for round, signed values, per-layer for global, masking before the step, masking
 only gradients under momentum, BatchNorm statistics not sliced, channels-last flatten order,
-shared or re-initialised modules, stale metadata ...) and at least 2 right ones. A rejection
-must say what is wrong without printing the expected values.
+shared or re-initialised modules, stale metadata, and issue #23's kinds: answers that only work
+on the example's inputs, counting and rounding slips, masks lost under Adam, shared bias
+Parameters, BatchNorm rebuilt with the default eps, a conv assumed to have a bias, the test split
+misused) and at least 3 right ones. A rejection must say what is wrong without printing the
+expected values. Every wrong answer is tried on inputs chosen to expose it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import random
 from collections import OrderedDict
 
 import numpy as np
@@ -574,14 +578,17 @@ def filters_shared_bn_tensors(conv, bn, next_conv, keep):
 @right("08.ex2")
 def filters_fresh_modules(conv, bn, next_conv, keep):
     n = len(keep)
-    new_conv = nn.Conv2d(conv.in_channels, n, conv.kernel_size, conv.stride, conv.padding)
+    new_conv = nn.Conv2d(
+        conv.in_channels, n, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None
+    )
     new_bn = nn.BatchNorm2d(n, eps=bn.eps, momentum=bn.momentum)
     new_next = nn.Conv2d(
         n, next_conv.out_channels, next_conv.kernel_size, next_conv.stride, next_conv.padding
     )
     with torch.no_grad():
         new_conv.weight.copy_(conv.weight[keep])
-        new_conv.bias.copy_(conv.bias[keep])
+        if conv.bias is not None:
+            new_conv.bias.copy_(conv.bias[keep])
         for name in ("weight", "bias", "running_mean", "running_var"):
             getattr(new_bn, name).copy_(getattr(bn, name)[keep])
         new_bn.num_batches_tracked.copy_(bn.num_batches_tracked)
@@ -726,7 +733,9 @@ def drop_refuses_everything(model, name):
 @right("08.ex4")
 def drop_unnamed_sequential(model, name):
     _check_width(model, name)
-    gone = {name, _after(model, name)}
+    gone = {name}
+    if isinstance(getattr(model, _after(model, name), None), nn.ReLU):
+        gone.add(_after(model, name))
     return nn.Sequential(*[copy.deepcopy(m) for n, m in model.named_children() if n not in gone])
 
 
@@ -738,7 +747,8 @@ def drop_by_deleting_from_a_deep_copy(model, name):
     smaller = copy.deepcopy(model)
     relu = _after(model, name)
     delattr(smaller, name)
-    delattr(smaller, relu)
+    if isinstance(getattr(model, relu), nn.ReLU):
+        delattr(smaller, relu)
     return smaller
 
 
@@ -1306,6 +1316,518 @@ WRONG["08.ex5"] = [fn for fn, _ in test_exercise_heads.WRONG]
 RIGHT["08.ex5"] = [test_exercise_heads.by_masks, test_exercise_heads.by_index_select]
 
 
+# --- issue #23: the kinds of wrong answers real learners wrote, per exercise ------------------
+# Answers that only work on the example's inputs (a hard-coded threshold, group size, stride or
+# channel count), counting and rounding slips (int() for round(), halves rounded up, the target
+# counted over the non-zeros, k as a sum of per-layer roundings, frozen or nested parameters),
+# masks kept on gradients and momentum but never re-applied, shared bias Parameters, BatchNorm
+# rebuilt with the default eps, a conv assumed to have a bias, and the test split misused.
+
+
+def _half_up(x):
+    return math.floor(x + 0.5)
+
+
+@wrong("07.ex1")
+def threshold_hard_coded(w, t):
+    return w.abs() > 0.25
+
+
+@wrong("07.ex1")
+def threshold_from_the_mean(w, t):
+    return w.abs() > w.abs().mean()
+
+
+@wrong("07.ex1")
+def threshold_first_row_only(w, t):
+    keep = torch.ones_like(w, dtype=torch.bool)
+    keep[0] = w[0].abs() > t
+    return keep
+
+
+@right("07.ex1")
+def threshold_with_where(w, t):
+    return torch.where(w.abs() > t, True, False)
+
+
+for _fn in (
+    _by_order(lambda w: torch.argsort(w.abs().flatten(), stable=True), _half_up, "halves_up"),
+):
+    wrong("07.ex2")(_fn)
+
+
+@wrong("07.ex2")
+def amount_counted_over_the_nonzeros(w, amount):
+    k = round(amount * int(torch.count_nonzero(w)))
+    keep = torch.ones(w.numel(), dtype=torch.bool)
+    keep[torch.argsort(w.abs().flatten(), stable=True)[:k]] = False
+    return keep.reshape(w.shape)
+
+
+@wrong("07.ex2")
+def amount_per_row(w, amount):
+    rows = w.reshape(w.shape[0], -1) if w.dim() > 1 else w.reshape(1, -1)
+    k = round(amount * rows.shape[1])
+    keep = torch.ones_like(rows, dtype=torch.bool)
+    keep.scatter_(1, torch.argsort(rows.abs(), dim=1, stable=True)[:, :k], False)
+    return keep.reshape(w.shape)
+
+
+@wrong("07.ex2")
+def amount_nonzeros_only_ranked(w, amount):  # zeros are skipped: they "are pruned already"
+    k = round(amount * w.numel())
+    flat = w.abs().flatten()
+    order = torch.argsort(torch.where(flat == 0, torch.inf, flat), stable=True)
+    keep = torch.ones(w.numel(), dtype=torch.bool)
+    keep[order[:k]] = False
+    return keep.reshape(w.shape)
+
+
+def _global(k_of, score=lambda ws: torch.cat([w.abs().flatten() for w in ws.values()]), name=""):
+    def fn(ws, amount):
+        flat = score(ws)
+        keep = torch.ones(flat.numel(), dtype=torch.bool)
+        keep[torch.argsort(flat, stable=True)[: k_of(ws, amount)]] = False
+        return _split(keep, ws)
+
+    fn.__name__ = name
+    return fn
+
+
+def _total(ws):
+    return sum(w.numel() for w in ws.values())
+
+
+for _fn in (
+    _global(lambda ws, a: sum(round(a * w.numel()) for w in ws.values()), name="k_per_layer_sum"),
+    _global(lambda ws, a: _half_up(a * _total(ws)), name="global_halves_up"),
+    _global(
+        lambda ws, a: round(a * sum(int(torch.count_nonzero(w)) for w in ws.values())),
+        name="global_counted_over_the_nonzeros",
+    ),
+    _global(
+        lambda ws, a: round(a * _total(ws)),
+        score=lambda ws: torch.cat([(w.abs() / w.abs().max()).flatten() for w in ws.values()]),
+        name="global_normalised_per_layer",
+    ),
+):
+    wrong("07.ex3")(_fn)
+
+
+@right("07.ex3")
+def global_with_python_sorting(ws, amount):
+    values = [
+        (abs(float(x)), i) for i, x in enumerate(torch.cat([w.flatten() for w in ws.values()]))
+    ]
+    k = round(amount * len(values))
+    keep = torch.ones(len(values), dtype=torch.bool)
+    for _, i in sorted(values)[:k]:
+        keep[i] = False
+    return _split(keep, ws)
+
+
+@wrong("07.ex4")
+def masks_gradients_and_momentum_never_weights(model, masks, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = _loss(model, x, y)
+    loss.backward()
+    for name, keep in masks.items():
+        p = model.get_parameter(name)
+        p.grad.mul_(keep)
+        state = optimizer.state.get(p, {})
+        if "momentum_buffer" in state:
+            state["momentum_buffer"].mul_(keep)
+    optimizer.step()
+    return loss.item()
+
+
+@right("07.ex4")
+def step_then_copy_masked(model, masks, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        for name, keep in masks.items():
+            p = model.get_parameter(name)
+            p.copy_(torch.where(keep, p, torch.zeros_like(p)))
+    return float(loss.detach())
+
+
+@wrong("08.ex1")
+def neurons_next_bias_shared(layer, next_layer, keep):
+    new, new_next = structural.remove_neurons(layer, next_layer, keep)
+    new_next.bias = next_layer.bias  # the original's Parameter: training one trains both
+    return new, new_next
+
+
+@wrong("08.ex1")
+def neurons_four_assumed(layer, next_layer, keep):
+    four = keep[:4] if len(keep) >= 4 else torch.cat([keep, keep])[:4]
+    return structural.remove_neurons(layer, next_layer, four)
+
+
+@wrong("08.ex1")
+def neurons_first_ones_kept(layer, next_layer, keep):
+    return structural.remove_neurons(layer, next_layer, torch.arange(len(keep)))
+
+
+@right("08.ex1")
+def neurons_by_state_dict(layer, next_layer, keep):
+    new = nn.Linear(layer.in_features, len(keep), bias=layer.bias is not None)
+    new_next = nn.Linear(len(keep), next_layer.out_features, bias=next_layer.bias is not None)
+    state = {"weight": layer.weight.detach()[keep].clone()}
+    if layer.bias is not None:
+        state["bias"] = layer.bias.detach()[keep].clone()
+    new.load_state_dict(state)
+    state = {"weight": next_layer.weight.detach()[:, keep].clone()}
+    if next_layer.bias is not None:
+        state["bias"] = next_layer.bias.detach().clone()
+    new_next.load_state_dict(state)
+    return new, new_next
+
+
+@wrong("08.ex2")
+def filters_bn_default_eps(conv, bn, next_conv, keep):
+    new_conv, new_bn, new_next = structural.remove_filters(conv, bn, next_conv, keep)
+    rebuilt = nn.BatchNorm2d(len(keep))  # eps and momentum back to the defaults
+    rebuilt.load_state_dict(new_bn.state_dict())
+    return new_conv, rebuilt, new_next
+
+
+@wrong("08.ex2")
+def filters_conv_assumed_to_have_a_bias(conv, bn, next_conv, keep):
+    new_conv, new_bn, new_next = structural.remove_filters(conv, bn, next_conv, keep)
+    new_conv.bias = nn.Parameter(conv.bias[keep].detach().clone())
+    return new_conv, new_bn, new_next
+
+
+@wrong("08.ex2")
+def filters_bias_added(conv, bn, next_conv, keep):
+    new_conv, new_bn, new_next = structural.remove_filters(conv, bn, next_conv, keep)
+    if new_conv.bias is None:
+        new_conv.bias = nn.Parameter(torch.zeros(len(keep)))
+    return new_conv, new_bn, new_next
+
+
+@wrong("08.ex2")
+def filters_four_assumed(conv, bn, next_conv, keep):
+    new_conv, new_bn, new_next = structural.remove_filters(conv, bn, next_conv, keep)
+    new_conv.out_channels = new_bn.num_features = new_next.in_channels = 4  # the example's 4
+    return new_conv, new_bn, new_next
+
+
+@right("08.ex2")
+def filters_index_select(conv, bn, next_conv, keep):
+    new_conv, new_bn, new_next = (copy.deepcopy(m) for m in (conv, bn, next_conv))
+    with torch.no_grad():
+        new_conv.weight = nn.Parameter(conv.weight.index_select(0, keep).clone())
+        if conv.bias is not None:
+            new_conv.bias = nn.Parameter(conv.bias.index_select(0, keep).clone())
+        for name in ("weight", "bias"):
+            setattr(new_bn, name, nn.Parameter(getattr(bn, name).index_select(0, keep).clone()))
+        for name in ("running_mean", "running_var"):
+            setattr(new_bn, name, getattr(bn, name).index_select(0, keep).clone())
+        new_next.weight = nn.Parameter(next_conv.weight.index_select(1, keep).clone())
+    new_conv.out_channels = new_bn.num_features = new_next.in_channels = len(keep)
+    return new_conv, new_bn, new_next
+
+
+for _name, _fn in {
+    "height_squared": lambda keep, h, w: structural.flatten_keep(keep, h, h),
+    "four_features_per_channel": lambda keep, h, w: structural.flatten_keep(keep, 2, 2),
+}.items():
+    _fn.__name__ = _name
+    wrong("08.ex3")(_fn)
+
+
+@right("08.ex3")
+def flatten_by_a_loop(keep, height, width):
+    features = []
+    for channel in keep.tolist():
+        features.extend(range(channel * height * width, (channel + 1) * height * width))
+    return torch.tensor(features, dtype=torch.long)
+
+
+@wrong("08.ex4")
+def drop_always_the_third_child(model, name):
+    names = [n for n, _ in model.named_children()]
+    _check_width(model, names[2])
+    return _without(model, {names[2], names[3]})
+
+
+@wrong("08.ex4")
+def drop_the_next_child_whatever_it_is(model, name):
+    _check_width(model, name)
+    return _without(model, {name, _after(model, name)})
+
+
+@wrong("08.ex4")
+def drop_width_checked_as_six(model, name):
+    layer = model.get_submodule(name)
+    if layer.out_features != 6:
+        raise ValueError(f"{name} changes the width")
+    return structural.drop_layer(model, name)
+
+
+@right("08.ex4")
+def drop_by_rebuilding_a_list(model, name):
+    layer = getattr(model, name)
+    if not isinstance(layer, nn.Linear) or layer.weight.shape[0] != layer.weight.shape[1]:
+        raise ValueError(f"cannot remove {name}: its widths differ")
+    children = list(model.named_children())
+    at = [n for n, _ in children].index(name)
+    skip = {at}
+    if at + 1 < len(children) and isinstance(children[at + 1][1], nn.ReLU):
+        skip.add(at + 1)
+    kept = OrderedDict((n, copy.deepcopy(m)) for i, (n, m) in enumerate(children) if i not in skip)
+    return nn.Sequential(kept)
+
+
+@wrong("01.ex1")
+def ratio_trainable_only(model):
+    params = [p for p in model.parameters() if p.requires_grad]
+    total = sum(p.numel() for p in params)
+    nonzero = sum(int(torch.count_nonzero(p)) for p in params)
+    return total / nonzero if nonzero else float("inf")
+
+
+@wrong("01.ex1")
+def ratio_top_level_layers_only(model):
+    params = [p for child in model.children() for p in child.parameters(recurse=False)] or list(
+        model.parameters(recurse=False)
+    )
+    total = sum(p.numel() for p in params)
+    nonzero = sum(int(torch.count_nonzero(p)) for p in params)
+    return total / nonzero if nonzero else float("inf")
+
+
+@right("01.ex1")
+def ratio_from_named_parameters(model):
+    sizes = {name: (p.numel(), int((p != 0).sum())) for name, p in model.named_parameters()}
+    total = sum(n for n, _ in sizes.values())
+    kept = sum(k for _, k in sizes.values())
+    return total / kept if kept else math.inf
+
+
+@wrong("02.ex1")
+def nm_groups_of_four(w, n=2, m=4):
+    return _nm(_rows_of)(w, n, 4) if w.shape[1] % 4 == 0 else _nm(_rows_of)(w, n, m)
+
+
+@wrong("02.ex1")
+def nm_keeps_half(w, n=2, m=4):
+    return _nm(_rows_of)(w, m // 2, m)
+
+
+@right("02.ex1")
+def nm_with_numpy(w, n=2, m=4):
+    rows, cols = w.shape
+    if cols % m:
+        raise ValueError("the row length must be a multiple of m")
+    groups = np.abs(w.detach().numpy()).reshape(rows, cols // m, m)
+    order = np.argsort(groups, axis=-1, kind="stable")
+    keep = np.ones_like(groups, dtype=bool)
+    np.put_along_axis(keep, order[..., : m - n], False, axis=-1)
+    return torch.from_numpy(keep.reshape(rows, cols))
+
+
+@wrong("03.ex1")
+def macs_first_stride_for_both(conv, h, w):
+    (kh, kw), (s, _), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    return (
+        conv.out_channels * ((h + 2 * ph - kh) // s + 1) * ((w + 2 * pw - kw) // s + 1) * _per(conv)
+    )
+
+
+@wrong("03.ex1")
+def macs_first_padding_for_both(conv, h, w):
+    (kh, kw), (sh, sw), (p, _) = conv.kernel_size, conv.stride, conv.padding
+    return (
+        conv.out_channels * ((h + 2 * p - kh) // sh + 1) * ((w + 2 * p - kw) // sw + 1) * _per(conv)
+    )
+
+
+@right("03.ex1")
+def macs_on_the_meta_device(conv, h, w):
+    with torch.device("meta"):
+        out = nn.functional.conv2d(
+            torch.empty(1, conv.in_channels, h, w),
+            torch.empty(conv.weight.shape),
+            stride=conv.stride,
+            padding=conv.padding,
+            groups=conv.groups,
+        )
+    return int(out.shape[-2] * out.shape[-1]) * conv.weight.numel()
+
+
+@wrong("04.ex1")
+def lamp_per_row(w):
+    if w.dim() < 2:
+        return _lamp(torch.square, _at_or_after, _ascending)(w)
+    return torch.stack([_lamp(torch.square, _at_or_after, _ascending)(row) for row in w])
+
+
+@wrong("04.ex1")
+def lamp_normalised_to_the_largest(w):
+    scores = _lamp(torch.square, _at_or_after, _ascending)(w)
+    return scores / scores.max() if scores.max() > 0 else scores
+
+
+@wrong("04.ex1")
+def lamp_numpy_result(w):
+    return _lamp(torch.square, _at_or_after, _ascending)(w).numpy()
+
+
+@right("04.ex1")
+def lamp_with_sort_and_scatter(w):
+    s = w.flatten() ** 2
+    ordered, order = torch.sort(s, stable=True)
+    tail = torch.flip(torch.cumsum(torch.flip(ordered, [0]), 0), [0])
+    scores = torch.where(tail > 0, ordered / tail.clamp_min(1e-300), torch.zeros_like(tail))
+    return torch.zeros_like(s).scatter(0, order, scores).reshape(w.shape)
+
+
+for _name, _fn in {
+    "steps_hard_coded": lambda t, f, n, initial=0.0: (
+        f + (initial - f) * (1 - min(max(t, 0), 10) / 10) ** 3
+    ),
+    "rounded_result": lambda t, f, n, initial=0.0: round(
+        f + (initial - f) * (1 - min(max(t, 0), n) / n) ** 3, 2
+    ),
+}.items():
+    _fn.__name__ = _name
+    wrong("05.ex1")(_fn)
+
+
+for _fn in (
+    _budget(fits=lambda am, sizes, b: _left(am, sizes, int) <= b, name="int_for_round"),
+    _budget(fits=lambda am, sizes, b: _left(am, sizes, _half_up) <= b, name="budget_halves_up"),
+    _budget(
+        fits=lambda am, sizes, b: sum(sizes.values()) * (1 - sum(am.values()) / len(am)) <= b,
+        name="mean_amount_times_total",
+    ),
+):
+    wrong("06.ex1")(_fn)
+
+
+@right("06.ex1")
+def budget_by_scanning_tolerances_in_a_loop(scan, sizes, max_remaining):
+    tolerances = {0.0}
+    for accuracies in scan.accuracy.values():
+        tolerances.update(scan.baseline - a for a in accuracies)
+    for tolerance in sorted(tolerances):
+        amounts = {}
+        for name, accuracies in scan.accuracy.items():
+            allowed = [a for a, acc in zip(scan.amounts, accuracies, strict=True)]
+            allowed = [
+                a
+                for a, acc in zip(allowed, accuracies, strict=True)
+                if scan.baseline - acc <= tolerance
+            ]
+            amounts[name] = max(allowed, default=0.0)
+        if sum(sizes[n] - round(a * sizes[n]) for n, a in amounts.items()) <= max_remaining:
+            return amounts
+    raise ValueError("the budget cannot be met")
+
+
+@wrong("06.ex2")
+def capstone_fine_tunes_on_the_test_split(model, data):
+    import pruning_lessons as pl
+
+    pl.magnitude_prune(model, _budget_amount(model), scope="global")
+    pl.fine_tune(model, data.test, epochs=5)
+    return model
+
+
+@wrong("06.ex2")
+def capstone_chooses_epochs_on_the_test_split(model, data):
+    import pruning_lessons as pl
+
+    pl.magnitude_prune(model, _budget_amount(model), scope="global")
+    best, best_state = -1.0, None
+    for _ in range(4):
+        pl.fine_tune(model, data, epochs=1)
+        accuracy = pl.evaluate(model, data.test)
+        if accuracy > best:
+            best, best_state = accuracy, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    return model
+
+
+@wrong("06.ex2")
+def capstone_weights_moved_into_buffers(model, data):
+    for layer in [m for m in model.modules() if isinstance(m, nn.Linear)]:
+        for name in ("weight", "bias"):
+            value = getattr(layer, name).detach().clone()
+            del layer._parameters[name]
+            layer.register_buffer(name, value)  # not a parameter, so "not counted"
+    return model
+
+
+@right("06.ex2")
+def capstone_epochs_chosen_on_validation(model, data):
+    import pruning_lessons as pl
+
+    pl.magnitude_prune(model, _budget_amount(model), scope="global")
+    best, best_state = -1.0, None
+    for _ in range(5):
+        pl.fine_tune(model, data, epochs=1)
+        accuracy = pl.evaluate(model, data.val)
+        if accuracy > best:
+            best, best_state = accuracy, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    return model
+
+
+def _heads_with(
+    group_of=lambda att: att.num_heads // att.num_kv_heads, d_of=lambda att: att.head_dim, name=""
+):
+    def fn(att, keep):
+        group, d = group_of(att), d_of(att)
+        q_heads = (keep[:, None] * group + torch.arange(group)).flatten()
+        q = test_exercise_heads._rows(q_heads, d)
+        new = test_exercise_heads._build(
+            att, q, test_exercise_heads._rows(keep, d), q, counts=False
+        )
+        new.num_heads, new.num_kv_heads = len(q_heads), len(keep)
+        return new
+
+    fn.__name__ = name
+    return fn
+
+
+for _fn in (
+    _heads_with(group_of=lambda att: 2, name="heads_group_of_two"),
+    _heads_with(d_of=lambda att: 2, name="heads_head_dim_of_two"),
+    _heads_with(group_of=lambda att: att.num_kv_heads, name="heads_group_is_the_kv_count"),
+):
+    wrong("08.ex5")(_fn)
+
+
+@right("08.ex5")
+def heads_by_a_loop_over_heads(att, keep):
+    d, group = att.head_dim, att.num_heads // att.num_kv_heads
+    kv_rows, q_rows = [], []
+    for j in keep.tolist():
+        kv_rows += list(range(j * d, (j + 1) * d))
+        for h in range(j * group, (j + 1) * group):
+            q_rows += list(range(h * d, (h + 1) * d))
+    q, kv = torch.tensor(q_rows), torch.tensor(kv_rows)
+    new = test_exercise_heads._build(att, q, kv, q, counts=False)
+    new.num_heads, new.num_kv_heads = len(q_rows) // d, len(kv_rows) // d
+    return new
+
+
+@right("10.ex1")
+def wanda_by_ranks(weight, batches, amount):
+    tokens = torch.cat([b.reshape(-1, b.shape[-1]) for b in batches])
+    scores = weight.abs() * tokens.pow(2).sum(0).sqrt()
+    k = round(amount * weight.shape[1])
+    ranks = torch.argsort(torch.argsort(scores, dim=1, stable=True), dim=1)
+    return ranks >= k
+
+
 # --- the tests ------------------------------------------------------------------------------
 
 CHECKED = sorted(k for k in ALL if k in WRONG)
@@ -1317,11 +1839,23 @@ def _ids(value):
     return getattr(value, "__name__", value)
 
 
-def test_every_exercise_has_8_wrong_and_2_right_implementations():
+def test_every_exercise_has_12_wrong_and_3_right_implementations():
     assert set(CHECKED) == set(ALL), f"exercises without mutants: {set(ALL) - set(CHECKED)}"
     for key in ALL:
-        assert len(WRONG[key]) >= 8, key
-        assert len(RIGHT.get(key, [])) >= 2, key
+        assert len(WRONG[key]) >= 12, key
+        assert len(RIGHT.get(key, [])) >= 3, key
+        names = [fn.__name__ for fn in WRONG[key] + RIGHT[key]]
+        assert len(set(names)) == len(names), key
+
+
+def test_wrong_and_right_attempts_in_any_order_in_one_process():
+    """Issue #23: a check never depends on what an earlier attempt did in the same kernel."""
+    attempts = [(k, fn, "incorrect") for k, fn in WRONG_CASES]
+    attempts += [(k, fn, "correct") for k, fn in RIGHT_CASES]
+    random.Random(23).shuffle(attempts)
+    assert {expected for _, _, expected in attempts[:20]} == {"correct", "incorrect"}
+    verdicts = [(k, fn.__name__, ALL[k].check(fn).status, expected) for k, fn, expected in attempts]
+    assert [v for v in verdicts if v[2] != v[3]] == []
 
 
 @pytest.mark.parametrize(("key", "fn"), WRONG_CASES, ids=_ids)

@@ -3,8 +3,11 @@ while keeping a target test accuracy, judged on the held-out test split.
 
 The learner writes ``prune_to_budget(model, data)``: any method, any schedule, any fine-tuning
 (on ``data.train`` / ``data.val``). The check trains the dense MLP the lesson uses (seed 0),
-hands a copy to the learner's function and measures the model it returns on ``data.test``;
-the verdict shows the learner's numbers next to those of the reference solution.
+hands the learner's function a copy of it and fresh copies of the train and validation splits
+(the test split is held out: touching it inside the function raises, so no epoch count or
+setting can be chosen on it), and measures the model it returns on ``data.test``. Non-zeros
+are counted over the parameters *and* the floating-point buffers, so weights moved into
+buffers still count. The verdict shows the learner's numbers next to the reference's.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import copy
 from collections.abc import Callable
 from functools import cache
 
+import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
-from .core import Exercise, Feedback
+from .core import Exercise, Feedback, learners_code
 
 MAX_NONZERO = 5_000  # of the MLP's 50,890 parameters: about 90 % sparsity
 MIN_ACCURACY = 0.95  # the dense MLP reaches about 97.7 %
@@ -44,16 +49,56 @@ def _setting() -> tuple:
     return data, dense
 
 
+HELD_OUT = (
+    "the test split is held out while your function runs: train, fine-tune and choose epochs "
+    "on data.train and data.val; the check measures the returned model on data.test"
+)
+
+
+class HeldOutSplit(TensorDataset):
+    """What ``data.test`` is inside the learner's function: any use of it raises."""
+
+    def __init__(self) -> None:  # no tensors at all
+        pass
+
+    @property
+    def tensors(self):
+        raise RuntimeError(HELD_OUT)
+
+    def __getitem__(self, index):
+        raise RuntimeError(HELD_OUT)
+
+    def __len__(self) -> int:
+        raise RuntimeError(HELD_OUT)
+
+
+def _fresh(split: TensorDataset) -> TensorDataset:
+    return TensorDataset(*(t.clone() for t in split.tensors))
+
+
+def learners_data(data):
+    """Fresh copies of ``data.train`` and ``data.val``; ``data.test`` held out."""
+    from ...core.data import Splits
+
+    return Splits(train=_fresh(data.train), val=_fresh(data.val), test=HeldOutSplit())
+
+
+def nonzero_entries(model: nn.Module) -> int:
+    """Non-zero entries of every parameter and floating-point buffer of ``model``."""
+    tensors = [*model.parameters(), *(b for b in model.buffers() if b.is_floating_point())]
+    return sum(int(torch.count_nonzero(t)) for t in tensors)
+
+
 def measure(fn: Callable) -> tuple[int, float]:
-    """Non-zero parameters and test accuracy of the model ``fn`` returns for a fresh copy."""
+    """Non-zeros and test accuracy of the model ``fn`` returns for fresh copies of the setting."""
     import pruning_lessons as pl
 
     data, dense = _setting()
     pl.seed_everything(0)
-    model = fn(copy.deepcopy(dense), data)
+    model = fn(copy.deepcopy(dense), learners_data(data))
     if not isinstance(model, nn.Module):
         raise TypeError(f"return the pruned model, got {type(model).__name__}")
-    return pl.count_nonzero(model), pl.evaluate(model, data.test)
+    return nonzero_entries(model), pl.evaluate(model, _fresh(data.test))
 
 
 @cache
@@ -69,7 +114,7 @@ class Capstone(Exercise):
         """Run ``fn`` once, then compare its non-zeros and test accuracy with the targets."""
         if not callable(fn):
             return Feedback(self.key, "incorrect", f"expected a function, got {type(fn).__name__}")
-        fn = getattr(fn, "learners_function", fn)
+        fn = learners_code(fn)
         try:
             nonzero, accuracy = measure(fn)
         except NotImplementedError:

@@ -13,6 +13,7 @@ import html
 import inspect
 import textwrap
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,21 @@ import torch
 from torch import nn
 
 Property = Callable[[Callable], "str | None"]
+
+#: The stand-ins :meth:`Exercise.use` made in this process. Only these are unwrapped to the
+#: learner's function they remember: a function that merely *has* a ``learners_function``
+#: attribute (``fn.learners_function = ex.reference``) is judged as it is.
+_STAND_INS: weakref.WeakSet = weakref.WeakSet()
+
+
+def learners_code(fn: Callable) -> Callable:
+    """The learner's own function behind ``fn``: unwrapped only if :meth:`Exercise.use` made it."""
+    try:
+        made_by_use = fn in _STAND_INS
+    except TypeError:  # an unhashable callable object was never a stand-in
+        made_by_use = False
+    return fn.learners_function if made_by_use else fn
+
 
 _STYLE = {
     "correct": ("#e6f4ea", "#137333", "Correct"),
@@ -108,7 +124,7 @@ class Exercise:
         """
         if not callable(fn):
             return Feedback(self.key, "incorrect", f"expected a function, got {type(fn).__name__}")
-        fn = getattr(fn, "learners_function", fn)
+        fn = learners_code(fn)
         calls: list[tuple] = []
 
         def recorded(*args, **kwargs):
@@ -164,7 +180,7 @@ class Exercise:
         (``learners_function``), and :meth:`check` judges that one: a notebook that writes
         ``fn = ex.use(fn)`` and checks ``fn`` again still hears "not attempted" or "incorrect".
         """
-        fn = getattr(fn, "learners_function", fn)
+        fn = learners_code(fn)
         feedback = self.check(fn)
         if feedback:
             return fn
@@ -183,11 +199,12 @@ class Exercise:
 
         stand_in.learners_function = fn
         stand_in.exercise = self.key
+        _STAND_INS.add(stand_in)
         return stand_in
 
     def in_use(self, fn: Callable) -> str:
         """Whose code ``fn`` (what :meth:`use` returned) runs: "your" or "the reference"."""
-        return "the reference" if hasattr(fn, "learners_function") else "your"
+        return "the reference" if learners_code(fn) is not fn else "your"
 
 
 def describe(args: tuple) -> str:

@@ -113,12 +113,26 @@ def _diagnose(fn, weight, batches, amount) -> str | None:
 
 # --- designed cases ----------------------------------------------------------------------------
 
+
 # Feature 0: big on one token; feature 1: spread over all tokens (L1 and max rank them apart).
-_X1 = [torch.tensor([[2.0, 0.6, 1.0, 0.0], [0.0, 0.6, 1.0, 0.0], [0.0, 0.6, 1.0, 1.5]])]
-_X1.append(torch.tensor([[0.0, 0.6, 1.0, 0.0]]))
-_W1 = torch.tensor(
-    [[1.0, 1.5, 0.9, 1.3], [-3.0, 0.2, 0.5, 0.4], [0.3, -0.25, 2.0, 0.1], [0.5, 0.6, 0.45, -2.0]]
-)
+def _x1() -> list[torch.Tensor]:
+    """Two calibration batches, new tensors each call (a learner's function may edit them)."""
+    return [
+        torch.tensor([[2.0, 0.6, 1.0, 0.0], [0.0, 0.6, 1.0, 0.0], [0.0, 0.6, 1.0, 1.5]]),
+        torch.tensor([[0.0, 0.6, 1.0, 0.0]]),
+    ]
+
+
+def _w1():
+    """A fresh copy each call: a learner's function may edit what it gets."""
+    return torch.tensor(
+        [
+            [1.0, 1.5, 0.9, 1.3],
+            [-3.0, 0.2, 0.5, 0.4],
+            [0.3, -0.25, 2.0, 0.1],
+            [0.5, 0.6, 0.45, -2.0],
+        ]
+    )
 
 
 def _case(seed: int, rows: int, cols: int, batches: int):
@@ -129,11 +143,11 @@ def _case(seed: int, rows: int, cols: int, batches: int):
 
 
 def _shape(fn):
-    return _mask_shape(fn, _W1.clone(), [b.clone() for b in _X1], 0.5)
+    return _mask_shape(fn, _w1().clone(), [b.clone() for b in _x1()], 0.5)
 
 
 def _designed(fn):
-    return _diagnose(fn, _W1, _X1, 0.25) or _diagnose(fn, _W1, _X1, 0.5)
+    return _diagnose(fn, _w1(), _x1(), 0.25) or _diagnose(fn, _w1(), _x1(), 0.5)
 
 
 def _random_cases(fn):

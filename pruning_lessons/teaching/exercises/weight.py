@@ -55,7 +55,10 @@ def masked_step(
 
 # --- properties: each returns a complaint in plain words, or None ----------------------------
 
-_W = torch.tensor([[0.5, -0.9, 0.1], [-0.2, 0.3, -0.05]])
+
+def _w():
+    """A fresh copy each call: a learner's function may edit what it gets."""
+    return torch.tensor([[0.5, -0.9, 0.1], [-0.2, 0.3, -0.05]])
 
 
 def _mask_shape(fn, *args) -> str | None:
@@ -77,11 +80,11 @@ def _mask_shape(fn, *args) -> str | None:
 
 
 def _threshold_shape(fn):
-    return _mask_shape(fn, _W.clone(), 0.25)
+    return _mask_shape(fn, _w().clone(), 0.25)
 
 
 def _threshold_keeps_large(fn):
-    mask = fn(_W.clone(), 0.25)
+    mask = fn(_w().clone(), 0.25)
     if not mask[0, 0]:
         return "the weight 0.5 (above the threshold 0.25) was pruned: True must mean keep"
     if not mask[0, 1]:
@@ -93,7 +96,7 @@ def _threshold_keeps_large(fn):
 
 
 def _threshold_prunes_small(fn):
-    mask = fn(_W.clone(), 0.25)
+    mask = fn(_w().clone(), 0.25)
     if mask[0, 2] or mask[1, 2]:
         return "a weight with |w| below the threshold was kept"
     if mask[1, 0]:
@@ -110,6 +113,18 @@ def _threshold_boundary(fn):
     return None
 
 
+def _threshold_other_values(fn):
+    weight = torch.tensor([[0.05, -0.12, 0.3], [-0.6, 0.9, 0.45]])
+    for threshold in (0.1, 0.5):
+        mask = fn(weight.clone(), threshold)
+        if not torch.equal(mask, weight.abs() > threshold):
+            return (
+                f"with the threshold {threshold} the mask is wrong: compare each |w| with the "
+                "threshold you are given (not a fixed number or one taken from the weights)"
+            )
+    return None
+
+
 def _leaves_input_alone(fn, *args):
     weight = args[0]
     before = weight.clone()
@@ -120,11 +135,11 @@ def _leaves_input_alone(fn, *args):
 
 
 def _threshold_pure(fn):
-    return _leaves_input_alone(fn, _W.clone(), 0.25)
+    return _leaves_input_alone(fn, _w().clone(), 0.25)
 
 
 def _amount_shape(fn):
-    return _mask_shape(fn, _W.clone(), 0.5)
+    return _mask_shape(fn, _w().clone(), 0.5)
 
 
 def _amount_count(fn):
@@ -172,6 +187,18 @@ def _amount_smallest(fn):
     return None
 
 
+def _amount_with_zeros(fn):
+    weight = torch.tensor([0.0, 0.3, 0.0, -0.1, 0.5, 0.0, 0.2, -0.4])
+    mask = fn(weight.clone(), 0.5)
+    if int((~mask).sum()) != 4 or mask[[0, 2, 3, 5]].any():
+        return (
+            "on 8 weights of which 3 are already exactly zero, amount=0.5 must prune "
+            "round(0.5 * 8) = 4: the target counts every weight, zeros included, and the zeros "
+            "(the smallest |w|) go first"
+        )
+    return None
+
+
 def _amount_ties(fn):
     mask = fn(torch.ones(2, 3), 0.5)
     if mask.flatten().tolist() != [False, False, False, True, True, True]:
@@ -183,32 +210,34 @@ def _amount_ties(fn):
 
 
 def _amount_pure(fn):
-    return _leaves_input_alone(fn, _W.clone(), 0.5)
+    return _leaves_input_alone(fn, _w().clone(), 0.5)
 
 
-_LAYERS = {"a": torch.tensor([[0.01, -0.02], [0.03, 0.04]]), "b": torch.tensor([0.5, -0.6, 0.7])}
+def _layers():
+    """A fresh copy each call: a learner's function may edit what it gets."""
+    return {"a": torch.tensor([[0.01, -0.02], [0.03, 0.04]]), "b": torch.tensor([0.5, -0.6, 0.7])}
 
 
 def _global_pure(fn):
-    layers = {k: v.clone() for k, v in _LAYERS.items()}
+    layers = {k: v.clone() for k, v in _layers().items()}
     fn(layers, 0.5)
-    if any(not torch.equal(layers[k], v) for k, v in _LAYERS.items()):
+    if any(not torch.equal(layers[k], v) for k, v in _layers().items()):
         return "your function changed the weights it was given; build masks and leave them be"
     return None
 
 
 def _global_shapes(fn):
-    masks = fn({k: v.clone() for k, v in _LAYERS.items()}, 0.5)
-    if not isinstance(masks, dict) or set(masks) != set(_LAYERS):
+    masks = fn({k: v.clone() for k, v in _layers().items()}, 0.5)
+    if not isinstance(masks, dict) or set(masks) != set(_layers()):
         return "return a dict with one mask per name you were given"
-    for name, weight in _LAYERS.items():
+    for name, weight in _layers().items():
         if not torch.is_tensor(masks[name]) or masks[name].shape != weight.shape:
             return f"the mask for {name!r} must be a tensor of shape {tuple(weight.shape)}"
     return None
 
 
 def _global_count(fn):
-    masks = fn({k: v.clone() for k, v in _LAYERS.items()}, 0.5)
+    masks = fn({k: v.clone() for k, v in _layers().items()}, 0.5)
     pruned = sum(int((~m.bool()).sum()) for m in masks.values())
     if pruned != round(0.5 * 7):
         return f"you pruned {pruned} weights in total; the target is round(0.5 * 7) = 4"
@@ -216,12 +245,40 @@ def _global_count(fn):
 
 
 def _global_not_per_layer(fn):
-    masks = fn({k: v.clone() for k, v in _LAYERS.items()}, 0.5)
+    masks = fn({k: v.clone() for k, v in _layers().items()}, 0.5)
     if masks["b"].bool().sum() < 3:
         return (
             "each layer lost about the same share: that is per-layer pruning. In global "
             "pruning all weights compete, so layer 'a' (all tiny weights) should lose more"
         )
+    return None
+
+
+def _global_rounding(fn):
+    cases = [
+        (
+            {"a": torch.tensor([0.1, 0.2, 0.3]), "b": torch.tensor([0.4, 0.5, 0.6])},
+            3,
+            "k is rounded once over all weights, round(0.5 * 6) = 3, not summed from per-layer "
+            "roundings",
+        ),
+        (
+            {"a": torch.tensor([0.1, 0.2]), "b": torch.tensor([0.3, 0.4, 0.5])},
+            2,
+            "round(0.5 * 5) = 2 with Python's round (halves go to the even number)",
+        ),
+        (
+            {"a": torch.tensor([0.0, 0.2, 0.0]), "b": torch.tensor([0.3, 0.0, 0.5, 0.1])},
+            4,
+            "round(0.5 * 7) = 4 counts every weight, the ones already zero included",
+        ),
+    ]
+    for layers, target, rule in cases:
+        masks = fn({k: v.clone() for k, v in layers.items()}, 0.5)
+        pruned = sum(int((~m.bool()).sum()) for m in masks.values())
+        if pruned != target:
+            sizes = " and ".join(str(v.numel()) for v in layers.values())
+            return f"on layers of {sizes} weights at amount 0.5 you pruned {pruned}: {rule}"
     return None
 
 
@@ -232,11 +289,14 @@ def _global_ties(fn):
     return None
 
 
-def _training_setup():
+def _training_setup(adam: bool = False):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
     x, y = torch.randn(16, 6), torch.randint(0, 3, (16,))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    if adam:
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
     for _ in range(3):  # the optimizer already has momentum when pruning happens
         optimizer.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
@@ -262,6 +322,20 @@ def _training_keeps_zeros(fn):
             "them: the gradient at a pruned position is generally not zero, and momentum keeps "
             "moving a weight even once its gradient is masked. They must be exactly zero when "
             "your step returns"
+        )
+    return None
+
+
+def _training_under_adam(fn):
+    model, masks, optimizer, x, y = _training_setup(adam=True)
+    for _ in range(3):
+        fn(model, masks, optimizer, x, y)
+    revived = sum(int((model.get_parameter(n)[~m] != 0).sum()) for n, m in masks.items())
+    if revived:
+        return (
+            f"under Adam, after 3 steps {revived} pruned weights are no longer zero: its running "
+            "averages (exp_avg) still move them whatever was done to the gradients or to "
+            "SGD's momentum buffer. Re-apply the masks to the weights after optimizer.step()"
         )
     return None
 
@@ -331,6 +405,7 @@ ex1 = Exercise(
         _threshold_keeps_large,
         _threshold_prunes_small,
         _threshold_boundary,
+        _threshold_other_values,
         _threshold_pure,
     ],
     [
@@ -347,7 +422,15 @@ ex2 = Exercise(
     "07.ex2",
     "a sparsity target",
     amount_mask,
-    [_amount_shape, _amount_count, _amount_smallest, _amount_ties, _amount_matrix, _amount_pure],
+    [
+        _amount_shape,
+        _amount_count,
+        _amount_smallest,
+        _amount_ties,
+        _amount_with_zeros,
+        _amount_matrix,
+        _amount_pure,
+    ],
     [
         "A target of 90 % on n weights prunes k = round(0.9 * n) of them: the k smallest |w|.",
         "Sort the magnitudes of the flattened weight and take the indices of the first k: "
@@ -361,7 +444,14 @@ ex3 = Exercise(
     "07.ex3",
     "global vs per-layer pruning",
     global_masks,
-    [_global_shapes, _global_count, _global_not_per_layer, _global_ties, _global_pure],
+    [
+        _global_shapes,
+        _global_count,
+        _global_not_per_layer,
+        _global_rounding,
+        _global_ties,
+        _global_pure,
+    ],
     [
         "Global pruning ranks all weights of all layers together, so one threshold decides "
         "for every layer.",
@@ -378,6 +468,7 @@ ex4 = Exercise(
     masked_step,
     [
         _training_keeps_zeros,
+        _training_under_adam,
         _training_learns,
         _training_bias_free,
         _training_returns_loss,

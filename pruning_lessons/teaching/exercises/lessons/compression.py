@@ -82,6 +82,23 @@ def _ratio_buffers(fn):
     return None
 
 
+def _ratio_frozen_and_nested(fn):
+    block = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
+    model = nn.Sequential(nn.Sequential(block, nn.Linear(2, 2)), nn.Linear(2, 1))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(0.5)
+        block[0].weight[0].zero_()  # 3 zeros of 17 parameters
+    block.requires_grad_(False)  # a frozen part still counts
+    if abs(fn(model) - 17 / 14) > 1e-9:
+        return (
+            "with a frozen layer (requires_grad=False) nested two levels deep your ratio is "
+            "off: every parameter counts, trainable or not, at any depth (model.parameters() "
+            "walks all of them)"
+        )
+    return None
+
+
 def _ratio_leaves_model(fn):
     model = _sparse_pair()
     before = [p.detach().clone() for p in model.parameters()]
@@ -105,7 +122,15 @@ lesson01 = Exercise(
     "01.ex1",
     "non-zeros and the compression ratio",
     compression_ratio,
-    [_ratio_number, _ratio_dense, _ratio_sparse, _ratio_buffers, _ratio_leaves_model, _ratio_empty],
+    [
+        _ratio_number,
+        _ratio_dense,
+        _ratio_sparse,
+        _ratio_buffers,
+        _ratio_frozen_and_nested,
+        _ratio_leaves_model,
+        _ratio_empty,
+    ],
     [
         "Compression ratio = number of parameters / number of non-zero parameters, over every "
         "parameter of the model (weights and biases).",

@@ -20,13 +20,22 @@ def conv_macs(conv: nn.Conv2d, height: int, width: int) -> int:
     return conv.out_channels * out_h * out_w * per_output
 
 
-_CONVS = [
-    ("a 3x3 convolution without padding", nn.Conv2d(2, 4, 3), 8, 8),
-    ("a padded convolution", nn.Conv2d(3, 5, 3, padding=1), 8, 8),
-    ("a strided convolution", nn.Conv2d(3, 4, 3, stride=2, padding=1), 9, 7),
-    ("a grouped convolution", nn.Conv2d(4, 6, 3, groups=2, padding=1), 6, 6),
-    ("a 1x5 kernel", nn.Conv2d(2, 3, (1, 5)), 6, 9),
-]
+def _convs():
+    """A fresh copy each call: a learner's function may edit what it gets."""
+    return [
+        ("a 3x3 convolution without padding", nn.Conv2d(2, 4, 3), 8, 8),
+        ("a padded convolution", nn.Conv2d(3, 5, 3, padding=1), 8, 8),
+        ("a strided convolution", nn.Conv2d(3, 4, 3, stride=2, padding=1), 9, 7),
+        ("a grouped convolution", nn.Conv2d(4, 6, 3, groups=2, padding=1), 6, 6),
+        ("a 1x5 kernel", nn.Conv2d(2, 3, (1, 5)), 6, 9),
+        (
+            "a convolution with stride (2, 1) and padding (1, 0)",
+            nn.Conv2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 0)),
+            7,
+            6,
+        ),
+        ("a convolution with stride (1, 3)", nn.Conv2d(1, 2, 3, stride=(1, 3), padding=1), 5, 10),
+    ]
 
 
 def _macs_int(fn):
@@ -37,7 +46,7 @@ def _macs_int(fn):
 
 
 def _macs_cases(fn):
-    for label, conv, h, w in _CONVS:
+    for label, conv, h, w in _convs():
         got, want = fn(copy.deepcopy(conv), h, w), conv_macs(conv, h, w)
         if got == want:
             continue

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from ..core import Exercise
-from ..probes import shares_storage
-from .neurons import _KEEP
+from ..probes import keep_four, shares_storage
 
 
 def remove_filters(
@@ -34,9 +33,11 @@ def remove_filters(
     return new_conv, new_bn, new_next
 
 
-def _trio():
+def _trio(bias: bool = True):
+    """Conv, BatchNorm (eps and momentum not the defaults) and the next conv, seeded."""
     torch.manual_seed(0)
-    conv, bn, next_conv = nn.Conv2d(2, 6, 3, padding=1), nn.BatchNorm2d(6), nn.Conv2d(6, 4, 3)
+    conv = nn.Conv2d(2, 6, 3, padding=1, bias=bias)
+    bn, next_conv = nn.BatchNorm2d(6, eps=1e-3, momentum=0.3), nn.Conv2d(6, 4, 3)
     with torch.no_grad():
         bn.running_mean.uniform_(-1, 1)
         bn.running_var.uniform_(0.5, 2)
@@ -47,7 +48,7 @@ def _trio():
 
 def _filters_shapes(fn):
     conv, bn, next_conv = _trio()
-    result = fn(conv, bn, next_conv, _KEEP)
+    result = fn(conv, bn, next_conv, keep_four())
     if not isinstance(result, tuple) or len(result) != 3:
         return "return the three new modules as a tuple (conv, bn, next_conv)"
     new_conv, new_bn, new_next = result
@@ -77,7 +78,7 @@ def _filters_function(fn):
     x = torch.randn(3, 2, 5, 5)
     with torch.no_grad():
         before = next_conv(torch.relu(bn(conv(x))))  # before fn could change the originals
-    new_conv, new_bn, new_next = fn(conv, bn, next_conv, _KEEP)
+    new_conv, new_bn, new_next = fn(conv, bn, next_conv, keep_four())
     new_bn.eval()
     after = new_next(torch.relu(new_bn(new_conv(x))))
     if not torch.allclose(before, after, atol=1e-5):
@@ -88,8 +89,48 @@ def _filters_function(fn):
     return None
 
 
+def _filters_settings(fn):
+    conv, bn, next_conv = _trio()
+    _, new_bn, _ = fn(conv, bn, next_conv, keep_four())
+    changed = [
+        f"{name} {getattr(new_bn, name)} instead of {getattr(bn, name)}"
+        for name in ("eps", "momentum", "affine", "track_running_stats")
+        if getattr(new_bn, name) != getattr(bn, name)
+    ]
+    if changed:
+        return (
+            "the new BatchNorm does not keep the original's settings ("
+            + ", ".join(changed)
+            + "): a BatchNorm rebuilt with the defaults normalises differently"
+        )
+    return None
+
+
+def _filters_without_bias(fn):
+    conv, bn, next_conv = _trio(bias=False)  # a conv before BatchNorm usually has no bias
+    keep = torch.tensor([1, 4, 5])
+    bn.eval()
+    x = torch.randn(2, 2, 5, 5)
+    new_conv, new_bn, new_next = fn(conv, bn, next_conv, keep.clone())
+    if new_conv.bias is not None:
+        return "the conv had no bias (bias=False), so the pruned conv must not have one either"
+    if new_conv.weight.shape[0] != 3 or new_bn.num_features != 3 or new_next.in_channels != 3:
+        return "keeping 3 filters: use len(keep), not a fixed number of channels"
+    with torch.no_grad():
+        small = new_next(torch.relu(new_bn.eval()(new_conv(x))))
+        weight = next_conv.weight.clone()
+        weight[:, [0, 2, 3]] = 0  # what the removed channels would have fed forward
+        expected = nn.functional.conv2d(torch.relu(bn(conv(x))), weight, next_conv.bias)
+    if not torch.allclose(small, expected, atol=1e-5):
+        return (
+            "on a conv without bias, keeping filters 1, 4 and 5, the pruned trio computes "
+            "something else"
+        )
+    return None
+
+
 def _filters_metadata(fn):
-    new_conv, new_bn, new_next = fn(*_trio(), _KEEP)
+    new_conv, new_bn, new_next = fn(*_trio(), keep_four())
     stale = [
         f"{label} says {value}"
         for label, value in (
@@ -110,7 +151,7 @@ def _filters_metadata(fn):
 
 def _filters_independent(fn):
     conv, bn, next_conv = _trio()
-    result = fn(conv, bn, next_conv, _KEEP)
+    result = fn(conv, bn, next_conv, keep_four())
     if any(r is o for r in result for o in (conv, bn, next_conv)) or any(
         shares_storage(r, [conv, bn, next_conv]) for r in result
     ):
@@ -124,7 +165,7 @@ def _filters_independent(fn):
 def _filters_original(fn):
     conv, bn, next_conv = _trio()
     before = [t.clone() for m in (conv, bn, next_conv) for t in m.state_dict().values()]
-    fn(conv, bn, next_conv, _KEEP)
+    fn(conv, bn, next_conv, keep_four())
     after = [t for m in (conv, bn, next_conv) for t in m.state_dict().values()]
     if any(a.shape != b.shape or not torch.equal(a, b) for a, b in zip(before, after, strict=True)):
         return "the original modules were modified; build new ones"
@@ -139,8 +180,10 @@ ex2 = Exercise(
         _filters_shapes,
         _filters_original,
         _filters_metadata,
+        _filters_settings,
         _filters_independent,
         _filters_function,
+        _filters_without_bias,
     ],
     [
         "A filter is the first dimension of the conv weight; BatchNorm then has one scale, "

@@ -56,11 +56,21 @@ def _flatten_runs(fn):
     return None
 
 
+def _flatten_not_square(fn):
+    got = fn(torch.tensor([0, 2]), 2, 3)
+    if not torch.is_tensor(got) or got.tolist() != [0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17]:
+        return (
+            "on a 2 x 3 map (height 2, width 3) those are not the kept channels' features: each "
+            "channel owns height * width of them, whatever the map's shape"
+        )
+    return None
+
+
 ex3 = Exercise(
     "08.ex3",
     "flatten into a linear layer",
     flatten_keep,
-    [_flatten_values, _flatten_runs],
+    [_flatten_values, _flatten_not_square, _flatten_runs],
     [
         "After Flatten, a (C, H, W) map becomes C*H*W features, channel after channel.",
         "Channel c owns the features c*H*W up to (c+1)*H*W - 1.",

@@ -95,11 +95,13 @@ def _attention() -> Attention:
     return Attention(width=16, num_heads=6, num_kv_heads=3).eval()  # 2 query heads per kv head
 
 
-_KEEP_KV = torch.tensor([0, 2])  # key/value head 1 goes, with query heads 2 and 3
+def _keep_kv():
+    """Key/value heads 0 and 2 (head 1 goes, with query heads 2 and 3), new each call."""
+    return torch.tensor([0, 2])
 
 
 def _heads_result(fn):
-    new = fn(_attention(), _KEEP_KV)
+    new = fn(_attention(), _keep_kv())
     return new if isinstance(new, nn.Module) else None
 
 
@@ -147,7 +149,7 @@ def _heads_function(fn):
     zeroed = copy.deepcopy(original)
     with torch.no_grad():
         zeroed.o.weight[:, removed_q] = 0  # the removed heads contribute nothing
-    new = fn(_attention(), _KEEP_KV)
+    new = fn(_attention(), _keep_kv())
     x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, got = zeroed(x), new.eval()(x)
@@ -165,7 +167,7 @@ def _heads_function(fn):
 def _heads_original(fn):
     original = _attention()
     before = {k: t.clone() for k, t in original.state_dict().items()}
-    fn(original, _KEEP_KV)
+    fn(original, _keep_kv())
     after = original.state_dict()
     same = all(
         before[k].shape == after[k].shape and torch.equal(before[k], after[k]) for k in before
@@ -175,11 +177,33 @@ def _heads_original(fn):
     return None
 
 
+def _heads_other_layout(fn):
+    torch.manual_seed(3)
+    original = Attention(width=18, num_heads=6, num_kv_heads=2).eval()  # head_dim 3, group 3
+    zeroed = copy.deepcopy(original)
+    with torch.no_grad():
+        zeroed.o.weight[:, :9] = 0  # key/value head 0 goes, with query heads 0, 1 and 2
+    new = fn(copy.deepcopy(original), torch.tensor([1]))
+    if not isinstance(new, nn.Module):
+        return "return the new attention module"
+    x = torch.randn(2, 4, 18, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        same = zeroed(x).shape == new.eval()(x).shape and torch.allclose(
+            zeroed(x), new(x), atol=1e-5
+        )
+    if not same or (new.num_heads, new.num_kv_heads) != (3, 1):
+        return (
+            "with 6 query heads sharing 2 key/value heads (group 3, head_dim 3) the result is "
+            "wrong: take the group size and head_dim from the module, not from the example"
+        )
+    return None
+
+
 ex5 = Exercise(
     "08.ex5",
     "remove attention heads under grouped-query attention",
     remove_heads,
-    [_heads_original, _heads_shapes, _heads_counts, _heads_function],
+    [_heads_original, _heads_shapes, _heads_counts, _heads_function, _heads_other_layout],
     [
         "A head is head_dim consecutive rows of q (or of k and v) and head_dim consecutive "
         "input columns of o. Under grouped-query attention, key/value head j serves query "

@@ -111,11 +111,36 @@ def _drop_keeps_weights(fn):
     return None
 
 
+def _drop_other_model(fn):
+    torch.manual_seed(2)
+    model = nn.Sequential(
+        OrderedDict(inp=nn.Linear(3, 5), act=nn.ReLU(), mid=nn.Linear(5, 5), out=nn.Linear(5, 2))
+    )
+    smaller = fn(model, "mid")
+    kinds = [type(m).__name__ for m in smaller.children()]
+    if kinds != ["Linear", "ReLU", "Linear"]:
+        return (
+            f"removing 'mid' from inp -> act -> mid -> out left {kinds}: remove the named layer, "
+            "and the activation after it only when there is one (here 'out' follows, and stays)"
+        )
+    x = torch.randn(4, 3)
+    if not torch.allclose(smaller(x), model.out(model.act(model.inp(x))), atol=1e-6):
+        return "the smaller model does not compute inp -> act -> out with the trained weights"
+    return None
+
+
 ex4 = Exercise(
     "08.ex4",
     "remove a whole layer",
     drop_layer,
-    [_drop_refuses, _drop_runs, _drop_original, _drop_independent, _drop_keeps_weights],
+    [
+        _drop_refuses,
+        _drop_runs,
+        _drop_original,
+        _drop_independent,
+        _drop_keeps_weights,
+        _drop_other_model,
+    ],
     [
         "A layer can go only if its input and output widths are equal: its neighbours must "
         "still fit together.",
