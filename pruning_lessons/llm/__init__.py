@@ -22,6 +22,7 @@ scores the units; :func:`~pruning_lessons.prune_units` removes them, so there is
 
 from . import speed
 from .calibrate import input_norms
+from .convert import to_transformers
 from .corpus import Corpus, load_corpus, unigram_perplexity
 from .decoder import Decoder, find_decoder
 from .depth import block_influence, blocks_by_influence, drop_blocks
@@ -68,6 +69,7 @@ __all__ = [
     "TinyLlama",
     "TinyLlamaConfig",
     "tiny_llama",
+    "to_transformers",
     "unigram_perplexity",
     "wanda_prune",
     "wanda_scores",

@@ -389,7 +389,7 @@ def prune_llm(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if options.get("copy"):
+    if options.get("copy") is True:
         raise ValueError("prune_llm prunes in place; call the pruner itself with copy=True")
     start = time.perf_counter()
     if method == "magnitude":
