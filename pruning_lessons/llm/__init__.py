@@ -5,7 +5,10 @@
 * ``corpus``: the Python standard library's source as an offline byte corpus.
 * ``evaluate``: :func:`perplexity`, :func:`calibration_batches`.
 * ``calibrate``: activation statistics collected with forward hooks.
-* ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`.
+* ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`,
+  in place and block by block (``sequential``, ``stream``) on the course model or any
+  decoder-only ``transformers`` causal LM (``decoder``: :func:`find_decoder`).
+* ``owl``: :func:`owl_sparsities`, per-block sparsity from outlier ratios (OWL).
 * ``depth``: :func:`block_influence` (ShortGPT), :func:`drop_blocks`.
 * ``width``: :func:`prune_heads`, :func:`prune_mlp_width`, :func:`prune_model_width`
   (activation importance, Minitron, :func:`width_scores`), removed by
@@ -19,11 +22,14 @@ scores the units; :func:`~pruning_lessons.prune_units` removes them, so there is
 
 from . import speed
 from .calibrate import input_norms
+from .convert import to_transformers
 from .corpus import Corpus, load_corpus, unigram_perplexity
+from .decoder import Decoder, find_decoder
 from .depth import block_influence, blocks_by_influence, drop_blocks
 from .distill import distill, distill_loss
 from .evaluate import calibration_batches, perplexity
 from .model import PROJECTIONS, TinyLlama, TinyLlamaConfig, load_tiny_llama, tiny_llama
+from .owl import owl_sparsities
 from .posttraining import (
     prune_llm,
     row_magnitude_prune,
@@ -40,12 +46,15 @@ __all__ = [
     "blocks_by_influence",
     "calibration_batches",
     "Corpus",
+    "Decoder",
     "distill",
     "distill_loss",
     "drop_blocks",
+    "find_decoder",
     "input_norms",
     "load_corpus",
     "load_tiny_llama",
+    "owl_sparsities",
     "perplexity",
     "PROJECTIONS",
     "prune_heads",
@@ -60,6 +69,7 @@ __all__ = [
     "TinyLlama",
     "TinyLlamaConfig",
     "tiny_llama",
+    "to_transformers",
     "unigram_perplexity",
     "wanda_prune",
     "wanda_scores",

@@ -62,8 +62,9 @@ def perplexity(
 
     ``data`` is cut into consecutive windows of ``seq_len + 1`` tokens that overlap by one, so
     every token after the first is predicted exactly once, from the preceding tokens of its
-    window. ``model`` maps ``(batch, seq)`` ids to ``(batch, seq, vocab)`` logits; it runs in
-    eval mode and its train/eval flag is restored.
+    window. ``model`` maps ``(batch, seq)`` ids to ``(batch, seq, vocab)`` logits (or to an
+    output with ``.logits``, as ``transformers`` models do); it runs in eval mode and its
+    train/eval flag is restored.
     """
     data = _check_tokens(data)
     seq_len, batch_size = (
@@ -83,6 +84,8 @@ def perplexity(
             for window in _same_length(chunk):
                 window = window.to(device)
                 logits = model(window[:, :-1])
+                if not torch.is_tensor(logits):  # a transformers model's output
+                    logits = logits.logits
                 if logits.shape[-1] <= int(window.max()):
                     raise ValueError(
                         f"data holds token id {int(window.max())}, but the model has only "

@@ -1,0 +1,179 @@
+"""The block-by-block driver shared by the post-training pruners: in place, one block at a time.
+
+For each block ``i`` in order: move it to ``device`` (if given), run the calibration hidden
+states through it once with hooks summing its layers' input statistics, prune its layers, run
+it again to get the inputs of block ``i + 1`` (so every block is fitted to the outputs of the
+pruned blocks before it), move it back. Before any change a dry run sends the first calibration
+sequence through every block, so a model whose blocks fail (or hold a layer that never runs) is
+refused with nothing changed.
+
+**Memory model** (beyond the model itself, which stays where it is, pruned in place):
+
+* the calibration hidden states, ``2 x n x seq_len x hidden`` values in the model's dtype
+  (inputs and outputs of the running block), plus what the model passes its blocks (positions,
+  masks) for each chunk of 16 sequences;
+* one block's weights on ``device`` when the blocks live elsewhere;
+* one block's statistics, float64: Wanda ``in`` values per layer; SparseGPT an ``in x in``
+  Hessian per layer (and its factor while that layer is solved).
+
+None of this grows with the number of blocks. For a 7B Llama (hidden 4096, MLP 11008, 128
+sequences of 2048 tokens, fp16) on one GPU: activations 2 x 128 x 2048 x 4096 x 2 B = 4.3 GB,
+one block 0.4 GB, SparseGPT Hessians 6 x 4096^2 x 8 B + 11008^2 x 8 B = 1.8 GB: about 7 GB, with
+the 13.5 GB of weights on the CPU. A 70B Llama (hidden 8192, MLP 28672): activations 8.6 GB, one
+block 1.7 GB, Hessians 6 x 8192^2 x 8 B + 28672^2 x 8 B = 9.8 GB: about 20 GB of GPU memory,
+the 140 GB of weights in CPU memory (``benchmarks/results/llm_memory.md`` measures it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from ..weights.masks import get_masks, install_mask
+from .calibrate import InputStats
+from .decoder import Decoder, as_stored, weight_matrix
+from .stream import Stream, capture
+
+#: ``prune_layer(name, layer, stats, old keep (out, in) or None, amount)`` ->
+#: ``(new weight (out, in) or None to keep it, keep-mask (out, in))``
+PruneLayer = Callable[[str, nn.Module, InputStats | None, torch.Tensor | None, float | None], tuple]
+
+
+@contextmanager
+def on_device(block: nn.Module, device: torch.device | None) -> Iterator[None]:
+    """``block`` on ``device`` inside the ``with``, back where it was afterwards."""
+    tensors = [*block.parameters(), *block.buffers()]
+    home = tensors[0].device if tensors else None
+    if device is None or home is None or home == device:
+        yield
+        return
+    block.to(device)
+    try:
+        yield
+    finally:
+        block.to(home)
+
+
+@contextmanager
+def recording(layers: dict[str, nn.Module], hessian: bool) -> Iterator[dict[str, InputStats]]:
+    """Sum the inputs of every layer in ``layers`` while the ``with`` body runs."""
+    stats = {
+        name: InputStats(weight_matrix(m).shape[1], m.weight.device, hessian)
+        for name, m in layers.items()
+    }
+
+    def hook(stat: InputStats) -> Callable:
+        return lambda _m, args, kwargs: stat.add(args[0] if args else next(iter(kwargs.values())))
+
+    handles = [
+        m.register_forward_pre_hook(hook(stats[name]), with_kwargs=True)
+        for name, m in layers.items()
+    ]
+    try:
+        yield stats
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def dry_run(decoder: Decoder, stream: Stream, device: torch.device | None, needs: bool) -> None:
+    """The first calibration chunk through every block, dense: a ``ValueError`` if one fails."""
+    hidden = stream.hidden[0]
+    for i, block in enumerate(decoder.blocks):
+        layers = decoder.layers(i)
+        try:
+            with on_device(block, device), recording(layers, hessian=False) as stats:
+                with torch.no_grad():
+                    hidden = stream.calls[i].call(block, 0, hidden)
+        except Exception as error:  # any failure: refuse before a single change
+            raise ValueError(
+                f"model ({decoder.model_class}): block {decoder.blocks_name}.{i} "
+                f"({type(block).__name__}) fails on the calibration input, so nothing was "
+                f"pruned: {type(error).__name__}: {error}"
+            ) from error
+        silent = [name for name, s in stats.items() if s.tokens == 0]
+        if needs and silent:
+            raise ValueError(
+                f"model ({decoder.model_class}): {silent[0]} never runs in its block's forward, "
+                "so its inputs cannot be measured; nothing was pruned"
+            )
+
+
+def _prune_block(
+    decoder: Decoder,
+    i: int,
+    stats: dict[str, InputStats | None],
+    old: dict[str, torch.Tensor],
+    amounts: dict[str, float | None],
+    prune_layer: PruneLayer,
+) -> dict[str, torch.Tensor]:
+    masks = {}
+    for name, layer in decoder.layers(i).items():
+        if name not in amounts:
+            continue
+        key = name + ".weight"
+        previous = old.get(key)
+        if previous is not None:
+            previous = as_stored(layer, previous)  # (out, in), like the weight matrix
+        new, keep = prune_layer(name, layer, stats.get(name), previous, amounts[name])
+        with torch.no_grad():
+            if new is not None:
+                layer.weight.copy_(as_stored(layer, new))
+        install_mask(layer, "weight", as_stored(layer, keep))
+        masks[key] = layer.weight_mask
+    return masks
+
+
+def prune_sequentially(
+    model: nn.Module,
+    decoder: Decoder,
+    calibration: torch.Tensor | None,
+    prune_layer: PruneLayer,
+    amounts: dict[str, float | None],
+    *,
+    hessian: bool = False,
+    device: torch.device | None = None,
+) -> dict[str, torch.Tensor]:
+    """Prune ``model`` in place, block by block; the keep-masks by parameter name.
+
+    ``amounts``: layer name -> its amount (``None`` under N:M); layers not named stay as they
+    are. Without ``calibration`` (magnitude) no data runs; the blocks are visited in order.
+    """
+    old = get_masks(model)
+    if calibration is None:
+        masks = {}
+        for i in range(len(decoder.blocks)):
+            masks |= _prune_block(decoder, i, {}, old, amounts, prune_layer)
+        return masks
+    stream = capture(model, decoder, calibration, device)
+    dry_run(decoder, stream, device, needs=True)
+    masks = {}
+    for i, block in enumerate(decoder.blocks):
+        layers = {name: layer for name, layer in decoder.layers(i).items() if name in amounts}
+        with on_device(block, device):
+            with recording(layers, hessian) as stats:
+                stream.run(i, block)
+            masks |= _prune_block(decoder, i, stats, old, amounts, prune_layer)
+            del stats
+            stream.hidden = stream.run(i, block)
+    return masks
+
+
+def dense_statistics(
+    model: nn.Module,
+    decoder: Decoder,
+    calibration: torch.Tensor,
+    measure: Callable[[int, dict[str, InputStats]], None],
+    device: torch.device | None = None,
+) -> None:
+    """Run the dense model block by block; ``measure(i, stats)`` gets each block's statistics."""
+    stream = capture(model, decoder, calibration, device)
+    dry_run(decoder, stream, device, needs=True)
+    for i, block in enumerate(decoder.blocks):
+        with on_device(block, device):
+            with recording(decoder.layers(i), hessian=False) as stats:
+                stream.hidden = stream.run(i, block)
+            measure(i, stats)
