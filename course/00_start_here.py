@@ -298,7 +298,7 @@ report(
 #   * `ex1.hint(1)`, `ex1.hint(2)`, ...: a ladder, from a nudge to nearly the answer;
 #   * `ex1.solution()` shows a reference solution;
 #   * `fn = ex1.use(fn)` keeps your function if it passes and otherwise uses the reference
-#     (with a warning), so the rest of the notebook always runs.
+#     (with a one-line notice), so the rest of the notebook always runs.
 # * **Solutions**: the folder `solutions/` holds the exercise notebooks with every function
 #   written out.
 #
