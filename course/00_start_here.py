@@ -263,20 +263,26 @@ report(
 # %% [markdown]
 # ## 6 · Fonts for Chinese
 #
-# Lesson 09, its quiz and the glossary show Chinese next to English (中文). Your browser and
-# matplotlib draw it only if a font with Chinese characters is installed; without one it
-# comes out as empty boxes. `pl.chinese_fonts()` lists the installed fonts that have them.
+# Lesson 09, its quiz and the glossary show Chinese next to English (中文). Two programs draw
+# it, each with its own list of fonts:
+#
+# * **your browser** draws the text of the notebook: if you read two Chinese characters in
+#   the brackets here [中文] and not two empty boxes, it has a font and nothing is to do;
+# * **matplotlib** draws the plots. It lists the system's fonts once and keeps that list in a
+#   cache, so a font installed later stays unseen. `pl.chinese_fonts()` names the fonts it
+#   can draw Chinese with; finding none, it first adds fonts the cache has not seen yet and
+#   rewrites the cache (no need to delete it by hand).
 
 # %%
 fonts = pl.chinese_fonts()
 report(
-    "Chinese font",
+    "plots show Chinese",
     bool(fonts),
-    ", ".join(fonts[:3]) if fonts else "none found: Chinese text will show as empty boxes",
+    ", ".join(fonts[:3]) if fonts else "no font with Chinese characters found for matplotlib",
     "install one (macOS and Windows come with one): Debian/Ubuntu "
     "`sudo apt-get install fonts-noto-cjk`, Fedora `sudo dnf install google-noto-sans-cjk-fonts`;"
-    " then run `rm -r ~/.cache/matplotlib`, restart the kernel and reload the browser tab "
-    "(only the Chinese parts of lesson 09 need it)",
+    " then run this cell again (only the Chinese parts of lesson 09 need it; if the brackets "
+    "above show boxes, reload the browser tab after installing, too)",
 )
 
 # %% [markdown]
@@ -298,7 +304,7 @@ report(
 #   * `ex1.hint(1)`, `ex1.hint(2)`, ...: a ladder, from a nudge to nearly the answer;
 #   * `ex1.solution()` shows a reference solution;
 #   * `fn = ex1.use(fn)` keeps your function if it passes and otherwise uses the reference
-#     (with a warning), so the rest of the notebook always runs.
+#     (with a one-line notice), so the rest of the notebook always runs.
 # * **Solutions**: the folder `solutions/` holds the exercise notebooks with every function
 #   written out.
 #

@@ -37,7 +37,7 @@
 # Then `ex1.check(fn)` says *Correct*, *Incorrect* (with the first thing that is wrong) or
 # *Not attempted yet*; `ex1.hint(1)` to `ex1.hint(3)` give a ladder of hints and
 # `ex1.solution()` shows a reference. `fn = ex1.use(fn)` keeps your function if it passes and
-# otherwise puts in a stand-in that runs the reference (with a warning), so the rest of the
+# otherwise puts in a stand-in that runs the reference (with a one-line notice), so the rest of the
 # notebook always runs; checking `fn` again still checks your own code.
 
 # %%

@@ -35,7 +35,7 @@
 # 6. re-train to recover accuracy, and measure what was gained.
 #
 # The checks work as in exercise 07: `ex1.check(fn)`, `ex1.hint(1..3)`, `ex1.solution()` and
-# `fn = ex1.use(fn)` (your function if it passes, otherwise the reference with a warning).
+# `fn = ex1.use(fn)` (your function if it passes, otherwise the reference, with a one-line notice).
 
 # %%
 import copy

@@ -1,6 +1,29 @@
 # %% [markdown]
 # # 10 · Pruning language models
-#
+
+# %% [markdown]
+# <!-- bilingual-box -->
+# > **The question** · **问题**
+# >
+# > **EN** How do you prune a large language model, and what does it buy?
+# >
+# > **中文** 如何剪枝大语言模型？能换来什么？
+# >
+# > **Three takeaways** · **三个要点**
+# >
+# > 1. Score a weight by its size *and* the size of its input: Wanda uses |W_ij| · ||X_j||₂
+# > within each output row; SparseGPT also updates the kept weights (Optimal Brain Surgeon).
+# >    <br>评分要同时看权重大小和输入大小：Wanda 在每个输出行内用 |W_ij|·||X_j||₂；
+# > SparseGPT 还会更新保留的权重（最优脑外科）。
+# > 2. Zeros alone buy no speed: 2:4 runs faster only on sparse tensor cores (NVIDIA Ampere and
+# > newer); removing heads, width or blocks makes every device faster.
+# >    <br>仅有零不会变快：2:4 只在稀疏张量核心（NVIDIA Ampere 及更新）上加速；
+# > 删除注意力头、宽度或整块才能在所有设备上加速。
+# > 3. Judge by perplexity on held-out text plus downstream tasks, with measured latency;
+# > recover with distillation, quantize last.
+# >    <br>用留出文本上的困惑度加下游任务来评估，并实测延迟；用蒸馏恢复，最后再量化。
+
+# %% [markdown]
 # **The interview question:** *How do you prune a large language model, and what does it buy?*
 #
 # Lessons 01-08 pruned small networks and then fine-tuned them. A 7-billion-parameter model
@@ -10,29 +33,6 @@
 # that runs on your CPU: the same architecture (RMSNorm, rotary positions, SwiGLU MLP,
 # grouped-query attention, the same layer names as Hugging Face's `LlamaForCausalLM`), only
 # 1.2 M parameters, trained offline on the source code of the Python standard library.
-
-# %% [markdown]
-# <!-- bilingual-box -->
-# **Question:** How do you prune a large language model, and what does it buy?
-#
-# **Three takeaways:**
-#
-# 1. Score a weight by its size *and* the size of its input: Wanda uses |W_ij| · ||X_j||₂
-#    within each output row; SparseGPT also updates the kept weights (Optimal Brain Surgeon).
-# 2. Zeros alone buy no speed: 2:4 runs faster only on sparse tensor cores (NVIDIA Ampere and
-#    newer); removing heads, width or blocks makes every device faster.
-# 3. Judge by perplexity on held-out text plus downstream tasks, with measured latency;
-#    recover with distillation, quantize last.
-#
-# **问题：** 如何剪枝大语言模型？能换来什么？
-#
-# **三个要点：**
-#
-# 1. 评分要同时看权重大小和输入大小：Wanda 在每个输出行内用 |W_ij|·||X_j||₂；
-#    SparseGPT 还会更新保留的权重（最优脑外科）。
-# 2. 仅有零不会变快：2:4 只在稀疏张量核心（NVIDIA Ampere 及更新）上加速；
-#    删除注意力头、宽度或整块才能在所有设备上加速。
-# 3. 用留出文本上的困惑度加下游任务来评估，并实测延迟；用蒸馏恢复，最后再量化。
 
 # %%
 import copy
@@ -44,7 +44,7 @@ import torch
 import pruning_lessons as pl
 from pruning_lessons import llm
 from pruning_lessons.teaching.exercises.llm import ex1
-from pruning_lessons.teaching.explorers.llm import llm_explorer, pruned_perplexity
+from pruning_lessons.teaching.explorers.llm import DEFAULT, llm_explorer, pruned_perplexity
 
 torch.set_num_threads(1)  # a small model: one thread is steadier on a shared laptop
 model = llm.load_tiny_llama()
@@ -326,7 +326,7 @@ drop = llm.blocks_by_influence(model, calibration, 1)
 shallow = llm.drop_blocks(model, drop)
 before = llm.perplexity(shallow, test)
 print(
-    f"block {drop} dropped: {pl.count_parameters(shallow):,} parameters "
+    f"block {', '.join(map(str, drop))} dropped: {pl.count_parameters(shallow):,} parameters "
     f"({pl.count_parameters(shallow) / pl.count_parameters(model):.0%}), perplexity {before:.2f}"
 )
 
@@ -459,15 +459,18 @@ else:
 # ## 7 · Explore
 #
 # Pick the sparsity (or 2:4), the method and the number of calibration sequences; the
-# perplexity of the pruned copy on the test slice appears below (pruning takes a few
-# seconds, SparseGPT the longest). The next cell shows the default for readers without a
-# kernel.
+# perplexity of the pruned copy on the test slice appears below. Pruning takes up to several
+# seconds (SparseGPT on 64 sequences the longest), so every setting the explorer offers was
+# measured once with the same code by `benchmarks/bench_llm_explorer.py`, and the slider looks
+# the result up (`benchmarks/results/llm_explorer.json`; a setting it lacks is measured when
+# you pick it). The next cell measures the explorer's opening setting live, for readers
+# without a kernel and as a check on the table.
 
 # %% tags=["nbval-ignore-output"]
 llm_explorer(model, test, corpus.train, dense=dense)
 
 # %%
-print(pruned_perplexity(model, test, corpus.train, "wanda", 0.6, 4, dense=dense))
+print(pruned_perplexity(model, test, corpus.train, *DEFAULT, dense=dense))
 
 # %% [markdown]
 # ## Check yourself

@@ -181,6 +181,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="time limit per notebook (default: 600)",
     )
+    lab = commands.add_parser(
+        "lab",
+        help="open the course in JupyterLab, with the course's quiet settings",
+        description="Start JupyterLab on the course's notebooks/ folder with a settings "
+        "overlay of the course's own (no news pop-up; no grading tools unless --teach). "
+        "Your own JupyterLab settings stay as they are. Other options go to JupyterLab.",
+    )
+    lab.add_argument(
+        "--teach", action="store_true", help="keep the grading tools (nbgrader) if installed"
+    )
     return parser
 
 
@@ -348,7 +358,13 @@ def plot_title(settings: dict, sparsities: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "lab":
+        from .teaching.lab import run
+
+        return run(teach=args.teach, extra=extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "grade":
         return grade(args, parser)
     problem = check_outputs(args)

@@ -4,6 +4,7 @@ implementations fail with the message meant for them."""
 from __future__ import annotations
 
 import copy
+import warnings
 from collections import OrderedDict
 
 import pytest
@@ -322,28 +323,46 @@ def test_at_least_six_curated_mistakes_per_exercise_notebook(notebook):
     assert {c[0] for c in cases} == {k for k in ALL if k.startswith(notebook)}
 
 
-def test_use_falls_back_to_the_reference_with_a_warning():
+def test_use_falls_back_to_the_reference_with_a_short_notice(capsys):
     exercise = ALL["07.ex1"]
-    with pytest.warns(UserWarning, match="uses the reference solution"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a notice, not a warning (issue #25)
         fallback = exercise.use(naive_list)
+    printed = capsys.readouterr()
+    assert printed.err == ""
+    assert "07.ex1 does not pass yet (" in printed.out
+    assert "uses the reference solution" in printed.out
+    assert ".)." not in printed.out and "..)" not in printed.out
     assert fallback.learners_function is naive_list and exercise.in_use(fallback) == "the reference"
     w = torch.tensor([[0.5, -0.1], [0.2, -0.9]])
     assert torch.equal(fallback(w, 0.3), exercise.reference(w, 0.3))
-    with pytest.warns(UserWarning, match="not attempted"):
-        assert exercise.use(stub).learners_function is stub
+    assert exercise.use(stub).learners_function is stub
+    printed = capsys.readouterr().out
+    assert printed.startswith("07.ex1 is not attempted yet: the rest of the notebook uses the")
+    assert printed.count("\n") == 1, "one short line"
     assert exercise.in_use(exercise.use(exercise.reference)) == "your"
+    assert capsys.readouterr().out == "", "a passing function is used quietly"
+
+
+def test_the_notice_is_a_styled_line_in_a_notebook():
+    from pruning_lessons.teaching.exercises.core import Notice
+
+    notice = Notice("07.ex1", Feedback("07.ex1", "incorrect", "3 weights are pruned."))
+    page = notice._repr_html_()
+    assert page.startswith('<div class="pl-notice"') and "#a50e0e" in page
+    assert "(3 weights are pruned): the rest" in page
+    assert "ipykernel" not in page and "Warning" not in page
 
 
 @pytest.mark.parametrize("key", sorted(ALL))
-def test_a_check_after_use_still_judges_the_learners_code(key):
+def test_a_check_after_use_still_judges_the_learners_code(key, capsys):
     """Issue #14: `fn = ex.use(fn)` then `ex.check(fn)` must not turn a stub into "Correct"."""
     exercise = ALL[key]
-    with pytest.warns(UserWarning):
-        fn = exercise.use(stub)
+    fn = exercise.use(stub)
     assert exercise.check(fn).status == "not attempted"
-    with pytest.warns(UserWarning):
-        again = exercise.use(fn)  # running the use cell twice keeps the learner's function
+    again = exercise.use(fn)  # running the use cell twice keeps the learner's function
     assert again.learners_function is stub
+    assert capsys.readouterr().out.count("uses the reference solution") == 2
 
 
 def test_a_crash_names_the_input_that_caused_it():

@@ -24,7 +24,8 @@ def _readme_test_command() -> str:
 
 def test_readme_gives_two_setup_commands_and_ci_reads_the_second():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert 'pip install -e ".[dev]"' in readme
+    assert "pip install -e . && pruning-lessons lab" in readme  # install and open the course
+    assert 'pip install -e ".[dev]"' in readme  # what the tests need
     assert "conda env create -f environment.yml" in readme
     assert _readme_test_command() == "python -m pytest"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
@@ -40,7 +41,7 @@ def test_environment_yml_installs_the_package_from_pyproject(name):
     # the CPU file may add torch's CPU package index; nothing else may be listed here
     index = "--extra-index-url https://download.pytorch.org/whl/cpu"
     expected = [index] if name == "environment.yml" else []
-    assert pip_section in ([*expected, "-e .[dev]"], [*expected, '-e ".[dev]"'])
+    assert pip_section == [*expected, "-e ."], "the student install: no test or teaching tools"
     conda_names = {re.split(r"[=<>! ]", d)[0] for d in deps if isinstance(d, str)}
     assert conda_names == {"python", "pip"}, "list libraries in pyproject.toml only"
     python_pin = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
@@ -48,7 +49,7 @@ def test_environment_yml_installs_the_package_from_pyproject(name):
     assert tuple(map(int, python_pin.split("=")[1].split("."))) >= tuple(
         map(int, minimum.split("."))
     )
-    assert "dev" in pyproject["project"]["optional-dependencies"]
+    assert {"dev", "teach"} <= set(pyproject["project"]["optional-dependencies"])
     assert f"conda env create -f {name}" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
@@ -70,7 +71,7 @@ def test_ci_removes_its_venv_however_it_ends():
 def test_dependencies_are_ranges_not_pins():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     project = pyproject["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    requirements = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
     assert not [r for r in requirements if "==" in r]
     names = {re.split(r"[<>=!]", r)[0] for r in project["dependencies"]}
     assert {
@@ -82,6 +83,57 @@ def test_dependencies_are_ranges_not_pins():
         "scikit-learn",
         "tqdm",
     } <= names
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _installed_closure(names: set[str]) -> set[str]:
+    """``names`` and every distribution they require (extras left out), as installed here."""
+    from importlib import metadata
+
+    seen, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [_requirement_name(r) for r in requires if "extra ==" not in r]
+    return seen
+
+
+def test_a_student_install_has_what_the_lessons_import_and_no_test_tools():
+    """Issue #25: `pip install -e .` is the whole course; tests and grading are extras."""
+    import ast
+    from importlib import metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = {_requirement_name(r) for r in project["dependencies"]}
+    assert not base & {"pytest", "nbval", "playwright", "nbgrader", "ruff", "hypothesis"}
+    closure = _installed_closure(base)
+    providers = metadata.packages_distributions()
+    files = [*ROOT.glob("course/*.py"), *ROOT.glob("pruning_lessons/**/*.py")]
+    missing = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                if top in sys.stdlib_module_names or top == "pruning_lessons":
+                    continue
+                dists = {_requirement_name(d) for d in providers.get(top, [])}
+                if not dists & closure:
+                    missing.setdefault(top, path.relative_to(ROOT).as_posix())
+    assert not missing, f"imported by the course but not in its dependencies: {missing}"
 
 
 def test_ruff_is_clean():

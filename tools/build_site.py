@@ -1,39 +1,52 @@
-"""Build a static website of the executed course: one HTML page per lesson, plus an index.
+"""Build the course website: every lesson executed, one page each, readable without a kernel.
 
     python tools/build_site.py                 # every lesson, into site/
-    python tools/build_site.py 01 04 --out DIR # only these lessons
+    python tools/build_site.py 01 07 --out DIR # only these lessons
 
-Each lesson is built from its ``course/`` source in its *solution* form (so exercise cells
-run instead of raising), executed top to bottom with nbclient in ``notebooks/`` (the folder
-the lessons expect to run in), and exported with nbconvert's ``lab`` template. Plots become
-PNG images inside the page, so a page needs no server and no kernel. Sliders need a kernel;
-their cells say so, and the cell after each slider shows its default result. A cell that
-raises stops the build: the site never shows an error.
+Each lesson runs top to bottom in its solution form (so exercise cells run instead of
+raising), in ``notebooks/`` (the folder the lessons expect), with nbclient. The page shows the
+*student* version: an exercise cell shows the student's placeholder, and the solution that ran
+is folded under "Show the solution". Widgets need a kernel, so each widget output becomes a
+still copy of its opening state (pictures, labels, the sliders' values) with one quiet line
+saying that it moves in JupyterLab; progress bars are left out, printed output stays. A cell
+that raises stops the build: the site never shows an error.
 
-Why nbconvert: it is already installed with Jupyter (no new dependency), it turns an executed
-notebook into a self-contained page, and the index it needs is a few lines of HTML. Jupyter
-Book or mkdocs-jupyter would add a site generator, a theme and their dependencies for
-navigation this course does not need.
+The site generator is Sphinx with myst-nb (it renders the executed notebooks) and
+sphinx-book-theme (left navigation, search); their configuration is ``site_src/``. Math is
+typeset by a local copy of MathJax (the npm package ``mathjax``, pinned in
+``site_src/package.json``; ``npm ci`` fetches it once), so no page loads anything from the
+network.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import html
 import importlib.util
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+SITE_SRC = ROOT / "site_src"
 WIDGET = "application/vnd.jupyter.widget-view+json"
-SLIDER_NOTE = (
-    "*Interactive slider: open this notebook in JupyterLab to move it. "
-    "The next cell shows its default result.*"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+STILL_NOTE = "A still copy of its opening state: in JupyterLab the controls move."
+SOLUTION_NOTE = (
+    "*On this page the reference solution runs (fold it open above), so the checks below "
+    "pass; in JupyterLab they judge your own code.*"
 )
+#: The parts of MathJax 3 the pages use: TeX in, HTML out, its fonts and on-demand packages.
+MATHJAX_PARTS = ("tex-chtml.js", "output/chtml", "input/tex/extensions", "a11y", "ui")
+CONTROLS = ("Slider", "ToggleButtons", "Dropdown", "Button", "Checkbox", "Text", "RadioButtons")
 
 
 def _builder():
@@ -62,7 +75,7 @@ def _kernel_environment():
 
 
 def executed(source: Path, timeout: int = 600) -> nbformat.NotebookNode:
-    """The lesson in its solution form, run top to bottom; slider outputs replaced by a note."""
+    """The lesson in its solution form, run top to bottom, with its widgets' state."""
     from nbclient import NotebookClient
 
     notebook = _builder().build_one(source, "solution")
@@ -71,44 +84,215 @@ def executed(source: Path, timeout: int = 600) -> nbformat.NotebookNode:
             notebook,
             timeout=timeout,
             kernel_name="python3",
+            store_widget_state=True,
             resources={"metadata": {"path": str(ROOT / "notebooks")}},
         ).execute()
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        if any(WIDGET in output.get("data", {}) for output in cell.outputs):
-            cell.outputs = [
-                nbformat.v4.new_output(
-                    "display_data", data={"text/markdown": SLIDER_NOTE, "text/plain": ""}
-                )
-            ]
     return notebook
+
+
+# ------------------------------------------------------------------ widgets as still output
+
+
+def _models(notebook: nbformat.NotebookNode) -> dict:
+    return notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+
+
+def _children(state: dict) -> list[str]:
+    return [c.removeprefix("IPY_MODEL_") for c in state.get("children", [])]
+
+
+def _tree(model_id: str, models: dict) -> list[dict]:
+    """The model and every model below it (box children), as {name, state} entries."""
+    model = models.get(model_id)
+    if model is None:
+        return []
+    found = [model]
+    for child in _children(model["state"]):
+        found += _tree(child, models)
+    return found
+
+
+def _hidden(state: dict, models: dict) -> bool:
+    layout = models.get(str(state.get("layout", "")).removeprefix("IPY_MODEL_"), {})
+    shown = layout.get("state", {})
+    return shown.get("display") == "none" or shown.get("visibility") == "hidden"
+
+
+def _value_text(state: dict) -> str:
+    """What a control shows as its value: the chosen label, or the number as read out."""
+    labels = state.get("_options_labels")
+    if labels is not None and state.get("index") is not None:
+        index = state["index"]
+        return ", ".join(labels[i] for i in index) if isinstance(index, list) else labels[index]
+    value = state.get("value")
+    spec = state.get("readout_format")
+    if isinstance(value, int | float) and spec:
+        try:
+            return format(value, spec.removeprefix("~"))
+        except ValueError:
+            pass
+    return str(value)
+
+
+def still(model_id: str, models: dict) -> str:
+    """HTML for a widget's opening state: pictures, texts, the controls' values."""
+    model = models.get(model_id)
+    if model is None:
+        return ""
+    name, state = model["model_name"].removesuffix("Model"), model["state"]
+    if _hidden(state, models):
+        return ""
+    if name in ("VBox", "HBox", "Box", "GridBox", "Accordion", "Tab", "Stack"):
+        inside = "".join(still(child, models) for child in _children(state))
+        row = " pl-still-row" if name == "HBox" else ""
+        return f'<div class="pl-still{row}">{inside}</div>' if inside else ""
+    if name == "Image":
+        buffer = next((b for b in model.get("buffers", []) if b.get("path") == ["value"]), None)
+        if buffer is None:
+            return ""
+        data = buffer["data"]
+        data = data if buffer.get("encoding") == "base64" else base64.b64encode(data).decode()
+        return f'<img alt="" src="data:image/{state.get("format", "png")};base64,{data}">'
+    if name in ("HTML", "HTMLMath"):
+        return f"<div>{state.get('value', '')}</div>"
+    if name == "Label":
+        return f"<div>{html.escape(str(state.get('value', '')))}</div>"
+    if name == "Output":
+        return "".join(_output_html(o) for o in state.get("outputs", []))
+    if any(name.endswith(kind) for kind in CONTROLS) and name != "Button":
+        label = html.escape(str(state.get("description", "")))
+        value = html.escape(_value_text(state))
+        return f'<div class="pl-still-control">{label}: <b>{value}</b></div>'
+    return ""  # buttons and the rest: nothing to read without a kernel
+
+
+def _output_html(output: dict) -> str:
+    if output.get("output_type") == "stream":
+        return f"<pre>{html.escape(output.get('text', ''))}</pre>"
+    data = output.get("data", {})
+    if "image/png" in data:
+        return f'<img alt="" src="data:image/png;base64,{data["image/png"]}">'
+    if "text/html" in data:
+        return data["text/html"]
+    return f"<pre>{html.escape(data.get('text/plain', ''))}</pre>" if "text/plain" in data else ""
+
+
+def still_output(view: dict, models: dict) -> dict | None:
+    """One widget-view output as still HTML output; ``None`` for a progress bar."""
+    tree = _tree(view["data"][WIDGET]["model_id"], models)
+    names = [m["model_name"].removesuffix("Model") for m in tree]
+    if any(n.endswith("Progress") for n in names):
+        return None  # a progress bar is not content
+    body = still(view["data"][WIDGET]["model_id"], models)
+    if any(n.endswith(CONTROLS) for n in names):
+        body += f'<p class="pl-still-note">{STILL_NOTE}</p>'
+    if not body:
+        return None
+    return nbformat.v4.new_output("display_data", data={"text/html": body})
+
+
+# ------------------------------------------------------------------ the page of one lesson
+
+
+def page_notebook(source: Path, ran: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook a page shows: student code, solutions folded, widgets as still output."""
+    student = _builder().build_one(source, "student")
+    models = _models(ran)
+    cells = []
+    for shown, done in zip(student.cells, ran.cells, strict=True):
+        if done.cell_type != "code":
+            cells.append(done)
+            continue
+        outputs = []
+        for output in done.outputs:
+            if WIDGET in output.get("data", {}):
+                output = still_output(output, models)
+            if output is not None:
+                outputs.append(output)
+        done.outputs = outputs
+        if shown.source != done.source:  # an exercise: the placeholder, then the solution
+            cells.append(nbformat.v4.new_code_cell(shown.source, id=f"{shown.id}-student"))
+            done.metadata.setdefault("tags", []).append("hide-input")
+            cells.append(done)
+            cells.append(nbformat.v4.new_markdown_cell(SOLUTION_NOTE, id=f"{shown.id}-note"))
+        else:
+            cells.append(done)
+    ran.cells = cells
+    ran.metadata.pop("widgets", None)
+    return ran
 
 
 def title_of(notebook: nbformat.NotebookNode) -> str:
     return notebook.cells[0].source.splitlines()[0].lstrip("# ").strip()
 
 
-def page(notebook: nbformat.NotebookNode) -> str:
-    from nbconvert import HTMLExporter
+def descriptions() -> dict[str, str]:
+    """What each lesson is about, from README's table of lessons (one place says it)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return dict(re.findall(r"^\| `(\d\d_\w+)` \| (.+?) \|$", text, flags=re.M))
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
-    return body
 
-
-def index(lessons: list[tuple[str, str]]) -> str:
+def index_page(lessons: list[tuple[str, str]]) -> str:
+    about = descriptions()
     items = "\n".join(
-        f'<li><a href="{html.escape(name)}">{html.escape(title)}</a></li>'
-        for name, title in lessons
+        f"- [{title}]({stem}.ipynb): {about.get(stem, '')}" for stem, title in lessons
     )
+    toctree = "\n".join(stem for stem, _ in lessons)
+    intro = (SITE_SRC / "index.md").read_text(encoding="utf-8")
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<title>pruning-lessons</title></head><body>\n"
-        "<h1>pruning-lessons: neural-network pruning, measured / 神经网络剪枝课程</h1>\n"
-        "<p>Every lesson below was executed when this site was built; the numbers and plots "
-        "are the ones it measured then. To run a lesson yourself, open it in JupyterLab.</p>\n"
-        f"<ol>\n{items}\n</ol>\n</body></html>\n"
+        f"{intro.rstrip()}\n\n## The lessons\n\n{items}\n\n"
+        f"```{{toctree}}\n:hidden:\n:maxdepth: 1\n\n{toctree}\n```\n"
     )
+
+
+# ------------------------------------------------------------------ MathJax and Sphinx
+
+
+def mathjax_folder() -> Path:
+    """The local MathJax 3 (``site_src/node_modules``), fetched with ``npm ci`` if absent."""
+    folder = SITE_SRC / "node_modules" / "mathjax" / "es5"
+    if not (folder / "tex-chtml.js").is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SystemExit(
+                "MathJax is not installed and npm was not found: install Node.js (npm), "
+                "then run `npm ci --prefix site_src` once"
+            )
+        print("installing MathJax once: npm ci --prefix site_src", flush=True)
+        subprocess.run(
+            [npm, "ci", "--prefix", str(SITE_SRC), "--no-audit", "--no-fund"], check=True
+        )
+    return folder
+
+
+def copy_mathjax(static: Path) -> None:
+    folder = mathjax_folder()
+    (static / "mathjax").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(folder.parent / "LICENSE", static / "mathjax" / "LICENSE")  # Apache-2.0
+    for part in MATHJAX_PARTS:
+        target = static / "mathjax" / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (folder / part).is_dir():
+            shutil.copytree(folder / part, target)
+        else:
+            shutil.copy2(folder / part, target)
+
+
+def sphinx_build(source: Path, out: Path) -> None:
+    from sphinx.cmd.build import build_main
+
+    status = build_main(["-b", "html", "-q", "-E", str(source), str(out)])
+    if status:
+        raise SystemExit(f"Sphinx failed (exit {status})")
+
+
+def _clear(out: Path) -> None:
+    """Remove an earlier site in ``out``; refuse a folder that holds anything else."""
+    if not out.exists():
+        return
+    if any(out.iterdir()) and not (out / ".buildinfo").is_file():
+        raise SystemExit(f"--out {out} is not empty and holds no earlier site: choose another")
+    shutil.rmtree(out)
 
 
 def build(names: list[str], out: Path) -> list[Path]:
@@ -118,16 +302,22 @@ def build(names: list[str], out: Path) -> list[Path]:
         if unknown:
             raise SystemExit(f"no lesson source starts with {unknown}")
         sources = [s for s in sources if any(s.name.startswith(n) for n in names)]
-    out.mkdir(parents=True, exist_ok=True)
-    written, lessons = [], []
-    for source in sources:
-        print(f"executing {source.name}", flush=True)
-        notebook = executed(source)
-        target = out / f"{source.stem}.html"
-        target.write_text(page(notebook), encoding="utf-8")
-        written.append(target)
-        lessons.append((target.name, title_of(notebook)))
-    (out / "index.html").write_text(index(lessons), encoding="utf-8")
+    mathjax_folder()  # before minutes of execution: fail early if it cannot be had
+    with tempfile.TemporaryDirectory(prefix="pruning-lessons-site-") as folder:
+        project = Path(folder) / "source"
+        shutil.copytree(SITE_SRC, project, ignore=shutil.ignore_patterns("node_modules"))
+        copy_mathjax(project / "_static")
+        lessons = []
+        for source in sources:
+            print(f"executing {source.name}", flush=True)
+            notebook = page_notebook(source, executed(source))
+            nbformat.write(notebook, project / f"{source.stem}.ipynb")
+            lessons.append((source.stem, title_of(notebook)))
+        (project / "index.md").write_text(index_page(lessons), encoding="utf-8")
+        print("building the pages with Sphinx", flush=True)
+        _clear(out)
+        sphinx_build(project, out)
+    written = [out / f"{stem}.html" for stem, _ in lessons]
     print(f"wrote {len(written)} lesson page(s) and index.html to {out}")
     return written
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import os
 import random
 from collections.abc import Callable, Iterator
 
@@ -147,22 +148,71 @@ def chinese_fonts() -> list[str]:
     """Names of the installed fonts (as matplotlib's font manager lists them) that draw Chinese.
 
     A font counts when its character map holds 中 and 文. The "Last Resort" font maps every
-    character to a placeholder box, so it is left out. An empty list means Chinese text shows
-    as boxes in plots, and usually in the browser too (both read the system's fonts).
+    character to a placeholder box, so it is left out. When none is found, font files that
+    the system has but matplotlib's font cache has never seen (a font installed after
+    matplotlib built its cache) are added first, and the cache is rewritten: see
+    :func:`add_uncached_fonts`. An empty list means plots draw Chinese as boxes; the browser
+    reads the system's fonts itself, so it may show Chinese all the same.
     """
-    from matplotlib import font_manager, ft2font
+    from matplotlib import font_manager
 
+    names = _chinese(font_manager.fontManager.ttflist)
+    if not names and add_uncached_fonts():
+        names = _chinese(font_manager.fontManager.ttflist)
+    return names
+
+
+def _chinese(fonts) -> list[str]:
+    """The names of ``fonts`` (font-manager entries) whose file draws Chinese."""
     names = set()
-    for font in font_manager.fontManager.ttflist:
+    for font in fonts:
         if font.name.startswith("Last Resort") or font.name in names:
             continue
-        try:
-            charmap = ft2font.FT2Font(font.fname).get_charmap()
-        except (OSError, RuntimeError):  # a font file that cannot be read draws nothing
-            continue
-        if ord("中") in charmap and ord("文") in charmap:
+        if _chinese_file(font.fname):
             names.add(font.name)
     return sorted(names)
+
+
+def _chinese_file(path: str) -> bool | None:
+    """Whether the font file maps 中 and 文 (``None``: not a font file matplotlib reads)."""
+    from matplotlib import ft2font
+
+    try:
+        charmap = ft2font.FT2Font(path).get_charmap()
+    except (OSError, RuntimeError):  # a font file that cannot be read draws nothing
+        return None
+    return ord("中") in charmap and ord("文") in charmap
+
+
+def add_uncached_fonts(cache: str | os.PathLike | None = None) -> list[str]:
+    """Add the system's font files that matplotlib's font manager lacks; rewrite its cache.
+
+    matplotlib lists the system's fonts once and keeps the list in
+    ``fontlist-v<version>.json`` in its cache folder, so a font installed later stays
+    invisible to it until that file is deleted. This adds each missing file to the running
+    font manager (``FontManager.addfont``, which also clears its look-up cache) and writes
+    the list back to ``cache`` (default: the file matplotlib reads). Returns the added paths.
+    """
+    import matplotlib
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    known = {os.path.realpath(font.fname) for font in manager.ttflist}
+    added = []
+    for path in sorted(font_manager.findSystemFonts()):
+        if os.path.realpath(path) in known:
+            continue
+        try:
+            manager.addfont(path)
+        except (OSError, RuntimeError, ValueError):  # not a font matplotlib can read
+            continue
+        added.append(path)
+    if added:
+        version = font_manager.FontManager.__version__
+        if cache is None:
+            cache = os.path.join(matplotlib.get_cachedir(), f"fontlist-v{version}.json")
+        font_manager.json_dump(manager, cache)
+    return added
 
 
 @contextlib.contextmanager

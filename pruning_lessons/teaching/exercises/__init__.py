@@ -6,7 +6,7 @@ In a notebook::
     ex.ex1.check(my_function)   # Correct / Incorrect (first failing property) / Not attempted
     ex.ex1.hint(1)              # a ladder of hints, 1 to 3
     ex.ex1.solution()           # the reference solution's code
-    fn = ex.ex1.use(my_function)  # yours if it passes, else the reference (with a warning)
+    fn = ex.ex1.use(my_function)  # yours if it passes, else the reference (with a notice)
 """
 
 from . import capstone, lessons, llm, structural, weight

@@ -12,7 +12,6 @@ import functools
 import html
 import inspect
 import textwrap
-import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -82,6 +81,50 @@ class Text:
         body = html.escape(self.body)
         body = f"<pre>{body}</pre>" if self.code else f"<p>{body}</p>"
         return f"<div><b>{html.escape(self.title)}</b>{body}</div>"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What :meth:`Exercise.use` shows when it stands in the reference for the learner's code."""
+
+    exercise: str
+    feedback: Feedback
+
+    @property
+    def message(self) -> str:
+        if self.feedback.status == "not attempted":
+            state = "is not attempted yet"
+        else:  # say what is wrong, without the message's own full stop
+            state = f"does not pass yet ({self.feedback.message.rstrip('. ')})"
+        return (
+            f"{self.exercise} {state}: the rest of the notebook uses the reference solution "
+            "until yours passes."
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_html_(self) -> str:
+        background, colour, _ = _STYLE[self.feedback.status]
+        return (
+            f'<div class="pl-notice" style="background:{background};border-left:4px solid '
+            f'{colour};padding:2px 10px;margin:2px 0;font-size:90%">'
+            f"{html.escape(self.message)}</div>"
+        )
+
+
+def _show(notice: Notice) -> None:
+    """Display ``notice`` as rich output in a notebook, or print it in a terminal."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # no IPython at all: a plain script
+        print(notice)
+        return
+    if get_ipython() is None:
+        print(notice)
+    else:
+        display(notice)
 
 
 class Exercise:
@@ -173,24 +216,20 @@ class Exercise:
         return Text(f"Reference solution for {self.key}", source, code=True)
 
     def use(self, fn: Callable) -> Callable:
-        """``fn`` if it passes :meth:`check`; otherwise a stand-in, with a visible warning.
+        """``fn`` if it passes :meth:`check`; otherwise a stand-in, with a short notice.
 
         The stand-in computes what the reference solution computes, so the rest of the notebook
         runs even for a learner who is stuck. It remembers the learner's function
         (``learners_function``), and :meth:`check` judges that one: a notebook that writes
         ``fn = ex.use(fn)`` and checks ``fn`` again still hears "not attempted" or "incorrect".
+        The notice is a styled line in the cell's output (plain text in a terminal), not a
+        warning: skipping an exercise is allowed, not an error.
         """
         fn = learners_code(fn)
         feedback = self.check(fn)
         if feedback:
             return fn
-        warnings.warn(
-            f"{self.key}: the rest of the notebook uses the reference solution, because your "
-            f"function is {feedback.status} ({feedback.message}). Checking it again still "
-            "checks your own code.",
-            UserWarning,
-            stacklevel=2,
-        )
+        _show(Notice(self.key, feedback))
         reference = self.reference
 
         @functools.wraps(reference)

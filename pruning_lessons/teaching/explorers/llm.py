@@ -1,13 +1,21 @@
 """Lesson 10's slider: sparsity, method and calibration size in, perplexity out.
 
 :func:`pruned_perplexity` is the tested function; :func:`llm_explorer` only wires widgets to it.
+Pruning with SparseGPT on 64 sequences takes seconds, so the explorer looks its settings up in
+a table of every one it offers (:func:`explorer_table`), measured once by
+``benchmarks/bench_llm_explorer.py`` (``benchmarks/results/llm_explorer.json``) and used only
+when its dense perplexity is the model's on the same test slice; a setting the table lacks is
+measured when first asked for and kept.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import ipywidgets as widgets
 import torch
@@ -17,6 +25,12 @@ from ...llm.evaluate import calibration_batches, perplexity
 from ...llm.posttraining import prune_llm
 
 METHODS = ("magnitude", "wanda", "sparsegpt")
+#: What the explorer offers: sparsities (fractions or "2:4") and calibration sizes.
+SPARSITIES = (0.3, 0.4, 0.5, 0.6, 0.7, "2:4")
+CALIBRATION_SIZES = (1, 4, 16, 64)
+#: The explorer's opening setting (method, sparsity, calibration sequences).
+DEFAULT = ("wanda", 0.5, 16)
+TABLE = "llm_explorer.json"
 
 
 @dataclass(frozen=True)
@@ -65,31 +79,86 @@ def pruned_perplexity(
     return PrunedPerplexity(method, label, calibration, dense, perplexity(pruned, test), seconds)
 
 
+def setting_key(method: str, sparsity: float | str, calibration: int) -> str:
+    """The table's key of one setting; magnitude reads no data, so its size is left out."""
+    label = "2:4" if sparsity == "2:4" else f"{sparsity:.0%}"
+    return f"{method} {label} " + ("-" if method == "magnitude" else str(calibration))
+
+
+def explorer_table(
+    model: nn.Module,
+    test: torch.Tensor,
+    train: torch.Tensor,
+    *,
+    dense: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Every setting the explorer offers, measured with :func:`pruned_perplexity`."""
+    dense = perplexity(model, test) if dense is None else dense
+    results = {}
+    for method in METHODS:
+        for sparsity in SPARSITIES:
+            sizes = CALIBRATION_SIZES[:1] if method == "magnitude" else CALIBRATION_SIZES
+            for calibration in sizes:
+                key = setting_key(method, sparsity, calibration)
+                if progress is not None:
+                    progress(key)
+                result = pruned_perplexity(
+                    model, test, train, method, sparsity, calibration, dense=dense
+                )
+                results[key] = asdict(result)
+    return {"dense": dense, "test_tokens": int(test.numel()), "results": results}
+
+
+def saved_table(dense: float, test_tokens: int) -> dict[str, PrunedPerplexity]:
+    """The saved table's results, if it was measured on this model and test slice; else {}."""
+    from ...core.data import saved_result
+
+    try:
+        table = json.loads(saved_result(TABLE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    same = table["test_tokens"] == test_tokens and math.isclose(table["dense"], dense, rel_tol=1e-6)
+    if not same:
+        return {}
+    return {key: PrunedPerplexity(**row) for key, row in table["results"].items()}
+
+
 def llm_explorer(
     model: nn.Module, test: torch.Tensor, train: torch.Tensor, *, dense: float | None = None
 ) -> widgets.VBox:
-    """Sliders for sparsity (or 2:4), method and calibration size; the perplexity below."""
+    """Sliders for sparsity (or 2:4), method and calibration size; the perplexity below.
+
+    Each result comes from the saved table when it fits this model (:func:`saved_table`),
+    otherwise it is measured on first use and kept for the next time.
+    """
+    default_method, default_sparsity, default_size = DEFAULT
     sparsity = widgets.SelectionSlider(
-        options=[("30%", 0.3), ("40%", 0.4), ("50%", 0.5), ("60%", 0.6), ("70%", 0.7)]
-        + [("2:4", "2:4")],
-        value=0.5,
+        options=[("2:4" if s == "2:4" else f"{s:.0%}", s) for s in SPARSITIES],
+        value=default_sparsity,
         description="sparsity",
         continuous_update=False,
     )
-    method = widgets.ToggleButtons(options=METHODS, value="wanda", description="method")
+    method = widgets.ToggleButtons(options=METHODS, value=default_method, description="method")
     size = widgets.SelectionSlider(
-        options=[1, 4, 16, 64], value=16, description="calibration", continuous_update=False
+        options=CALIBRATION_SIZES,
+        value=default_size,
+        description="calibration",
+        continuous_update=False,
     )
     label = widgets.HTML()
     label.add_class("pl-result")
     dense = perplexity(model, test) if dense is None else dense
+    known = saved_table(dense, int(test.numel()))
 
     def redraw(change: dict | None = None) -> None:
-        label.value = "<i>pruning ...</i>"
-        result = pruned_perplexity(
-            model, test, train, method.value, sparsity.value, size.value, dense=dense
-        )
-        label.value = f"<b>{result}</b>"
+        key = setting_key(method.value, sparsity.value, size.value)
+        if key not in known:
+            label.value = "<i>pruning ...</i>"
+            known[key] = pruned_perplexity(
+                model, test, train, method.value, sparsity.value, size.value, dense=dense
+            )
+        label.value = f"<b>{known[key]}</b>"
 
     for control in (sparsity, method, size):
         control.observe(redraw, names="value")
