@@ -48,6 +48,7 @@ import statistics
 import matplotlib.pyplot as plt
 
 import pruning_lessons as pl
+from pruning_lessons.teaching.narrate import stale_bn_verdict
 from pruning_lessons.teaching.plots import bars
 from pruning_lessons.weights.analysis import (
     Sensitivity,
@@ -131,21 +132,28 @@ print(
 )
 
 # %% [markdown]
-# For a network with **BatchNorm**, "right after pruning" hides a trap. Removing channels
-# changes the activations every BatchNorm layer sees, but its running mean and variance still
-# describe the dense network, so the pruned CNN can score near chance even when its channels
-# were well chosen. `pl.recalibrate_bn(model, data)` re-estimates the statistics with one
-# pass of training data in train mode, without a gradient step. The pipeline study removes
-# half of the CNN's channels; the criteria study removes far more, and records the CNN three
-# times:
+# For a network with **BatchNorm**, "right after pruning" hides a trap. Removing channels changes
+# the activations every BatchNorm layer sees, but its running mean and variance still describe the
+# dense network, so the pruned CNN loses far more accuracy than its channels deserve, even when they
+# were well chosen. `pl.recalibrate_bn(model, data)` re-estimates the statistics with one pass of
+# training data in train mode, without a gradient step. The pipeline study removes half of the CNN's
+# channels; the criteria study removes far more, and records the CNN three times:
 
 # %%
 half = pipeline["cnn_channels_50"]
 print(
-    f"pipeline.json, CNN with 50 % of its channels removed, test accuracy: "
-    f"{half['after_pruning']['mean']:.1%} with stale statistics, "
-    f"{half['after_recalibration']['mean']:.1%} recalibrated, "
-    f"{half['fine_tuned']['mean']:.1%} fine-tuned (means over seeds)"
+    "pipeline.json, CNN with 50 % of its channels removed, test accuracy (means over "
+    f"{len(half['after_pruning']['values'])} seeds): "
+    + stale_bn_verdict(
+        half["after_pruning"]["mean"],
+        half["after_recalibration"]["mean"],
+        half["dense"]["mean"],
+        10,
+    )
+)
+print(
+    f"  spread over seeds: stale {half['after_pruning']['std']:.1%}, recalibrated "
+    f"{half['after_recalibration']['std']:.1%}; fine-tuned {half['fine_tuned']['mean']:.1%}"
 )
 print("criteria.json, CNN channels, test accuracy: stale statistics -> recalibrated -> fine-tuned")
 for criterion in ("L1", "BN scale", "random"):
@@ -172,8 +180,9 @@ print(
 )
 
 # %% [markdown]
-# So for BatchNorm networks, never read a criterion off stale statistics: recalibrate first,
-# and where even that leaves the network near chance, compare after fine-tuning.
+# So for BatchNorm networks, never read a criterion off stale statistics (their accuracy also
+# varies widely from seed to seed): recalibrate first, and where even that leaves the network
+# broken, compare after fine-tuning.
 #
 # Fine-tuning recovers most of the loss at moderate sparsity. Past some point it cannot: the
 # network simply lacks the capacity, and the criterion and the schedule matter more and more
@@ -572,15 +581,7 @@ ex2.check(prune_to_budget)
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “第一个挑战是准确率损失：每次剪枝都会减少模型容量，在中等稀疏度下微调能挽回大部分，
-# > 在高稀疏度下不行，所以我会报告微调前后完整的准确率–稀疏度曲线；
-# > 带 BatchNorm 的网络要先重新校准统计量，否则“剪枝后”的数字主要反映的是过时的统计量。
-# > 第二是成本：打分很便宜，但微调，或者彩票假设那样反复训练，才是大头。第三是稳定性：
-# > 结果随随机种子变化，微调前尤其明显，所以我用多个种子，只相信超出波动范围的差距。
-# > 第四是泛化：剪枝后的模型在干净数据上可以和稠密模型一样好，
-# > 但在噪声或分布偏移下退化的方式可能不同，所以还要在扰动后的输入上测试。
-# > 第五是选择每层的剪枝比例：各层敏感程度不同，所以我在验证集上做敏感度分析，
-# > 对不敏感的层剪得更多，并检查各层一起剪枝的效果，因为单层的准确率下降不能简单相加。”
+# > “第一个挑战是准确率损失：每次剪枝都会减少模型容量，在中等稀疏度下微调能挽回大部分，在高稀疏度下不行，所以我会报告微调前后完整的准确率–稀疏度曲线；带 BatchNorm 的网络要先重新校准统计量，否则“剪枝后”的数字主要反映的是过时的统计量。第二是成本：打分很便宜，但微调，或者彩票假设那样反复训练，才是大头。第三是稳定性：结果随随机种子变化，微调前尤其明显，所以我用多个种子，只相信超出波动范围的差距。第四是泛化：剪枝后的模型在干净数据上可以和稠密模型一样好，但在噪声或分布偏移下退化的方式可能不同，所以还要在扰动后的输入上测试。第五是选择每层的剪枝比例：各层敏感程度不同，所以我在验证集上做敏感度分析，对不敏感的层剪得更多，并检查各层一起剪枝的效果，因为单层的准确率下降不能简单相加。”
 
 # %% [markdown]
 # ## Check yourself
@@ -595,10 +596,11 @@ ex2.check(prune_to_budget)
 #
 # <details><summary>Answers</summary>
 #
-# 1. Before fine-tuning shows how good the criterion's choice is (for a BatchNorm network
-#    only once its running statistics are recalibrated: stale statistics alone can drop it
-#    to chance); after fine-tuning shows what you will actually deploy, and how much the
-#    budget of retraining hides the differences. One without the other misleads.
+# 1. Before fine-tuning shows how good the criterion's choice is (for a BatchNorm network only
+#    once its running statistics are recalibrated: in the pipeline study stale statistics alone
+#    cost the CNN more than half its accuracy); after fine-tuning shows what you will actually
+#    deploy, and how much the budget of retraining hides the differences. One without the other
+#    misleads.
 # 2. Fine-tuning (or retraining): it runs many passes over the training data, while scoring
 #    and pruning read the weights, or a few batches, once.
 # 3. Several seeds, the same fine-tuning budget, and a difference larger than the spread
