@@ -399,7 +399,9 @@ print(
 # > counts on battery devices and at data-centre scale; MACs are the usual proxy, but they
 # > ignore memory-bound layers like normalisation and pooling, so you measure on the target.
 # > Fourth, fitting a budget: from one trained model you derive versions that meet each
-# > device's limit on parameters, compute or latency, then fine-tune them."*
+# > device's limit on parameters, compute or latency, then fine-tune them. For a network with
+# > BatchNorm, after removing channels I recalibrate its statistics before I read the
+# > accuracy."*
 #
 # **60 秒回答**（面试时可以这样说）
 #

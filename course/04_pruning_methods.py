@@ -518,19 +518,23 @@ for name, w in pl.prunable_parameters(model).items():
 # > "I sort pruning methods by the evidence they use. **Magnitude** pruning removes the
 # > smallest weights; it is nearly free and, ranked globally, a strong baseline; LAMP rescales
 # > the scores per layer so a global cut never empties a layer. **Structural** pruning scores
-# > whole neurons, filters or layers, for example by their weight norm or BatchNorm scale, and
-# > removes them, so the network really shrinks and runs faster, at some cost in accuracy.
+# > whole neurons, filters or layers, for example by their weight norm or BatchNorm scale
+# > (Network Slimming also puts an L1 penalty on those scales during training), and removes
+# > them, so the network really shrinks and runs faster, at some cost in accuracy.
 # > **Redundancy** methods remove units that others can replace: merging near-duplicate
 # > neurons into one, or FPGM, which drops the filters closest to the layer's geometric
 # > median. **Gradient-based** methods estimate the change in loss: Taylor uses
 # > (gradient x weight) squared, SNIP does that at initialisation to prune before training,
-# > movement keeps the weights fine-tuning pushes away from zero. Whatever the method, I
+# > movement keeps the weights fine-tuning pushes away from zero. The oldest family is
+# > **second-order**: OBD and OBS score a weight by the curvature (Hessian) of the loss, and
+# > SparseGPT descends from OBS, with the Hessian of each layer's reconstruction error
+# > instead of the loss. Whatever the method, I
 # > compare it with random pruning at the same sparsity and the same fine-tuning budget,
 # > over several seeds; simple magnitude criteria are surprisingly hard to beat."
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “我按方法所依据的信息来给剪枝方法分类。幅值剪枝删除最小的权重，几乎不花代价，全局排序时是很强的基线；LAMP 在每层内重新缩放分数，保证全局剪枝不会把某一层剪空。结构化剪枝给整个神经元、滤波器或层打分，例如用权重范数或 BatchNorm 的缩放系数（Network Slimming 还在训练时对这些系数加 L1 惩罚），然后删除它们，网络真正变小、变快，但要付出一些准确率。基于冗余的方法删除可以被其他单元替代的单元：把几乎相同的神经元合并成一个，或者用 FPGM 删除最靠近该层几何中位数的滤波器。基于梯度的方法估计损失的变化：Taylor 用（梯度 × 权重）的平方，SNIP 在初始化时就这样打分，在训练之前剪枝，移动剪枝保留微调中朝远离零的方向变化的权重。最早的是二阶方法 OBD 和 OBS，它们用损失的曲率（Hessian）打分，SparseGPT 就源于 OBS。无论哪种方法，我都会在相同稀疏度、相同微调预算、多个随机种子下与随机剪枝比较；简单的幅值准则出人意料地难以超越。”
+# > “我按方法所依据的信息来给剪枝方法分类。幅值剪枝删除最小的权重，几乎不花代价，全局排序时是很强的基线；LAMP 在每层内重新缩放分数，保证全局剪枝不会把某一层剪空。结构化剪枝给整个神经元、滤波器或层打分，例如用权重范数或 BatchNorm 的缩放系数（Network Slimming 还在训练时对这些系数加 L1 惩罚），然后删除它们，网络真正变小、变快，但要付出一些准确率。基于冗余的方法删除可以被其他单元替代的单元：把几乎相同的神经元合并成一个，或者用 FPGM 删除最靠近该层几何中位数的滤波器。基于梯度的方法估计损失的变化：Taylor 用（梯度 × 权重）的平方，SNIP 在初始化时就这样打分，在训练之前剪枝，移动剪枝保留微调中朝远离零的方向变化的权重。最早的是二阶方法 OBD 和 OBS，它们用损失的曲率（Hessian）打分；SparseGPT 就源于 OBS，只是用的是每层重建误差的 Hessian，而不是损失的。无论哪种方法，我都会在相同稀疏度、相同微调预算、多个随机种子下与随机剪枝比较；简单的幅值准则出人意料地难以超越。”
 
 # %% [markdown]
 # ## Check yourself

@@ -569,7 +569,9 @@ ex2.check(prune_to_budget)
 #
 # > "The first challenge is accuracy loss: every cut removes capacity, fine-tuning recovers
 # > much of it at moderate sparsity but not at high sparsity, so I report whole
-# > accuracy-versus-sparsity curves before and after fine-tuning. The second is cost: scoring
+# > accuracy-versus-sparsity curves before and after fine-tuning; for a BatchNorm network I
+# > recalibrate its statistics first, or the "after pruning" number mostly measures stale
+# > statistics. The second is cost: scoring
 # > is cheap, but fine-tuning, or the repeated training of lottery tickets, dominates the bill.
 # > Third, stability: results vary from seed to seed, especially before fine-tuning, so I run
 # > several seeds and only trust differences bigger than the spread. Fourth, generalisation:

@@ -97,3 +97,28 @@ def test_random_channels_land_among_the_criteria_at_80_percent_and_below_at_95()
         others = [after(c, level) for c in criteria]
         assert (min(others) < random < max(others)) is among
     assert after("random", 0.95) < min(after(c, 0.95) for c in criteria)
+
+
+def test_lesson_10_per_projection_study_backs_the_text():
+    """Lesson 10 section 4: small per-kind effects, no overall win, flat residual-stream norms."""
+    split = _saved("llm_projections.json")
+    whole = _saved("llm.json")
+    assert abs(split["row_magnitude"] - whole["runs"]["50%"]["magnitude"]["ppl"][0]) < 1e-6
+    row = split["row_magnitude"]
+    changes = [sum(v) / len(v) - row for v in split["swap"].values()]
+    assert max(abs(c) for c in changes) < 0.02  # "a few thousandths of perplexity either way"
+    assert min(changes) < 0 < max(changes)  # gains and losses
+    assert sum(split["wanda"]) / len(split["wanda"]) > row  # "do not add up to a win"
+    ratios = split["input_norm_max_over_median"]
+    assert max(ratios, key=ratios.get) == "down_proj"
+    residual_readers = ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj")
+    assert all(ratios[k] < 3 for k in residual_readers)  # "nearly flat"
+    assert ratios["down_proj"] > 5 * max(ratios[k] for k in residual_readers)
+
+
+def test_lesson_10_model_width_ranking_loses_to_every_random_choice_at_50_percent():
+    rows = _saved("llm_width.json")["rows"]
+    (model_half,) = [
+        r for r in rows if r["kind"] == "model width" and abs(r["removed_share"] - 0.5) < 0.05
+    ]
+    assert model_half["pruned"] > max(model_half["random"])

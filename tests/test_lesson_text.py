@@ -89,3 +89,37 @@ def test_quiz_says_accuracy_as_zhunquelv():
         texts += zh.get("options", [])
         wrong += [question["id"] for t in texts if PRECISION.search(t)]
     assert not wrong, f"精度 used for accuracy in {sorted(set(wrong))}"
+
+
+NAME = re.compile(r"(?<![A-Za-z])(?=[A-Za-z]*[A-Z][a-z]*[A-Z])[A-Za-z][A-Za-z0-9]*(?![A-Za-z])")
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def names_and_numbers(text: str) -> set[str]:
+    """Acronyms and CamelCase names (LAMP, BatchNorm, SparseGPT; a plural s dropped) and numbers."""
+    names = {n[:-1] if n.endswith("s") and n[:-1].isupper() else n for n in NAME.findall(text)}
+    return names | set(NUMBER.findall(text))
+
+
+def test_names_and_numbers_are_read_from_mixed_text():
+    assert names_and_numbers("用 SparseGPT 和 LAMP，约 1.3 到 1.8 倍") == {
+        "SparseGPT",
+        "LAMP",
+        "1.3",
+        "1.8",
+    }
+    assert names_and_numbers("GPUs at 1.3-1.8x, Wanda") == {"GPU", "1.3", "1.8"}
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_the_two_60_second_answers_name_the_same_methods_and_numbers(path):
+    """English and Chinese answers say the same things: at least the same names and figures."""
+    (answer,) = [
+        "\n".join(c)
+        for c in markdown_cells(path.read_text(encoding="utf-8"))
+        if any(line.startswith("<!-- model-answer -->") for line in c)
+    ]
+    english, chinese = answer.split("**60-second answer**")[1].split("**60 秒回答**")
+    only_en = names_and_numbers(english) - names_and_numbers(chinese)
+    only_zh = names_and_numbers(chinese) - names_and_numbers(english)
+    assert not only_en and not only_zh, f"{path.name}: English only {only_en}, Chinese {only_zh}"
