@@ -46,6 +46,7 @@ import json
 import statistics
 
 import matplotlib.pyplot as plt
+import torch
 
 import pruning_lessons as pl
 from pruning_lessons.teaching.narrate import stale_bn_verdict
@@ -391,6 +392,114 @@ print(effect)
 draw_noisy_digits(data.test, 0.3)
 draw_noise(effect)
 plt.show()
+
+# %% [markdown]
+# ### What a pruned model forgets
+#
+# A top-line accuracy can also hide *which* examples pay. Hooker et al. (2019, "What Do
+# Compressed Deep Neural Networks Forget?") found that pruning a network hurts a small set of
+# examples and classes far more than the rest, often the rare and atypical ones, while the
+# average barely moves. The same check on the digits: prune a copy to 95 % (global magnitude,
+# 5 epochs of fine-tuning), then compare it with the dense model class by class and image by
+# image.
+
+# %%
+heavy = copy.deepcopy(model)
+pl.prune_weights(heavy, 0.95, criterion="magnitude", scope="global")
+pl.fine_tune(heavy, data, epochs=5, progress=False)
+images, labels = data.test.tensors
+with torch.no_grad():
+    right_dense = model.eval()(images).argmax(1) == labels
+    right_heavy = heavy.eval()(images).argmax(1) == labels
+forgotten = right_dense & ~right_heavy
+print(
+    f"dense {right_dense.float().mean():.1%}, pruned to 95 % {right_heavy.float().mean():.1%}: "
+    f"{int(forgotten.sum())} test images forgotten, "
+    f"{int((~right_dense & right_heavy).sum())} newly right"
+)
+per_class = []
+for digit in range(10):
+    mine = labels == digit
+    per_class.append(
+        (
+            int(forgotten[mine].sum()),
+            digit,
+            right_dense[mine].float().mean().item(),
+            right_heavy[mine].float().mean().item(),
+        )
+    )
+for lost, digit, before, after in sorted(per_class, reverse=True):
+    print(f"  digit {digit}: {before:6.1%} -> {after:6.1%}  ({lost} forgotten)")
+top = sorted(per_class, reverse=True)[:2]
+share = sum(t[0] for t in top) / max(1, int(forgotten.sum()))
+smallest = min(int((labels == d).sum()) for d in range(10))
+print(
+    f"the two digits with the most forgotten images (digits {top[0][1]} and {top[1][1]}) hold "
+    f"{share:.0%} of them, against 20 % if the losses were spread evenly; with at least "
+    f"{smallest} test images per digit, one image is at most {100 / smallest:.1f} points of a "
+    "digit's accuracy"
+)
+
+# %% [markdown]
+# With a few dozen images per digit this is a small-sample picture (one seed, too), so read the
+# counts, not the decimals. The lesson it carries is general: report per-class (or per-group)
+# accuracy next to the average, and look at the images the pruned model gets wrong that the
+# dense model got right. For a language model the same holds with other words: perplexity is an
+# average over tokens, and a pruned LLM can keep its perplexity while losing knowledge-heavy
+# answers.
+# ### Layer collapse
+#
+# Global pruning ranks all weights together, so at high sparsity it can starve a whole layer.
+# Tanaka et al. (2020, SynFlow) call the extreme case **layer collapse**: once a layer keeps
+# nothing, no signal gets through, whatever the other layers keep. The last layer of this MLP
+# has only 1,000 weights. Below, an output digit counts as *reachable* if some chain of
+# surviving weights links it to an input pixel; LAMP (lesson 04) rescales scores per layer so
+# that a global cut cannot empty a layer.
+
+
+# %%
+def reachable_outputs(masks: dict) -> int:
+    """Output units linked to some input by a chain of kept weights."""
+    reach = torch.ones(masks["fc1.weight"].shape[1], dtype=torch.bool)
+    for name in ("fc1.weight", "fc2.weight", "fc3.weight"):
+        reach = (masks[name].float() @ reach.float()) > 0
+    return int(reach.sum())
+
+
+results = {}
+for amount in (0.98, 0.99):
+    for criterion in ("magnitude", "lamp"):
+        collapsed = copy.deepcopy(model)
+        masks = pl.prune_weights(collapsed, amount, criterion=criterion, scope="global")
+        kept = ", ".join(f"{n.split('.')[0]} {int(k.sum())}" for n, k in masks.items())
+        pl.fine_tune(collapsed, data, epochs=5, progress=False)
+        print(
+            f"{amount:.0%} {criterion:9s} kept weights: {kept}; reachable digits "
+            f"{reachable_outputs(masks)} of 10; accuracy after fine-tuning "
+            f"{pl.evaluate(collapsed, data.test):.1%}"
+        )
+        results[amount, criterion] = (masks["fc3.weight"].sum().item(), reachable_outputs(masks))
+        results[amount, criterion] += (pl.evaluate(collapsed, data.test),)
+for level in sorted({a for a, _ in results}):
+    (mag_fc3, mag_reach, mag_acc), (lamp_fc3, _, lamp_acc) = (
+        results[level, c] for c in ("magnitude", "lamp")
+    )
+    print(
+        f"At {level:.0%}: "
+        + (
+            f"global magnitude disconnected {10 - mag_reach} digits (layer collapse); "
+            if mag_reach < 10
+            else "no layer emptied completely (every digit stays reachable), but "
+        )
+        + f"global magnitude left the last layer {int(mag_fc3)} weights against LAMP's "
+        f"{int(lamp_fc3)}, and ends at {mag_acc:.1%} against {lamp_acc:.1%}"
+    )
+
+# %% [markdown]
+# In deeper networks, and at still higher sparsity, a layer can empty completely. The
+# remedies differ in where they act: a per-layer floor or LAMP's per-layer rescaling keep
+# every layer some weights, and SynFlow scores weights without data so that the flow through
+# every layer is preserved when pruning at initialisation.
 
 # %% [markdown]
 # ## 5 · Choosing per-layer ratios: sensitivity analysis
