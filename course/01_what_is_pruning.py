@@ -320,7 +320,7 @@ print(
 # > close to zero are set to zero, then the network is fine-tuned so the remaining weights
 # > compensate. There are two granularities. Weight, or unstructured, pruning zeroes
 # > individual weights: it can remove a large share of them with little accuracy loss, and
-# > it shrinks the model on disk if you store it in a sparse format, but dense hardware does
+# > it shrinks the model on disk if you store it in a sparse format, but dense kernels do
 # > not run it faster. Structured pruning removes whole neurons, channels or layers, so the
 # > matrices really get smaller and inference gets faster on ordinary hardware, at a higher
 # > accuracy cost for the same number of removed parameters. It is used for compression,
@@ -328,12 +328,7 @@ print(
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “剪枝是把训练好的网络中贡献最小的部分删掉，让模型更小或更省计算，同时保持准确率。
-# > 最经典的准则是幅值：把接近零的权重置零，再微调，让剩下的权重补偿损失。剪枝有两种粒度。
-# > 权重剪枝（非结构化剪枝）把单个权重置零：可以删掉很大一部分权重而几乎不损失准确率，
-# > 用稀疏格式存储时文件也会变小，但稠密硬件并不会因此跑得更快。结构化剪枝删除整个神经元、
-# > 通道或层，矩阵真的变小，在普通硬件上推理也更快，但删除同样多的参数时准确率损失更大。
-# > 剪枝用于模型压缩、更快更省的推理，以及把模型裁剪到设备的预算之内。”
+# > “剪枝是把训练好的网络中贡献最小的部分删掉，让模型更小或更省计算，同时保持准确率。最经典的准则是幅值：把接近零的权重置零，再微调，让剩下的权重补偿损失。剪枝有两种粒度。权重剪枝（非结构化剪枝）把单个权重置零：可以删掉很大一部分权重而几乎不损失准确率，用稀疏格式存储时文件也会变小，但按稠密方式计算的普通硬件和算子并不会因此跑得更快。结构化剪枝删除整个神经元、通道或层，矩阵真的变小，在普通硬件上推理也更快，但删除同样多的参数时准确率损失更大。剪枝用于模型压缩、更快更省的推理，以及把模型裁剪到设备的预算之内。”
 
 # %% [markdown]
 # ## Check yourself

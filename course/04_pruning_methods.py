@@ -34,7 +34,7 @@
 # | **structural** | whole neurons, filters or layers | `prune_units`: `"l1"`, `"bn"` |
 # | **redundancy** | units that duplicate others | `merge_redundant_neurons`, `"fpgm"` |
 # | **gradient-based** | the loss's reaction to a weight | `"taylor"`, `"snip"`, `"movement"` |
-# | **second-order** | the loss's curvature around a weight | lesson 10 (Wanda, SparseGPT) |
+# | **second-order** | the curvature of an error around a weight | lesson 10 (SparseGPT) |
 #
 # The second-order family is the oldest: Optimal Brain Damage (LeCun et al. 1990) scores a
 # weight by the rise in loss its removal causes, $\tfrac{1}{2} H_{qq} w_q^2$ from the diagonal
@@ -42,6 +42,15 @@
 # Hessian, $w_q^2 / (2 [H^{-1}]_{qq})$, and also updates the remaining weights to make up for
 # the loss. Curvature for every weight is expensive, so the family faded for a while and came
 # back with language models: SparseGPT is an approximate OBS, solved layer by layer (lesson 10).
+# Note *which* error it curves: not the network's loss, but each layer's reconstruction error
+# $\lVert X W^\top - X \hat W^\top \rVert^2$ on calibration inputs $X$ (tokens by features),
+# whose Hessian is $H = 2 X^\top X$, the same for every output row.
+#
+# **Wanda** (lesson 10) is not second-order. Its score $|W_{ij}| \, \lVert X_j \rVert_2$ uses
+# only $\lVert X_j \rVert^2 = (X^\top X)_{jj}$, the diagonal of that reconstruction Hessian: with
+# a diagonal $H$, OBS's saliency $w^2 / [H^{-1}]_{jj}$ becomes $w^2 H_{jj}$, whose square root
+# ranks the weights of a row as Wanda does. So Wanda is at most a diagonal view of SparseGPT's
+# score, without the weight update and without any curvature of the loss.
 #
 # Next to them stands one yardstick that is not a method at all: **random** pruning. A
 # criterion that cannot beat a random choice of the same size has not learnt anything about
@@ -62,7 +71,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import pruning_lessons as pl
-from pruning_lessons.teaching.narrate import one_image
+from pruning_lessons.teaching.narrate import one_image, rank_among
 from pruning_lessons.teaching.plots import comparison_panels, mask_heatmap, study_panels
 from pruning_lessons.teaching.studies import spread, study_curves, study_row
 
@@ -388,15 +397,12 @@ print(f"MLP weights at {top:.0%} sparsity, test accuracy after fine-tuning (mean
 weight_rows = [study_row(study, "MLP", g, c, top) for g, c in STUDY_FAMILY if g == "weights"]
 for r in sorted(weight_rows, key=lambda r: -statistics.fmean(r["after"])):
     print(f"  {r['criterion']:30s} {spread_text(r['after'])}")
-cnn_rows = [study_row(study, "CNN", g, c, top) for g, c in STUDY_FAMILY if g == "channels"]
-means = {r["criterion"]: statistics.fmean(r["after"]) for r in cnn_rows}
-chosen = {name: mean for name, mean in means.items() if name != "random"}
-print(
-    f"CNN with {top:.0%} of its channels removed: the criteria end between "
-    f"{min(chosen.values()):.1%} and {max(chosen.values()):.1%} test accuracy after "
-    f"fine-tuning; random channels reach {means['random']:.1%}, better than "
-    f"{sum(means['random'] > m for m in chosen.values())} of the {len(chosen)} criteria"
-)
+print("CNN channels, test accuracy after fine-tuning, random against the channel criteria:")
+for level in settings["sparsities"]:
+    cnn_rows = [study_row(study, "CNN", g, c, level) for g, c in STUDY_FAMILY if g == "channels"]
+    means = {r["criterion"]: statistics.fmean(r["after"]) for r in cnn_rows}
+    chosen = {name: mean for name, mean in means.items() if name != "random"}
+    print(f"  {level:.0%} of the channels removed: {rank_among('random', means['random'], chosen)}")
 low = min(settings["sparsities"])
 print(f"CNN at {low:.0%} of its channels removed, test accuracy before fine-tuning:")
 for g, c in STUDY_FAMILY:
@@ -425,8 +431,10 @@ print(
 # * Look at **where curves separate**: at moderate sparsity every sensible criterion recovers
 #   after fine-tuning; the differences show at the high end.
 # * Compare every method to **random at the same x**. The gap is what the criterion is worth.
-#   On the CNN, see where random channels land among the channel criteria (printed above):
-#   when random is among them, *how many* channels each layer keeps matters more than *which*.
+#   On the CNN, read at which levels random channels land among the channel criteria
+#   (printed above): where random is among them, *how many* channels each layer keeps matters
+#   more than *which*; where it falls below all of them (at the highest level of the study),
+#   the choice of channels starts to matter.
 # * The **error bars** are the spread over seeds. Two curves whose bars overlap are not
 #   clearly different.
 # * Look at where **SNIP** lands: it prunes before any training, and on a small network that
@@ -436,10 +444,10 @@ print(
 #   initialisation below magnitude pruning after training, and shuffling SNIP's mask within
 #   each layer did not hurt it, so what it really chooses is *how many* weights each layer
 #   keeps.
-# * Random channels landing among the CNN criteria is a known result: Liu et al. (2019,
-#   "Rethinking the Value of Network Pruning") found that, for structured pruning, the pruned
-#   architecture (how many channels each layer keeps) carries most of the value, and
-#   training it from scratch often matches the pruned-and-fine-tuned network.
+# * Random channels landing among the CNN criteria at moderate levels is a known result:
+#   Liu et al. (2019, "Rethinking the Value of Network Pruning") found that, for structured
+#   pruning, the pruned architecture (how many channels each layer keeps) carries most of the
+#   value, and training it from scratch often matches the pruned-and-fine-tuned network.
 # * The CNN's accuracy **before fine-tuning** says little about its criterion: every
 #   BatchNorm layer still normalises with the dense network's running statistics.
 #   `pl.recalibrate_bn` re-estimates them without a gradient step (lesson 03); the last lines
@@ -514,29 +522,23 @@ for name, w in pl.prunable_parameters(model).items():
 # > "I sort pruning methods by the evidence they use. **Magnitude** pruning removes the
 # > smallest weights; it is nearly free and, ranked globally, a strong baseline; LAMP rescales
 # > the scores per layer so a global cut never empties a layer. **Structural** pruning scores
-# > whole neurons, filters or layers, for example by their weight norm or BatchNorm scale, and
-# > removes them, so the network really shrinks and runs faster, at some cost in accuracy.
+# > whole neurons, filters or layers, for example by their weight norm or BatchNorm scale
+# > (Network Slimming also puts an L1 penalty on those scales during training), and removes
+# > them, so the network really shrinks and runs faster, at some cost in accuracy.
 # > **Redundancy** methods remove units that others can replace: merging near-duplicate
 # > neurons into one, or FPGM, which drops the filters closest to the layer's geometric
 # > median. **Gradient-based** methods estimate the change in loss: Taylor uses
 # > (gradient x weight) squared, SNIP does that at initialisation to prune before training,
-# > movement keeps the weights fine-tuning pushes away from zero. Whatever the method, I
+# > movement keeps the weights fine-tuning pushes away from zero. The oldest family is
+# > **second-order**: OBD and OBS score a weight by the curvature (Hessian) of the loss, and
+# > SparseGPT descends from OBS, with the Hessian of each layer's reconstruction error
+# > instead of the loss. Whatever the method, I
 # > compare it with random pruning at the same sparsity and the same fine-tuning budget,
 # > over several seeds; simple magnitude criteria are surprisingly hard to beat."
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “我按方法所依据的信息来给剪枝方法分类。幅值剪枝删除最小的权重，几乎不花代价，
-# > 全局排序时是很强的基线；LAMP 在每层内重新缩放分数，保证全局剪枝不会把某一层剪空。
-# > 结构化剪枝给整个神经元、滤波器或层打分，
-# > 例如用权重范数或 BatchNorm 的缩放系数（Network Slimming 还在训练时对这些系数加 L1 惩罚）
-# > ，然后删除它们，网络真正变小、变快，但要付出一些准确率。
-# > 基于冗余的方法删除可以被其他单元替代的单元：把几乎相同的神经元合并成一个，
-# > 或者用 FPGM 删除最靠近该层几何中位数的滤波器。基于梯度的方法估计损失的变化：
-# > Taylor 用（梯度 × 权重）的平方，SNIP 在初始化时就这样打分，在训练之前剪枝，
-# > 移动剪枝保留微调中朝远离零的方向变化的权重。最早的是二阶方法 OBD 和 OBS，
-# > 它们用损失的曲率（Hessian）打分，SparseGPT 就源于 OBS。无论哪种方法，我都会在相同稀疏度、
-# > 相同微调预算、多个随机种子下与随机剪枝比较；简单的幅值准则出人意料地难以超越。”
+# > “我按方法所依据的信息来给剪枝方法分类。幅值剪枝删除最小的权重，几乎不花代价，全局排序时是很强的基线；LAMP 在每层内重新缩放分数，保证全局剪枝不会把某一层剪空。结构化剪枝给整个神经元、滤波器或层打分，例如用权重范数或 BatchNorm 的缩放系数（Network Slimming 还在训练时对这些系数加 L1 惩罚），然后删除它们，网络真正变小、变快，但要付出一些准确率。基于冗余的方法删除可以被其他单元替代的单元：把几乎相同的神经元合并成一个，或者用 FPGM 删除最靠近该层几何中位数的滤波器。基于梯度的方法估计损失的变化：Taylor 用（梯度 × 权重）的平方，SNIP 在初始化时就这样打分，在训练之前剪枝，移动剪枝保留微调中朝远离零的方向变化的权重。最早的是二阶方法 OBD 和 OBS，它们用损失的曲率（Hessian）打分；SparseGPT 就源于 OBS，只是用的是每层重建误差的 Hessian，而不是损失的。无论哪种方法，我都会在相同稀疏度、相同微调预算、多个随机种子下与随机剪枝比较；简单的幅值准则出人意料地难以超越。”
 
 # %% [markdown]
 # ## Check yourself

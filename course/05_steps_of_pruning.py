@@ -15,12 +15,10 @@
 # >    <br>初始化，训练到目标准确率，剪枝，微调，在留出集上评估。
 # > 2. One-shot, iterative and gradual (cubic) schedules are compared only at an equal fine-tuning
 # > budget and over several seeds.
-# >    <br>一次性、迭代式和渐进式（三次方）剪枝方案，只有在相同的微调预算、
-# >    多个随机种子下比较才公平。
+# >    <br>一次性、迭代式和渐进式（三次方）剪枝方案，只有在相同的微调预算、多个随机种子下比较才公平。
 # > 3. Lottery tickets rewind the surviving weights instead of fine-tuning, and must beat a random
 # > re-initialisation of the same mask.
-# >    <br>彩票假设的做法是把保留下来的权重回退到早期的值再训练，而不是微调；
-# >    它必须胜过同一掩码配随机重新初始化的对照。
+# >    <br>彩票假设的做法是把保留下来的权重回退到早期的值再训练，而不是微调；它必须胜过同一掩码配随机重新初始化的对照。
 
 # %% [markdown]
 # **The interview question:** *What are the concrete steps of pruning during training?*
@@ -487,20 +485,12 @@ print(f"{ex1.in_use(cubic)} function agrees with pl.weights.schedules.cubic_spar
 # > the whole budget, gradual schedules give the network time to adapt between cuts, which
 # > can matter at the highest sparsities.
 # > An alternative to fine-tuning is lottery-ticket rewinding: after pruning, reset the
-# > surviving weights to their initial values and retrain. It only counts as a ticket if it
-# > beats the same mask with a fresh random initialisation, and it costs several trainings."
-#
+# > surviving weights to their initial values (or values from early in training) and
+# > retrain. It only counts as a ticket if it beats the same mask with a fresh random
+# > initialisation, and it costs several trainings."
 # **60 秒回答**（面试时可以这样说）
 #
-# > “经典的流程是：初始化，把稠密模型训练到需要的准确率，用某种准则剪枝，
-# > 微调剪枝后的模型让剩下的权重补偿损失，最后在留出集上评估。剪枝和微调可以一次完成，
-# > 也可以反复进行：迭代式剪枝每轮删除剩余权重中固定的比例，
-# > Zhu 和 Gupta 的三次方渐进方案一开始快速提高稀疏度，最后放慢。为了公平比较，
-# > 我让各方案使用相同的总微调预算和多个随机种子；哪种方案胜出取决于稀疏度：
-# > 一次性剪枝在最终稀疏度上用完整个预算恢复，渐进方案让网络在两次剪枝之间有时间适应，
-# > 这在最高稀疏度时可能更重要。微调之外的另一种选择是彩票假设的回退：
-# > 剪枝后把保留下来的权重重置为初始值（或训练早期的值）再重新训练。
-# > 只有胜过同一掩码配随机重新初始化的对照，才算找到了中奖彩票，而且它要训练好几次。”
+# > “经典的流程是：初始化，把稠密模型训练到需要的准确率，用某种准则剪枝，微调剪枝后的模型让剩下的权重补偿损失，最后在留出集上评估。剪枝和微调可以一次完成，也可以反复进行：迭代式剪枝每轮删除剩余权重中固定的比例，Zhu 和 Gupta 的三次方渐进方案一开始快速提高稀疏度，最后放慢。为了公平比较，我让各方案使用相同的总微调预算和多个随机种子；哪种方案胜出取决于稀疏度：一次性剪枝在最终稀疏度上用完整个预算恢复，渐进方案让网络在两次剪枝之间有时间适应，这在最高稀疏度时可能更重要。微调之外的另一种选择是彩票假设的回退：剪枝后把保留下来的权重重置为初始值（或训练早期的值）再重新训练。只有胜过同一掩码配随机重新初始化的对照，才算找到了中奖彩票，而且它要训练好几次。”
 
 # %% [markdown]
 # ## Check yourself

@@ -46,8 +46,10 @@ import json
 import statistics
 
 import matplotlib.pyplot as plt
+import torch
 
 import pruning_lessons as pl
+from pruning_lessons.teaching.narrate import stale_bn_verdict
 from pruning_lessons.teaching.plots import bars
 from pruning_lessons.weights.analysis import (
     Sensitivity,
@@ -131,21 +133,28 @@ print(
 )
 
 # %% [markdown]
-# For a network with **BatchNorm**, "right after pruning" hides a trap. Removing channels
-# changes the activations every BatchNorm layer sees, but its running mean and variance still
-# describe the dense network, so the pruned CNN can score near chance even when its channels
-# were well chosen. `pl.recalibrate_bn(model, data)` re-estimates the statistics with one
-# pass of training data in train mode, without a gradient step. The pipeline study removes
-# half of the CNN's channels; the criteria study removes far more, and records the CNN three
-# times:
+# For a network with **BatchNorm**, "right after pruning" hides a trap. Removing channels changes
+# the activations every BatchNorm layer sees, but its running mean and variance still describe the
+# dense network, so the pruned CNN loses far more accuracy than its channels deserve, even when they
+# were well chosen. `pl.recalibrate_bn(model, data)` re-estimates the statistics with one pass of
+# training data in train mode, without a gradient step. The pipeline study removes half of the CNN's
+# channels; the criteria study removes far more, and records the CNN three times:
 
 # %%
 half = pipeline["cnn_channels_50"]
 print(
-    f"pipeline.json, CNN with 50 % of its channels removed, test accuracy: "
-    f"{half['after_pruning']['mean']:.1%} with stale statistics, "
-    f"{half['after_recalibration']['mean']:.1%} recalibrated, "
-    f"{half['fine_tuned']['mean']:.1%} fine-tuned (means over seeds)"
+    "pipeline.json, CNN with 50 % of its channels removed, test accuracy (means over "
+    f"{len(half['after_pruning']['values'])} seeds): "
+    + stale_bn_verdict(
+        half["after_pruning"]["mean"],
+        half["after_recalibration"]["mean"],
+        half["dense"]["mean"],
+        10,
+    )
+)
+print(
+    f"  spread over seeds: stale {half['after_pruning']['std']:.1%}, recalibrated "
+    f"{half['after_recalibration']['std']:.1%}; fine-tuned {half['fine_tuned']['mean']:.1%}"
 )
 print("criteria.json, CNN channels, test accuracy: stale statistics -> recalibrated -> fine-tuned")
 for criterion in ("L1", "BN scale", "random"):
@@ -172,8 +181,9 @@ print(
 )
 
 # %% [markdown]
-# So for BatchNorm networks, never read a criterion off stale statistics: recalibrate first,
-# and where even that leaves the network near chance, compare after fine-tuning.
+# So for BatchNorm networks, never read a criterion off stale statistics (their accuracy also
+# varies widely from seed to seed): recalibrate first, and where even that leaves the network
+# broken, compare after fine-tuning.
 #
 # Fine-tuning recovers most of the loss at moderate sparsity. Past some point it cannot: the
 # network simply lacks the capacity, and the criterion and the schedule matter more and more
@@ -384,6 +394,114 @@ draw_noise(effect)
 plt.show()
 
 # %% [markdown]
+# ### What a pruned model forgets
+#
+# A top-line accuracy can also hide *which* examples pay. Hooker et al. (2019, "What Do
+# Compressed Deep Neural Networks Forget?") found that pruning a network hurts a small set of
+# examples and classes far more than the rest, often the rare and atypical ones, while the
+# average barely moves. The same check on the digits: prune a copy to 95 % (global magnitude,
+# 5 epochs of fine-tuning), then compare it with the dense model class by class and image by
+# image.
+
+# %%
+heavy = copy.deepcopy(model)
+pl.prune_weights(heavy, 0.95, criterion="magnitude", scope="global")
+pl.fine_tune(heavy, data, epochs=5, progress=False)
+images, labels = data.test.tensors
+with torch.no_grad():
+    right_dense = model.eval()(images).argmax(1) == labels
+    right_heavy = heavy.eval()(images).argmax(1) == labels
+forgotten = right_dense & ~right_heavy
+print(
+    f"dense {right_dense.float().mean():.1%}, pruned to 95 % {right_heavy.float().mean():.1%}: "
+    f"{int(forgotten.sum())} test images forgotten, "
+    f"{int((~right_dense & right_heavy).sum())} newly right"
+)
+per_class = []
+for digit in range(10):
+    mine = labels == digit
+    per_class.append(
+        (
+            int(forgotten[mine].sum()),
+            digit,
+            right_dense[mine].float().mean().item(),
+            right_heavy[mine].float().mean().item(),
+        )
+    )
+for lost, digit, before, after in sorted(per_class, reverse=True):
+    print(f"  digit {digit}: {before:6.1%} -> {after:6.1%}  ({lost} forgotten)")
+top = sorted(per_class, reverse=True)[:2]
+share = sum(t[0] for t in top) / max(1, int(forgotten.sum()))
+smallest = min(int((labels == d).sum()) for d in range(10))
+print(
+    f"the two digits with the most forgotten images (digits {top[0][1]} and {top[1][1]}) hold "
+    f"{share:.0%} of them, against 20 % if the losses were spread evenly; with at least "
+    f"{smallest} test images per digit, one image is at most {100 / smallest:.1f} points of a "
+    "digit's accuracy"
+)
+
+# %% [markdown]
+# With a few dozen images per digit this is a small-sample picture (one seed, too), so read the
+# counts, not the decimals. The lesson it carries is general: report per-class (or per-group)
+# accuracy next to the average, and look at the images the pruned model gets wrong that the
+# dense model got right. For a language model the same holds with other words: perplexity is an
+# average over tokens, and a pruned LLM can keep its perplexity while losing knowledge-heavy
+# answers.
+# ### Layer collapse
+#
+# Global pruning ranks all weights together, so at high sparsity it can starve a whole layer.
+# Tanaka et al. (2020, SynFlow) call the extreme case **layer collapse**: once a layer keeps
+# nothing, no signal gets through, whatever the other layers keep. The last layer of this MLP
+# has only 1,000 weights. Below, an output digit counts as *reachable* if some chain of
+# surviving weights links it to an input pixel; LAMP (lesson 04) rescales scores per layer so
+# that a global cut cannot empty a layer.
+
+
+# %%
+def reachable_outputs(masks: dict) -> int:
+    """Output units linked to some input by a chain of kept weights."""
+    reach = torch.ones(masks["fc1.weight"].shape[1], dtype=torch.bool)
+    for name in ("fc1.weight", "fc2.weight", "fc3.weight"):
+        reach = (masks[name].float() @ reach.float()) > 0
+    return int(reach.sum())
+
+
+results = {}
+for amount in (0.98, 0.99):
+    for criterion in ("magnitude", "lamp"):
+        collapsed = copy.deepcopy(model)
+        masks = pl.prune_weights(collapsed, amount, criterion=criterion, scope="global")
+        kept = ", ".join(f"{n.split('.')[0]} {int(k.sum())}" for n, k in masks.items())
+        pl.fine_tune(collapsed, data, epochs=5, progress=False)
+        print(
+            f"{amount:.0%} {criterion:9s} kept weights: {kept}; reachable digits "
+            f"{reachable_outputs(masks)} of 10; accuracy after fine-tuning "
+            f"{pl.evaluate(collapsed, data.test):.1%}"
+        )
+        results[amount, criterion] = (masks["fc3.weight"].sum().item(), reachable_outputs(masks))
+        results[amount, criterion] += (pl.evaluate(collapsed, data.test),)
+for level in sorted({a for a, _ in results}):
+    (mag_fc3, mag_reach, mag_acc), (lamp_fc3, _, lamp_acc) = (
+        results[level, c] for c in ("magnitude", "lamp")
+    )
+    print(
+        f"At {level:.0%}: "
+        + (
+            f"global magnitude disconnected {10 - mag_reach} digits (layer collapse); "
+            if mag_reach < 10
+            else "no layer emptied completely (every digit stays reachable), but "
+        )
+        + f"global magnitude left the last layer {int(mag_fc3)} weights against LAMP's "
+        f"{int(lamp_fc3)}, and ends at {mag_acc:.1%} against {lamp_acc:.1%}"
+    )
+
+# %% [markdown]
+# In deeper networks, and at still higher sparsity, a layer can empty completely. The
+# remedies differ in where they act: a per-layer floor or LAMP's per-layer rescaling keep
+# every layer some weights, and SynFlow scores weights without data so that the flow through
+# every layer is preserved when pruning at initialisation.
+
+# %% [markdown]
 # ## 5 · Choosing per-layer ratios: sensitivity analysis
 #
 # Layers are not equally important. A **sensitivity scan** (Li et al. 2017) prunes one layer at
@@ -560,7 +678,9 @@ ex2.check(prune_to_budget)
 #
 # > "The first challenge is accuracy loss: every cut removes capacity, fine-tuning recovers
 # > much of it at moderate sparsity but not at high sparsity, so I report whole
-# > accuracy-versus-sparsity curves before and after fine-tuning. The second is cost: scoring
+# > accuracy-versus-sparsity curves before and after fine-tuning; for a BatchNorm network I
+# > recalibrate its statistics first, or the "after pruning" number mostly measures stale
+# > statistics. The second is cost: scoring
 # > is cheap, but fine-tuning, or the repeated training of lottery tickets, dominates the bill.
 # > Third, stability: results vary from seed to seed, especially before fine-tuning, so I run
 # > several seeds and only trust differences bigger than the spread. Fourth, generalisation:
@@ -572,15 +692,7 @@ ex2.check(prune_to_budget)
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “第一个挑战是准确率损失：每次剪枝都会减少模型容量，在中等稀疏度下微调能挽回大部分，
-# > 在高稀疏度下不行，所以我会报告微调前后完整的准确率–稀疏度曲线；
-# > 带 BatchNorm 的网络要先重新校准统计量，否则“剪枝后”的数字主要反映的是过时的统计量。
-# > 第二是成本：打分很便宜，但微调，或者彩票假设那样反复训练，才是大头。第三是稳定性：
-# > 结果随随机种子变化，微调前尤其明显，所以我用多个种子，只相信超出波动范围的差距。
-# > 第四是泛化：剪枝后的模型在干净数据上可以和稠密模型一样好，
-# > 但在噪声或分布偏移下退化的方式可能不同，所以还要在扰动后的输入上测试。
-# > 第五是选择每层的剪枝比例：各层敏感程度不同，所以我在验证集上做敏感度分析，
-# > 对不敏感的层剪得更多，并检查各层一起剪枝的效果，因为单层的准确率下降不能简单相加。”
+# > “第一个挑战是准确率损失：每次剪枝都会减少模型容量，在中等稀疏度下微调能挽回大部分，在高稀疏度下不行，所以我会报告微调前后完整的准确率–稀疏度曲线；带 BatchNorm 的网络要先重新校准统计量，否则“剪枝后”的数字主要反映的是过时的统计量。第二是成本：打分很便宜，但微调，或者彩票假设那样反复训练，才是大头。第三是稳定性：结果随随机种子变化，微调前尤其明显，所以我用多个种子，只相信超出波动范围的差距。第四是泛化：剪枝后的模型在干净数据上可以和稠密模型一样好，但在噪声或分布偏移下退化的方式可能不同，所以还要在扰动后的输入上测试。第五是选择每层的剪枝比例：各层敏感程度不同，所以我在验证集上做敏感度分析，对不敏感的层剪得更多，并检查各层一起剪枝的效果，因为单层的准确率下降不能简单相加。”
 
 # %% [markdown]
 # ## Check yourself
@@ -595,10 +707,11 @@ ex2.check(prune_to_budget)
 #
 # <details><summary>Answers</summary>
 #
-# 1. Before fine-tuning shows how good the criterion's choice is (for a BatchNorm network
-#    only once its running statistics are recalibrated: stale statistics alone can drop it
-#    to chance); after fine-tuning shows what you will actually deploy, and how much the
-#    budget of retraining hides the differences. One without the other misleads.
+# 1. Before fine-tuning shows how good the criterion's choice is (for a BatchNorm network only
+#    once its running statistics are recalibrated: in the pipeline study stale statistics alone
+#    cost the CNN more than half its accuracy); after fine-tuning shows what you will actually
+#    deploy, and how much the budget of retraining hides the differences. One without the other
+#    misleads.
 # 2. Fine-tuning (or retraining): it runs many passes over the training data, while scoring
 #    and pruning read the weights, or a few batches, once.
 # 3. Several seeds, the same fine-tuning budget, and a difference larger than the spread

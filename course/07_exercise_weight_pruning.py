@@ -20,8 +20,7 @@
 # >    <br>按稀疏度目标剪枝时，恰好剪掉 round(s·n) 个幅值最小的权重，幅值相同时按下标先后决定。
 # > 3. Global pruning ranks all layers together and prunes them unevenly; the mask must keep pruned
 # > weights at zero while fine-tuning.
-# >    <br>全局剪枝把所有层放在一起排序，各层被剪的比例不同；
-# >    微调时掩码必须让被剪的权重始终为零。
+# >    <br>全局剪枝把所有层放在一起排序，各层被剪的比例不同；微调时掩码必须让被剪的权重始终为零。
 
 # %% [markdown]
 # You are given a trained network and asked to *remove the connections whose weight is small*
@@ -192,10 +191,20 @@ for scope, masks in masks_by_scope.items():
 # Fine-tuning updates the surviving weights, and the pruned ones come back unless you stop
 # them. Zeroing a weight does not zero its **gradient**: the loss would generally still like
 # that connection to move, so even plain SGD writes a non-zero value back into it at the next
-# step. Masking the gradients as well is not enough once the optimizer has **momentum** (or
-# Adam's running averages): the stored velocity keeps moving a weight whose gradient is now
-# zero. (Weight decay is not the cause: it adds $\lambda w$, which is 0 for $w = 0$.) Write one
-# training step that leaves every pruned weight at exactly 0.
+# step.
+#
+# What about masking the gradient instead? With an optimizer created after pruning, that is
+# enough: a gradient that is always zero keeps momentum (and Adam's running averages) at zero
+# too. It fails when the optimizer carries **state from before pruning**: the stored velocity
+# of a weight that was just pruned still moves it, although its gradient is now zero. (Weight
+# decay is not the cause: it adds $\lambda w$, which is 0 for $w = 0$.) So the rule is: mask the
+# gradient *and* clear any optimizer state made before pruning, or re-apply the mask after
+# every step, or mask in the forward pass (a parametrisation, as `torch.nn.utils.prune` and
+# `pl.install_mask` do), which zeroes the gradient by construction.
+#
+# The checker below starts your step with an optimizer that already has momentum, the case
+# where masking only the gradient fails. Write one training step that leaves every pruned
+# weight at exactly 0.
 
 
 # %% exercise="07.ex4"
@@ -252,6 +261,42 @@ for name, step, momentum in runs:
     )
 
 # %% [markdown]
+# The gradient-masking rule, checked on the same pruned model: one run masks the gradients
+# with a fresh optimizer, the other first trains a few steps *before* pruning and keeps that
+# optimizer (its momentum) after the mask is applied.
+
+
+# %%
+def masked_gradient_step(model, masks, optimizer, x, y):
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    for name, keep in masks.items():
+        model.get_parameter(name).grad.mul_(keep)
+    optimizer.step()
+
+
+def gradient_masking_revivals(carry_state: bool) -> int:
+    tuned = copy.deepcopy(model)  # dense
+    optimizer = torch.optim.SGD(tuned.parameters(), lr=0.05, momentum=0.9)
+    x, y = data.train.tensors
+    if carry_state:  # one dense step before pruning fills the momentum buffers
+        plain_step(tuned, masks, optimizer, x[:256], y[:256])
+    with torch.no_grad():
+        for name, keep in masks.items():
+            tuned.get_parameter(name).mul_(keep)
+    for start in range(0, 5 * 32, 32):
+        masked_gradient_step(tuned, masks, optimizer, x[start : start + 32], y[start : start + 32])
+    return sum(int((tuned.get_parameter(n)[~m] != 0).sum()) for n, m in masks.items())
+
+
+for carry in (False, True):
+    where = "momentum from before pruning" if carry else "a fresh optimizer"
+    print(
+        f"gradients masked, {where:30s}: pruned weights that came back after 5 steps: "
+        f"{gradient_masking_revivals(carry):,}"
+    )
+
+# %% [markdown]
 # ## 6 · The same with the library
 #
 # `pl.magnitude_prune` does all of the above in one call and keeps the masks installed on the
@@ -288,8 +333,9 @@ print(threshold_effect(model, data.test, 0.05))
 # * A mask keeps the weight's shape; a pruned weight is a zero, not a missing number.
 # * "Prune 90 %" means `round(0.9 * n)` weights, the smallest magnitudes, ties broken by index.
 # * Global pruning ranks all layers together and prunes unevenly; per-layer prunes evenly.
-# * Zeros must be re-imposed after every optimizer step: the gradient at a pruned weight is
-#   generally not zero, and momentum keeps moving it even when that gradient is masked.
+# * Zeros must hold during training: the gradient at a pruned weight is generally not zero.
+#   Re-apply the mask after every step, or mask in the forward pass, or mask the gradient
+#   *and* clear optimizer state made before pruning (carried-over momentum revives weights).
 
 # %% [markdown]
 # <!-- model-answer -->
@@ -301,8 +347,9 @@ print(threshold_effect(model, data.test, 0.05))
 # > boolean mask of the same shape, True where |w| is above the threshold, and multiply the
 # > weight by it; during fine-tuning the mask must stay in force, in the forward pass or
 # > re-applied after every optimizer step, because the gradient at a pruned weight is generally
-# > not zero, so even plain SGD moves it, and masking only the gradient fails once momentum or
-# > Adam state carries earlier updates. For a sparsity target I prune k = round(s·n)
+# > not zero, so even plain SGD moves it; masking only the gradient works with a fresh
+# > optimizer but fails when momentum or Adam state from before pruning is carried over, so I
+# > clear that state. For a sparsity target I prune k = round(s·n)
 # > weights, the smallest magnitudes, with ties broken by index so exactly k go. Per-layer
 # > pruning ranks within each layer; global pruning ranks all layers together, which prunes them
 # > unevenly and can empty a layer, which LAMP or a per-layer floor prevents. Then I fine-tune
@@ -310,10 +357,4 @@ print(threshold_effect(model, data.test, 0.05))
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “我不会从权重张量里删掉数，因为层需要原来的形状。我构造一个同形状的布尔掩码，
-# > |w| 大于阈值的位置为 True，把权重乘以掩码；微调时掩码必须一直生效（在前向传播里应用，
-# > 或者每次优化器更新后重新置零），因为被剪位置上的梯度一般不为零，连普通 SGD 也会改变它；
-# > 只把梯度置零也不够，动量或 Adam 的状态里还留着以前的更新。按稀疏度目标剪枝时，
-# > 删掉 k = round(s·n) 个幅值最小的权重，幅值相同时按下标决定，保证恰好删掉 k 个。
-# > 逐层剪枝在每层内排序；全局剪枝把所有层放在一起排序，各层被剪的比例不同，甚至可能把某层剪空，
-# > LAMP 或每层的下限可以防止这一点。最后微调，并报告稀疏度、准确率和文件大小。”
+# > “我不会从权重张量里删掉数，因为层需要原来的形状。我构造一个同形状的布尔掩码，|w| 大于阈值的位置为 True，把权重乘以掩码；微调时掩码必须一直生效（在前向传播里应用，或者每次优化器更新后重新置零），因为被剪位置上的梯度一般不为零，连普通 SGD 也会改变它；只把梯度置零，在剪枝后新建的优化器上可行，但如果沿用剪枝前的动量或 Adam 状态就会失败，所以要清掉这些状态。按稀疏度目标剪枝时，删掉 k = round(s·n) 个幅值最小的权重，幅值相同时按下标决定，保证恰好删掉 k 个。逐层剪枝在每层内排序；全局剪枝把所有层放在一起排序，各层被剪的比例不同，甚至可能把某层剪空，LAMP 或每层的下限可以防止这一点。最后微调，并报告稀疏度、准确率和文件大小。”

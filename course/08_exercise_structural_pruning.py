@@ -16,8 +16,7 @@
 # >    <br>一个单元是本层权重的一行，也是读取它的下一层权重的一列：两者必须一起删除。
 # > 2. BatchNorm carries four per-channel tensors, and after Flatten one channel is H×W inputs of
 # > the linear layer.
-# >    <br>BatchNorm 每个通道有四个张量要一起删；Flatten 之后，
-# >    一个通道对应全连接层的 H×W 个输入。
+# >    <br>BatchNorm 有四个按通道存放的张量（权重、偏置、running mean、running var），要用同一组下标一起切；Flatten 之后，一个通道对应全连接层的 H×W 个输入。
 # > 3. Only a layer whose input and output shapes match can go whole; then re-train and measure the
 # > real speed-up.
 # >    <br>只有输入输出形状一致的层才能整层删除；之后要重新训练，并实测真正的加速比。
@@ -344,7 +343,8 @@ print(f"{stream.name!r}: {stream.size} channels shared by {', '.join(stream.laye
 # A transformer block has the same kind of coupling, plus **heads**. Attention splits `q`,
 # `k` and `v` into heads of `head_dim` channels and mixes channels only inside a head, so a
 # unit is a whole head: its rows in `q`, `k`, `v` and its columns in the output projection
-# `o`. Under **grouped-query attention** (GQA, as in LLaMA 2/3) several query heads share one
+# `o`. Under **grouped-query attention** (GQA: in LLaMA 2 only the 70B model, in LLaMA 3 every
+# size) several query heads share one
 # key/value head, and the unit becomes one key/value head with all its query heads.
 
 # %%
@@ -450,14 +450,11 @@ print(
 # > after a Flatten, one channel is H×W consecutive inputs of the linear layer. I build new,
 # > smaller modules instead of editing a state_dict, and check that the forward pass runs. A
 # > whole layer can go only if its input and output shapes match, like a residual block. Then I
-# > recalibrate the BatchNorm statistics, fine-tune, and measure the latency: the speed-up should
-# > approach the MAC ratio, and a speed-up clearly above it means the measurement is wrong."
+# > recalibrate the BatchNorm statistics, fine-tune, and measure the latency: the speed-up usually
+# > stays below the MAC ratio; one clearly above it can be real, since a smaller working set may
+# > now fit in cache and MACs ignore memory traffic, so I re-measure it and explain it before I
+# > quote it."
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “一个单元是本层权重和偏置的一行，也是每个读取它的层的一列。从卷积层删除滤波器时，
-# > 我要同时切掉它的输出通道、后面 BatchNorm 的权重、偏置、running mean 和 running var，
-# > 以及下一个卷积的输入通道；在 Flatten 之后，一个通道对应全连接层中连续的 H×W 个输入。
-# > 我会新建更小的模块，而不是修改 state_dict，并检查前向传播能跑通。
-# > 只有输入输出形状一致的层（例如残差块）才能整层删除。之后重新校准 BatchNorm 的统计量、
-# > 微调，并实测延迟：加速比应当接近 MACs 的减少倍数，明显超过它就说明测量有问题。”
+# > “一个单元是本层权重和偏置的一行，也是每个读取它的层的一列。从卷积层删除滤波器时，我要同时切掉它的输出通道、后面 BatchNorm 的权重、偏置、running mean 和 running var，以及下一个卷积的输入通道；在 Flatten 之后，一个通道对应全连接层中连续的 H×W 个输入。我会新建更小的模块，而不是修改 state_dict，并检查前向传播能跑通。只有输入输出形状一致的层（例如残差块）才能整层删除。之后重新校准 BatchNorm 的统计量、微调，并实测延迟：加速比通常低于 MACs 的减少倍数；明显超过它也可能是真的（更小的工作集能放进缓存，而 MACs 不计内存访问），所以我会重新测量并解释原因，然后才引用这个数。”

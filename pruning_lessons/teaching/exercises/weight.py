@@ -319,9 +319,9 @@ def _training_keeps_zeros(fn):
     if revived:
         return (
             f"after 5 steps, {revived} pruned weights are no longer zero. The optimizer moved "
-            "them: the gradient at a pruned position is generally not zero, and momentum keeps "
-            "moving a weight even once its gradient is masked. They must be exactly zero when "
-            "your step returns"
+            "them: the gradient at a pruned position is generally not zero, and this optimizer "
+            "has momentum from before pruning, which keeps moving a weight even once its "
+            "gradient is masked. They must be exactly zero when your step returns"
         )
     return None
 
@@ -478,8 +478,9 @@ ex4 = Exercise(
         "Run one ordinary step (zero_grad, forward, loss, backward, step) and look at a pruned "
         "weight afterwards: is it still zero?",
         "The gradient at a pruned position is generally not zero, so even plain SGD writes a "
-        "value back into it; with momentum a weight keeps moving even after its gradient is "
-        "masked. (Weight decay is not the culprit: it adds wd * w, which is 0 for w = 0.)",
+        "value back into it; momentum built up before pruning keeps moving a weight even "
+        "after its gradient is masked. (Weight decay is not the culprit: it adds wd * w, which "
+        "is 0 for w = 0.)",
         "After `optimizer.step()`, inside `torch.no_grad()`, multiply each masked parameter "
         "by its mask: `model.get_parameter(name).mul_(keep)`.",
     ],
