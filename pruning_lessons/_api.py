@@ -45,6 +45,7 @@ from .structured import (
 )
 from .structured.importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
 from .structured.redundancy import merge_redundant_neurons
+from .structured.regularisation import group_lasso
 from .teaching.glossary import glossary, glossary_table
 from .teaching.quiz import flash_cards, load_bank, mock_interview, print_quiz, quiz_widget
 from .weights.criteria import (
@@ -107,6 +108,7 @@ __all__ = [
     "fpgm_importance",
     "get_masks",
     "global_magnitude_masks",
+    "group_lasso",
     "glossary",
     "glossary_table",
     "History",
