@@ -67,13 +67,14 @@ def default_example_input(model: nn.Module) -> torch.Tensor:
     return torch.zeros(*COURSE_INPUT, device=device, dtype=dtype)
 
 
-def _tensors(value: object) -> list[torch.Tensor]:
+def tensors_in(value: object) -> list[torch.Tensor]:
+    """Every tensor in a model's output (nested tuples, lists, dicts, a ``ModelOutput``)."""
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
+        return [t for v in value.values() for t in tensors_in(v)]
     if isinstance(value, list | tuple):
-        return [t for v in value for t in _tensors(v)]
+        return [t for v in value for t in tensors_in(v)]
     return []
 
 
@@ -85,7 +86,7 @@ class _Outputs(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(_tensors(self.model(x)))
+        return tuple(tensors_in(self.model(x)))
 
 
 @dataclass
@@ -245,7 +246,7 @@ def _recorded(model: nn.Module, example_input: torch.Tensor) -> Trace:
     try:
         with torch.no_grad(), enable_python_dispatcher(), torch._C._EnablePreDispatch():
             with recorder:
-                outputs = _tensors(model(example_input))
+                outputs = tensors_in(model(example_input))
     finally:
         for hook in hooks:
             hook.remove()
@@ -277,7 +278,7 @@ def _graph(
     placeholder(example_input, "input")
     made: set[int] = {id(example_input)}
     for _, args, kwargs, result, *_ in calls:  # every tensor used before any op made it
-        for tensor in _tensors([args, list(kwargs.values())]):
+        for tensor in tensors_in([args, list(kwargs.values())]):
             if id(tensor) not in made:
                 made.add(id(tensor))
                 name = first.get(id(tensor))
@@ -285,7 +286,7 @@ def _graph(
                 placeholder(tensor, label)
                 if name:
                     parameters[nodes[id(tensor)].name] = name
-        made.update(id(t) for t in _tensors(result))
+        made.update(id(t) for t in tensors_in(result))
 
     def node_of(value: object) -> object:
         if isinstance(value, torch.Tensor):
