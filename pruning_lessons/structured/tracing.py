@@ -141,7 +141,7 @@ def trace(model: nn.Module, example_input: torch.Tensor, method: str = "dispatch
         )
     if method not in TRACERS:
         raise ValueError(f"method must be one of {TRACERS}, got {method!r}")
-    with evaluating(model):
+    with evaluating(model), _ordinary_attention():
         if method == "dispatch":
             try:
                 return _recorded(model, example_input)
@@ -152,6 +152,20 @@ def trace(model: nn.Module, example_input: torch.Tensor, method: str = "dispatch
 
 
 TRACERS = ("dispatch", "export")
+
+
+@contextlib.contextmanager
+def _ordinary_attention():
+    """Record ``nn.TransformerEncoderLayer`` / ``nn.MultiheadAttention`` by their ordinary
+    path: in eval mode without gradients torch takes a fused fast path
+    (``_transformer_encoder_layer_fwd``, ``_native_multi_head_attention``) that computes the
+    same result in one opaque operation."""
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
 
 
 def _check_fits(model: nn.Module, example_input: torch.Tensor) -> None:
@@ -202,9 +216,11 @@ _TORCH_DIR = str(Path(torch.__file__).parent)
 
 
 def _caller() -> str:
-    """``File "...", line N, in f`` of the innermost frame outside torch and this module."""
+    """``File "...", line N, in f`` of the innermost frame of the model's own code: outside
+    torch and this module, and inside the forward pass (``""`` where all of it is torch's,
+    e.g. an ``nn.TransformerEncoder``)."""
     frame = sys._getframe(2)
-    while frame is not None:
+    while frame is not None and frame.f_code is not _recorded.__code__:
         name = frame.f_code.co_filename
         if not name.startswith(_TORCH_DIR) and name != __file__:
             return f'File "{name}", line {frame.f_lineno}, in {frame.f_code.co_name}'

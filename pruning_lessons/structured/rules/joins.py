@@ -41,6 +41,25 @@ def select(w: Walker, node: fx.Node) -> list[Label]:
     return labels[:dim] + labels[dim + 1 :]
 
 
+def index(w: Walker, node: fx.Node) -> list[Label]:
+    """``x[idx]`` (``aten.index``): axes indexed by tensors must carry no units (a
+    parameter's axis read whole is fixed: Swin's relative-position table indexed by
+    position); the other axes keep their labels, e.g. the table's head axis."""
+    source, indices = node.args[0], list(node.args[1])
+    labels = w.labels(source)
+    used = [d for d, i in enumerate(indices) if i is not None]
+    if not used or used != list(range(used[0], used[-1] + 1)):
+        return w.unknown_op(node, "indexing with tensors on axes apart")
+    for d in used:
+        if only_params(labels[d]):
+            w.fix(labels[d], node)
+        elif labels[d] is not None:
+            return w.unknown_op(node, "indexing units by a tensor")
+    before, after = labels[: used[0]], labels[used[-1] + 1 :]
+    middle = len(w.shape(node)) - len(before) - len(after)
+    return [*before, *[None] * middle, *after]
+
+
 def cat(w: Walker, node: fx.Node) -> list[Label]:
     tensors = [t for t in node.args[0] if w.shape(t) != (0,)]
     shape = w.shape(node)
@@ -219,6 +238,7 @@ def unbind(w: Walker, node: fx.Node) -> list[list[Label]]:
 RULES = {
     "slice": slice_,
     "select": select,
+    "index": index,
     "cat": cat,
     "stack": stack,
     "split": split,
