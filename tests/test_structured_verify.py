@@ -114,3 +114,18 @@ def test_through_norms_is_checked_for_shapes_and_finiteness_only():
 def test_verify_must_be_a_bool():
     with pytest.raises(TypeError, match="verify"):
         pl.prune_units(MLP(), 0.25, example_input=torch.randn(5, 8), verify="yes")
+
+
+class NonFinite(MLP):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x)
+        return torch.cat([y.relu().log(), y.relu().log() * 0.0])  # -inf and NaN entries
+
+
+def test_outputs_that_are_infinite_or_nan_in_the_original_agree_where_they_match():
+    model, x = NonFinite().eval(), torch.randn(5, 8)
+    assert not torch.isfinite(model(x)).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pl.StructureWarning)
+        pruned = pl.prune_units(model, 0.25, example_input=x)
+    assert pruned.fc.out_features == 12
