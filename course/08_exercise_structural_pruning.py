@@ -437,6 +437,10 @@ print(
 # * In real networks units come in groups: a residual stream, a head (rows of q, k, v and
 #   columns of o), a key/value head with its query heads under GQA. `pl.unit_groups` finds
 #   them; `pl.prune_units(model, amount, example_input=x)` removes them together.
+# * `pl.prune_units` checks its own result: the pruned copy must compute the original with
+#   the removed units zeroed, or the groups that break it are kept whole and named.
+# * A mixture-of-experts layer (Mixtral, Qwen2-MoE) has one more unit: a whole expert, with its
+#   router row; `pl.prune_experts(model, amount, calibration)` removes the least-routed ones.
 
 # %% [markdown]
 # <!-- model-answer -->

@@ -544,10 +544,271 @@ ZOO: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
 }
 
 
+# --- beyond the zoo: architectures judged by tests/test_zoo_beyond.py ------------------------
+
+
+def _decoder(kind: str, cls: str, **extra):
+    import transformers
+
+    small = dict(vocab_size=96, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+    cfg = _hf(kind, **{**small, **extra})
+    return getattr(transformers, cls)(cfg), _tokens()
+
+
+def mistral():
+    return _decoder("Mistral", "MistralForCausalLM", intermediate_size=64, num_key_value_heads=2)
+
+
+def qwen3():
+    return _decoder("Qwen3", "Qwen3ForCausalLM", intermediate_size=64, num_key_value_heads=2)
+
+
+def gemma2():
+    return _decoder(
+        "Gemma2", "Gemma2ForCausalLM", intermediate_size=64, num_key_value_heads=2, head_dim=8
+    )
+
+
+def phi3():
+    return _decoder(
+        "Phi3", "Phi3ForCausalLM", intermediate_size=64, num_key_value_heads=2, pad_token_id=0
+    )
+
+
+def opt():
+    import transformers
+
+    cfg = _hf("OPT", vocab_size=96, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+    cfg.ffn_dim, cfg.word_embed_proj_dim = 64, 32
+    return transformers.OPTForCausalLM(cfg), _tokens()
+
+
+def falcon():
+    return _decoder("Falcon", "FalconForCausalLM")
+
+
+def gpt_neox():
+    return _decoder("GPTNeoX", "GPTNeoXForCausalLM", intermediate_size=64)
+
+
+def bloom():
+    import transformers
+
+    cfg = _hf("Bloom", vocab_size=96, hidden_size=32, n_layer=2, n_head=4)
+    return transformers.BloomForCausalLM(cfg), _tokens()
+
+
+def mixtral():
+    return _decoder(
+        "Mixtral",
+        "MixtralForCausalLM",
+        intermediate_size=32,
+        num_key_value_heads=2,
+        num_local_experts=4,
+        num_experts_per_tok=2,
+    )
+
+
+def qwen2_moe():
+    return _decoder(
+        "Qwen2Moe",
+        "Qwen2MoeForCausalLM",
+        intermediate_size=32,
+        num_key_value_heads=2,
+        moe_intermediate_size=16,
+        shared_expert_intermediate_size=16,
+        num_experts=4,
+        num_experts_per_tok=2,
+    )
+
+
+def t5_encoder():
+    import transformers
+
+    cfg = _hf("T5", vocab_size=96, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
+    return transformers.T5EncoderModel(cfg), _tokens()
+
+
+def bart_encoder():
+    import transformers
+
+    cfg = _hf(
+        "Bart",
+        vocab_size=96,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=32,
+    )
+    return transformers.BartModel(cfg).get_encoder(), _tokens()
+
+
+def _vision(kind: str, cls: str, **config):
+    import transformers
+
+    return getattr(transformers, cls)(_hf(kind, num_labels=10, **config)), _image()
+
+
+def swin():
+    return _vision(
+        "Swin",
+        "SwinForImageClassification",
+        image_size=32,
+        patch_size=4,
+        embed_dim=16,
+        depths=[1, 1],
+        num_heads=[2, 4],
+        window_size=4,
+    )
+
+
+def beit():
+    return _vision(
+        "Beit",
+        "BeitForImageClassification",
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        use_relative_position_bias=True,
+    )
+
+
+def deit():
+    return _vision(
+        "DeiT",
+        "DeiTForImageClassification",
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
+
+
+def segformer():
+    return _vision(
+        "Segformer",
+        "SegformerForImageClassification",
+        num_encoder_blocks=2,
+        depths=[1, 1],
+        sr_ratios=[2, 1],
+        hidden_sizes=[16, 32],
+        num_attention_heads=[1, 2],
+        patch_sizes=[7, 3],
+        strides=[4, 2],
+        mlp_ratios=[2, 2],
+    )
+
+
+def whisper_encoder():
+    import transformers
+
+    cfg = _hf(
+        "Whisper",
+        vocab_size=96,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=8,
+        max_source_positions=16,
+        pad_token_id=0,
+        bos_token_id=0,
+        eos_token_id=0,
+        decoder_start_token_id=0,
+    )
+    features = torch.randn(2, 8, 32, generator=torch.Generator().manual_seed(0))
+    return transformers.WhisperModel(cfg).get_encoder(), features
+
+
+def mamba():
+    return _decoder("Mamba", "MambaForCausalLM", state_size=8, use_cache=False)
+
+
+class NanoGPTBlock(nn.Module):
+    """Karpathy's nanoGPT block: fused q/k/v split by ``self.n_embd``, heads by ``self.n_head``."""
+
+    def __init__(self, n_embd: int = 32, n_head: int = 4) -> None:
+        super().__init__()
+        self.n_embd, self.n_head = n_embd, n_head
+        self.ln_1, self.ln_2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
+        self.c_attn, self.c_proj = nn.Linear(n_embd, 3 * n_embd), nn.Linear(n_embd, n_embd)
+        self.c_fc, self.mlp_proj = nn.Linear(n_embd, 4 * n_embd), nn.Linear(4 * n_embd, n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.size()
+        q, k, v = self.c_attn(self.ln_1(x)).split(self.n_embd, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.c_proj(y.transpose(1, 2).contiguous().view(b, t, c))
+        return x + self.mlp_proj(nn.functional.gelu(self.c_fc(self.ln_2(x))))
+
+
+class NanoGPT(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(96, 32), nn.Embedding(16, 32)
+        self.h = nn.ModuleList(NanoGPTBlock() for _ in range(2))
+        self.ln_f, self.lm_head = nn.LayerNorm(32), nn.Linear(32, 96, bias=False)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
+        for block in self.h:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+
+def nanogpt():
+    return NanoGPT(), _tokens()
+
+
+def transformer_encoder():
+    layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+    encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    model = nn.Sequential(nn.Linear(8, 32), encoder, nn.Linear(32, 5))
+    return model, torch.randn(2, 6, 8, generator=torch.Generator().manual_seed(0))
+
+
+#: Architectures beyond the zoo (issue 22), judged by exactness or a refusal by name.
+BEYOND: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
+    "mistral": mistral,
+    "qwen3": qwen3,
+    "gemma2": gemma2,
+    "phi3": phi3,
+    "opt": opt,
+    "falcon": falcon,
+    "gpt_neox": gpt_neox,
+    "bloom": bloom,
+    "mixtral": mixtral,
+    "qwen2_moe": qwen2_moe,
+    "t5_encoder": t5_encoder,
+    "bart_encoder": bart_encoder,
+    "swin": swin,
+    "beit": beit,
+    "deit": deit,
+    "segformer": segformer,
+    "whisper_encoder": whisper_encoder,
+    "mamba": mamba,
+    "nanogpt": nanogpt,
+    "transformer_encoder": transformer_encoder,
+}
+
+
 def build(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
     """Model ``name`` with random weights and non-trivial normalisation statistics, in eval mode."""
     torch.manual_seed(seed)
-    model, example = ZOO[name]()
+    model, example = {**ZOO, **BEYOND}[name]()
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():

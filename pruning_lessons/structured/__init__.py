@@ -8,7 +8,9 @@ The pipeline, one module per step:
   grouped convolutions, attention heads, LSTM gates) and what must stay whole: the label
   algebra in :mod:`.labels`, the walk in :mod:`.walker`, one rule per operation in
   :mod:`.rules`, the result types in :mod:`.groups`;
-* :mod:`.selection`: score every unit once, pick the lowest per group or globally;
+* :mod:`.selection`: score every unit once, pick the lowest per group or globally
+  (:mod:`.verify`: the pruned model must compute the zeroed original);
+* :mod:`.experts`: whole experts of mixture-of-experts layers, with their router rows;
 * :mod:`.surgery`: slice the tensors into a new model (:mod:`.sizes`: the layers' and the
   config's size attributes follow); :mod:`.blocks`: remove layers and blocks;
   :mod:`.saving`: save and load the new shape.
@@ -22,6 +24,7 @@ from .surgery import remove_units
 from .blocks import remove_blocks, remove_layers
 from .saving import load_pruned_structure, pruned_structure, save_pruned_structure
 from .picture import plot_unit_groups
+from .experts import expert_scores, prune_experts
 from .selection import (
     NEEDS_DATA,
     SCOPES,
@@ -38,6 +41,7 @@ from .selection import (
 __all__ = [
     "bn_importance",
     "default_example_input",
+    "expert_scores",
     "fix_sizes",
     "l1_importance",
     "l2_importance",
@@ -45,6 +49,7 @@ __all__ = [
     "Member",
     "NEEDS_DATA",
     "plot_unit_groups",
+    "prune_experts",
     "prune_units",
     "pruned_structure",
     "random_importance",

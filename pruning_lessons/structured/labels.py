@@ -24,6 +24,14 @@ GROUPED = ("whole", "within")
 INTERLEAVED_MEETS = "channels narrowed within every group meet channels cut another way"
 
 
+class Refused(TypeError):
+    """``strict=True``: an operation structured pruning cannot follow, refused by name."""
+
+
+class RuleMismatch(Exception):
+    """A rule returned labels that do not fit the operation's outputs."""
+
+
 def label_length(label: Label) -> int:
     """Entries of the axis a label describes (0 for ``None``)."""
     return sum(seg[2] for seg in label) if label else 0

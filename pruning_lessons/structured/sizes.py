@@ -16,7 +16,9 @@ from torch import nn
 #: Attributes of attention modules that count heads, and the child layers whose rows they count.
 HEAD_COUNTS = ("num_heads", "num_attention_heads", "n_head", "n_heads")
 KV_COUNTS = ("num_key_value_heads", "num_kv_heads")
-HEAD_WIDTHS = ("head_dim", "attention_head_size")
+HEAD_WIDTHS = ("head_dim", "attention_head_size", "key_value_proj_dim")
+#: Attributes that hold the width of all heads together (heads x head width).
+ALL_HEAD_SIZES = ("all_head_size", "inner_dim")
 QUERY_NAMES = ("q_proj", "query", "q", "q_lin")
 KEY_NAMES = ("k_proj", "key", "k", "k_lin")
 UP_NAMES = ("up_proj", "fc1", "intermediate_dense")
@@ -113,11 +115,19 @@ def _fix_heads(module: nn.Module) -> None:
     width = _head_width(module) if query is not None else None
     if width is None or query is None:
         return
-    for attr in HEAD_COUNTS:
+    counts = [a for a in HEAD_COUNTS if isinstance(_attribute(module, a), int)]
+    heads = _attribute(module, counts[0]) if counts else None
+    if query.out_features % width and heads and query.out_features % heads == 0:
+        # one head (a SegFormer stage, ViT with one head): its width was pruned, not heads
+        width = query.out_features // heads
+        for attr in HEAD_WIDTHS:
+            if isinstance(_attribute(module, attr), int):
+                setattr(module, attr, width)
+    for attr in counts:
+        setattr(module, attr, query.out_features // width)
+    for attr in ALL_HEAD_SIZES:
         if isinstance(_attribute(module, attr), int):
-            setattr(module, attr, query.out_features // width)
-    if isinstance(_attribute(module, "all_head_size"), int):
-        module.all_head_size = query.out_features
+            setattr(module, attr, query.out_features)
     key = _child(module, KEY_NAMES)
     if key is not None:
         for attr in KV_COUNTS:

@@ -67,13 +67,14 @@ def default_example_input(model: nn.Module) -> torch.Tensor:
     return torch.zeros(*COURSE_INPUT, device=device, dtype=dtype)
 
 
-def _tensors(value: object) -> list[torch.Tensor]:
+def tensors_in(value: object) -> list[torch.Tensor]:
+    """Every tensor in a model's output (nested tuples, lists, dicts, a ``ModelOutput``)."""
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
+        return [t for v in value.values() for t in tensors_in(v)]
     if isinstance(value, list | tuple):
-        return [t for v in value for t in _tensors(v)]
+        return [t for v in value for t in tensors_in(v)]
     return []
 
 
@@ -85,7 +86,7 @@ class _Outputs(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(_tensors(self.model(x)))
+        return tuple(tensors_in(self.model(x)))
 
 
 @dataclass
@@ -140,7 +141,7 @@ def trace(model: nn.Module, example_input: torch.Tensor, method: str = "dispatch
         )
     if method not in TRACERS:
         raise ValueError(f"method must be one of {TRACERS}, got {method!r}")
-    with evaluating(model):
+    with evaluating(model), _ordinary_attention():
         if method == "dispatch":
             try:
                 return _recorded(model, example_input)
@@ -151,6 +152,20 @@ def trace(model: nn.Module, example_input: torch.Tensor, method: str = "dispatch
 
 
 TRACERS = ("dispatch", "export")
+
+
+@contextlib.contextmanager
+def _ordinary_attention():
+    """Record ``nn.TransformerEncoderLayer`` / ``nn.MultiheadAttention`` by their ordinary
+    path: in eval mode without gradients torch takes a fused fast path
+    (``_transformer_encoder_layer_fwd``, ``_native_multi_head_attention``) that computes the
+    same result in one opaque operation."""
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
 
 
 def _check_fits(model: nn.Module, example_input: torch.Tensor) -> None:
@@ -201,9 +216,11 @@ _TORCH_DIR = str(Path(torch.__file__).parent)
 
 
 def _caller() -> str:
-    """``File "...", line N, in f`` of the innermost frame outside torch and this module."""
+    """``File "...", line N, in f`` of the innermost frame of the model's own code: outside
+    torch and this module, and inside the forward pass (``""`` where all of it is torch's,
+    e.g. an ``nn.TransformerEncoder``)."""
     frame = sys._getframe(2)
-    while frame is not None:
+    while frame is not None and frame.f_code is not _recorded.__code__:
         name = frame.f_code.co_filename
         if not name.startswith(_TORCH_DIR) and name != __file__:
             return f'File "{name}", line {frame.f_lineno}, in {frame.f_code.co_name}'
@@ -245,7 +262,7 @@ def _recorded(model: nn.Module, example_input: torch.Tensor) -> Trace:
     try:
         with torch.no_grad(), enable_python_dispatcher(), torch._C._EnablePreDispatch():
             with recorder:
-                outputs = _tensors(model(example_input))
+                outputs = tensors_in(model(example_input))
     finally:
         for hook in hooks:
             hook.remove()
@@ -277,7 +294,7 @@ def _graph(
     placeholder(example_input, "input")
     made: set[int] = {id(example_input)}
     for _, args, kwargs, result, *_ in calls:  # every tensor used before any op made it
-        for tensor in _tensors([args, list(kwargs.values())]):
+        for tensor in tensors_in([args, list(kwargs.values())]):
             if id(tensor) not in made:
                 made.add(id(tensor))
                 name = first.get(id(tensor))
@@ -285,7 +302,7 @@ def _graph(
                 placeholder(tensor, label)
                 if name:
                     parameters[nodes[id(tensor)].name] = name
-        made.update(id(t) for t in _tensors(result))
+        made.update(id(t) for t in tensors_in(result))
 
     def node_of(value: object) -> object:
         if isinstance(value, torch.Tensor):

@@ -18,6 +18,8 @@ from .groups import Member, StructureWarning, UnitGroup, owners
 from .labels import (
     INTERLEAVED_MEETS,
     Label,
+    Refused,
+    RuleMismatch,
     Seg,
     Spaces,
     has_space,
@@ -56,12 +58,24 @@ class Walker:
         self.param_space: dict[tuple[str, int], int] = {}
         self.conv_groups: dict[str, tuple[int, int]] = {}  # weight name -> (space, groups)
         self.unknown: dict[tuple[str, str], None] = {}
+        #: every parameter axis bound, in order (what a failing rule touched is pinned)
+        self.journal: list[tuple[str, int]] = []
 
     # --- reading and pinning labels ------------------------------------------------------------
 
     def shape(self, node: object) -> tuple[int, ...]:
         value = node.meta.get("val") if isinstance(node, fx.Node) else None
         return tuple(int(s) for s in value.shape) if isinstance(value, torch.Tensor) else ()
+
+    def shapes(self, node: fx.Node) -> list[tuple[int, ...] | None]:
+        """The shape of each output of ``node`` (``None`` for an output that is no tensor)."""
+        value = node.meta.get("val")
+        items = value if isinstance(value, list | tuple) else [value]
+        return [tuple(v.shape) if isinstance(v, torch.Tensor) else None for v in items]
+
+    def first_shape(self, node: fx.Node) -> tuple[int, ...]:
+        """The shape of ``node``'s value, or of its first output (``max.dim``, ``var_mean``)."""
+        return next((s for s in self.shapes(node) if s is not None), ())
 
     def labels(self, node: object) -> list[Label]:
         value = self.values.get(node) if isinstance(node, fx.Node) else None
@@ -92,6 +106,7 @@ class Walker:
         if param in self.fixed:
             self.pin_label(label, self.fixed[param])
         old = self.members.get(param)
+        self.journal.append(param)
         if old is None:
             self.members[param] = (label, role, node)
             return
@@ -114,6 +129,7 @@ class Walker:
             return self.members[param][0]
         label = self.fresh(units)
         self.members[param] = (label, "producer", node)
+        self.journal.append(param)
         return label
 
     def contract(self, a: Label, b: Label, node: fx.Node) -> None:
@@ -219,7 +235,7 @@ class Walker:
         what = "a reshape that mixes units (e.g. a channel shuffle)"
         reason = f"structured pruning cannot follow {what} in {where(node)}"
         if self.strict:
-            raise TypeError(reason + " (strict=True refuses instead of keeping those units)")
+            raise Refused(reason + " (strict=True refuses instead of keeping those units)")
         if has_space(label):
             self.unknown.setdefault((what, where(node)))
         self.pin_label(label, reason)
@@ -228,7 +244,7 @@ class Walker:
         what = why or f"the operation {op_name(node)!r}"
         reason = f"structured pruning cannot follow {what} in {where(node)}"
         if self.strict:
-            raise TypeError(reason + " (strict=True refuses instead of keeping those units)")
+            raise Refused(reason + " (strict=True refuses instead of keeping those units)")
         touched = False
         for arg in tensor_args(node):
             for label in self.labels(arg):
@@ -236,6 +252,13 @@ class Walker:
                 self.pin_label(label, reason)
         if touched:
             self.unknown.setdefault((what, where(node)))
+        return self.nothing(node)
+
+    def nothing(self, node: fx.Node) -> object:
+        """No labels for any output of ``node``: one list per output if it has several."""
+        value = node.meta.get("val")
+        if isinstance(value, list | tuple):
+            return [[None] * len(s or ()) for s in self.shapes(node)]
         return [None] * len(self.shape(node))
 
     # --- the walk ------------------------------------------------------------------------------
@@ -268,11 +291,48 @@ class Walker:
             warnings.warn(message, StructureWarning, stacklevel=4)
 
     def call(self, node: fx.Node) -> object:
-        result = self.rule(node)
+        """The labels of ``node``'s outputs, from its rule.
+
+        A rule that fails, or returns labels that do not fit the outputs, is a gap in the
+        rules, never a reason to hand back a wrong model: everything the node reads and every
+        space and parameter axis the rule touched are pinned, named in a warning (``strict``:
+        refused by name).
+        """
+        spaces, bound = len(self.spaces.parent), len(self.journal)
+        try:
+            return self.fitted(node, self.rule(node))
+        except Refused:
+            raise
+        except Exception as err:  # noqa: BLE001 -- any failure of a rule keeps its units
+            detail = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}" if str(err) else ""
+            reason = f"its rule failed ({detail or type(err).__name__}) in {where(node)}"
+            for space in range(spaces, len(self.spaces.parent)):
+                self.spaces.pin(space, reason)
+            for param in self.journal[bound:]:
+                if param in self.members:
+                    self.pin_label(self.members[param][0], reason)
+                self.pinned_params.setdefault(param[0], reason)
+            return self.unknown_op(node, f"the operation {op_name(node)!r} (its rule failed)")
+
+    def fitted(self, node: fx.Node, result: object) -> object:
+        """``result`` checked against ``node``'s outputs; one flat list is shared by all
+        outputs of an operation whose outputs are alike (``max.dim``, ``var_mean``)."""
         value = node.meta.get("val")
-        if isinstance(value, list | tuple) and isinstance(result, list):
-            if not result or not isinstance(result[0], list):  # max.dim, var_mean: alike
-                return [list(result) for _ in value]
+        if isinstance(value, torch.Tensor):
+            if not isinstance(result, list) or len(result) != value.dim():
+                raise RuleMismatch(f"{len(result or ())} labels for {value.dim()} axes")
+            return result
+        if not isinstance(value, list | tuple) or result is None:
+            return result
+        if not isinstance(result, list):
+            raise RuleMismatch("no labels for several outputs")
+        if not result or not isinstance(result[0], list):
+            result = [list(result) for _ in value]
+        if len(result) != len(value):
+            raise RuleMismatch(f"labels for {len(result)} of {len(value)} outputs")
+        for labels, shape in zip(result, self.shapes(node), strict=True):
+            if shape is not None and (not isinstance(labels, list) or len(labels) != len(shape)):
+                raise RuleMismatch("labels that do not fit an output's axes")
         return result
 
     def rule(self, node: fx.Node) -> object:
@@ -280,7 +340,9 @@ class Walker:
             source, index = node.args
             value = self.values.get(source)
             if isinstance(value, list) and value and isinstance(value[0], list):
-                return value[index] if index < len(value) else [None] * len(self.shape(node))
+                labels = value[index] if index < len(value) else None
+                if isinstance(labels, list) and len(labels) == len(self.shape(node)):
+                    return labels
             return [None] * len(self.shape(node))
         rule = rule_for(op_name(node))
         return self.unknown_op(node) if rule is None else rule(self, node)
@@ -300,14 +362,12 @@ class Walker:
                 self.pin_label(label, f"layer {hit[0]!r} is in ignored_layers")
         by_root: dict[int, UnitGroup] = {}
         taken: set[str] = set()
-        for (pname, _), (label, role, _) in self.members.items():
+        for (pname, dim), (label, role, _) in self.members.items():
             for seg in label:
                 if seg[0] == "space" and role == "producer":
                     root = self.spaces.find(seg[1])
                     if root not in by_root:
-                        name = owner[pname][0]
-                        if name in taken:  # a module with several outputs (stacked LSTM)
-                            name = f"{name}.{owner[pname][1]}"
+                        name = self.group_name((*owner[pname], dim), label, seg, taken)
                         taken.add(name)
                         by_root[root] = UnitGroup(name, self.spaces.units[root])
         for root, group in by_root.items():
@@ -324,6 +384,21 @@ class Walker:
                 member = Member(module_name, named[module_name], attr, dim, units, role)
                 by_root[root].members.append(member)
         return list(by_root.values())
+
+    @staticmethod
+    def group_name(owner: tuple[str, str, int], label: Label, seg: Seg, taken: set) -> str:
+        """The producer's path; a second group of one module (a stacked LSTM's next layer)
+        adds the parameter's name, a piece of a split output its rows (``fc[8:24]``)."""
+        module, attr, _ = owner
+        start = sum(s[2] for s in label[: label.index(seg)])
+        pieces = owner in taken  # a second group made by the same parameter
+        taken.add(owner)
+        candidates = [module] + ([] if pieces else [f"{module}.{attr}"])
+        candidates.append(f"{module}[{start}:{start + seg[2]}]")
+        for name in candidates:
+            if name not in taken:
+                return name
+        return f"{candidates[-1]}#{len(taken)}"
 
     def unit_maps(self, label: Label, by_root: dict[int, UnitGroup]) -> dict[int, torch.Tensor]:
         """For each group an axis labelled ``label`` belongs to: entry -> unit (-1: none)."""

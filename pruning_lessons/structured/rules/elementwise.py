@@ -21,7 +21,8 @@ POINTWISE = {
     "leaky_relu_ lift_fresh_copy log log1p logical_not masked_fill maximum minimum mish mul "
     "mul_ neg pow reciprocal relu relu_ relu6 rsqrt sigmoid sigmoid_ sign silu silu_ sin "
     "softplus sqrt square sub sub_ tanh tanh_ to _to_copy type_as where zeros_like ones_like "
-    "full_like empty_like rand_like randn_like fill_ native_dropout celu selu glu_".split(),
+    "full_like empty_like rand_like randn_like fill_ native_dropout celu selu glu_ fmax "
+    "fmin".split(),
 }
 CREATIONS = {
     *"arange zeros ones full empty scalar_tensor new_zeros new_ones new_full new_empty rand "

@@ -41,6 +41,25 @@ def select(w: Walker, node: fx.Node) -> list[Label]:
     return labels[:dim] + labels[dim + 1 :]
 
 
+def index(w: Walker, node: fx.Node) -> list[Label]:
+    """``x[idx]`` (``aten.index``): axes indexed by tensors must carry no units (a
+    parameter's axis read whole is fixed: Swin's relative-position table indexed by
+    position); the other axes keep their labels, e.g. the table's head axis."""
+    source, indices = node.args[0], list(node.args[1])
+    labels = w.labels(source)
+    used = [d for d, i in enumerate(indices) if i is not None]
+    if not used or used != list(range(used[0], used[-1] + 1)):
+        return w.unknown_op(node, "indexing with tensors on axes apart")
+    for d in used:
+        if only_params(labels[d]):
+            w.fix(labels[d], node)
+        elif labels[d] is not None:
+            return w.unknown_op(node, "indexing units by a tensor")
+    before, after = labels[: used[0]], labels[used[-1] + 1 :]
+    middle = len(w.shape(node)) - len(before) - len(after)
+    return [*before, *[None] * middle, *after]
+
+
 def cat(w: Walker, node: fx.Node) -> list[Label]:
     tensors = [t for t in node.args[0] if w.shape(t) != (0,)]
     shape = w.shape(node)
@@ -105,20 +124,23 @@ def split_into(w: Walker, node: fx.Node, sizes: list[int], dim: int) -> list[lis
 
 
 def refine(w: Walker, label: Label, sizes: list[int]) -> Label:
-    """Split a fresh space into equal parts, e.g. GPT-2's fused q/k/v projection.
+    """Split a fresh space into parts of ``sizes``, e.g. GPT-2's fused q/k/v projection, or
+    Mamba's ``x_proj`` output split into ``dt``, ``B`` and ``C``.
 
     Possible only while the space is merged with nothing else and each part holds whole
-    units; every label that refers to it is rewritten to the parts.
+    units (``units x size / length`` of them); every label that refers to it is rewritten
+    to the parts, each segment cut in the same proportions.
     """
-    if len(label) != 1 or label[0][0] != "space" or len(set(sizes)) != 1:
+    if len(label) != 1 or label[0][0] != "space":
         return label
     space, length = label[0][1], label[0][2]
-    parts = len(sizes)
+    units = w.spaces.units[space]
     alone = w.spaces.find(space) == space and w.spaces.parent.count(space) == 1
-    if not alone or w.spaces.units[space] % parts or length % parts:
+    if not alone or any((units * size) % length for size in sizes):
         return label
-    units = w.spaces.units[space] // parts
-    new = [w.spaces.new(units) for _ in range(parts)]
+    if any((length_of * size) % length for length_of in _lengths(w, space) for size in sizes):
+        return label
+    new = [w.spaces.new(units * size // length) for size in sizes]
     if space in w.spaces.pinned:
         for part in new:
             w.spaces.pin(part, w.spaces.pinned[space])
@@ -128,10 +150,13 @@ def refine(w: Walker, label: Label, sizes: list[int]) -> Label:
             return old
         segs: list[Seg] = []
         for seg in old:
-            if seg[0] == "space" and seg[1] == space:
-                segs.extend(("space", part, seg[2] // parts) for part in new)
-            else:
+            if seg[0] != "space" or seg[1] != space:
                 segs.append(seg)
+            else:
+                segs.extend(
+                    ("space", part, seg[2] * size // length)
+                    for part, size in zip(new, sizes, strict=True)
+                )
         return tuple(segs)
 
     for key, (old, role, place) in list(w.members.items()):
@@ -143,6 +168,22 @@ def refine(w: Walker, label: Label, sizes: list[int]) -> Label:
                 for item in value
             ]
     return rewrite(label)
+
+
+def _lengths(w: Walker, space: int) -> set[int]:
+    """The lengths of every segment of ``space`` in any label seen so far."""
+    found: set[int] = set()
+
+    def note(label: Label) -> None:
+        found.update(seg[2] for seg in label or () if seg[0] == "space" and seg[1] == space)
+
+    for label, _, _ in w.members.values():
+        note(label)
+    for value in w.values.values():
+        for item in value if isinstance(value, list) else ():
+            for label in item if isinstance(item, list) else [item]:
+                note(label)
+    return found
 
 
 def split(w: Walker, node: fx.Node) -> list[list[Label]]:
@@ -161,6 +202,30 @@ def chunk(w: Walker, node: fx.Node) -> list[list[Label]]:
     return split_into(w, node, [min(size, total - s) for s in range(0, total, size)], dim)
 
 
+def tensor_split(w: Walker, node: fx.Node) -> list[list[Label]]:
+    """``tensor_split`` / ``unsafe_split`` / ``hsplit``...: the pieces' sizes are read off the
+    outputs."""
+    dim = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim", 0)
+    shapes = w.shapes(node)
+    return split_into(w, node, [s[dim] for s in shapes], dim)
+
+
+def meshgrid(w: Walker, node: fx.Node) -> list[list[Label]]:
+    """``meshgrid(t_1..t_n)``: output ``k`` carries ``t_k``'s label on axis ``k`` (under
+    ``indexing="xy"`` the first two axes are swapped); its other axes are copies."""
+    tensors = list(node.args[0])
+    indexing = node.kwargs.get("indexing", node.args[1] if len(node.args) > 1 else "ij")
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(order) >= 2:
+        order[0], order[1] = 1, 0
+    outputs = []
+    for k, t in enumerate(tensors):
+        labels: list[Label] = [None] * len(tensors)
+        labels[order.index(k)] = (w.labels(t) or [None])[0]
+        outputs.append(labels)
+    return outputs
+
+
 def unbind(w: Walker, node: fx.Node) -> list[list[Label]]:
     labels = w.labels(node.args[0])
     dim = (node.args[1] if len(node.args) > 1 else 0) % len(labels)
@@ -173,10 +238,16 @@ def unbind(w: Walker, node: fx.Node) -> list[list[Label]]:
 RULES = {
     "slice": slice_,
     "select": select,
+    "index": index,
     "cat": cat,
     "stack": stack,
     "split": split,
     "split_with_sizes": split,
     "chunk": chunk,
     "unbind": unbind,
+    "tensor_split": tensor_split,
+    "unsafe_split": tensor_split,
+    "unsafe_split_with_sizes": tensor_split,
+    "unsafe_chunk": tensor_split,
+    "meshgrid": meshgrid,
 }

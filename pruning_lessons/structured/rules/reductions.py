@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from torch import fx
 
 from ..labels import Label
-from ..nodes import name_with_indices, op_name, where
+from ..nodes import name_with_indices, op_name, tensor_args, where
+from .elementwise import elementwise
 
 if TYPE_CHECKING:
     from ..walker import Walker
@@ -54,11 +55,60 @@ def reduce(w: Walker, node: fx.Node) -> list[Label]:
             continue
         if labels[d] is not None and name not in SUMS:
             w.pin_label(labels[d], f"{name} over its units in {where(node)}")
-    out = w.shape(node)
+    out = w.first_shape(node)
     shape = w.shape(source)
     if len(out) == ndim:  # keepdim, or a softmax that keeps the shape
         return [labels[d] if out[d] == shape[d] else None for d in range(ndim)]
     return [labels[d] for d in range(ndim) if d not in dims][: len(out)]
+
+
+def min_max(w: Walker, node: fx.Node) -> list[Label]:
+    """``torch.min(a, b)`` / ``torch.max(a, b)`` (``min.other``) are element-wise; with a
+    dimension or none (``max.dim``, ``max``) they reduce."""
+    if len(node.args) > 1 and node.args[1] in tensor_args(node):
+        return elementwise(w, node)
+    return reduce(w, node)
+
+
+#: Operations along one axis, with where their ``dim`` argument sits and its default:
+#: sorting, top-k and order statistics. Along an axis without units they pass every other
+#: axis's labels; along units they cannot be followed (a unit's value would move).
+ALONG = {
+    "sort": (1, -1),
+    "topk": (2, -1),
+    "kthvalue": (2, -1),
+    "mode": (1, -1),
+    "median": (1, None),
+    "nanmedian": (1, None),
+    "cummax": (1, None),
+    "cummin": (1, None),
+    "msort": (None, 0),
+}
+
+
+def along(w: Walker, node: fx.Node) -> object:
+    name = op_name(node)
+    position, default = ALONG.get(name) or ALONG[name.strip("_")]
+    labels = w.labels(node.args[0])
+    dim = node.kwargs.get("dim", default)
+    if position is not None and len(node.args) > position:
+        dim = node.args[position]
+    if not labels:
+        return w.nothing(node)
+    dims = range(len(labels)) if dim is None else [dim % len(labels)]
+    if any(labels[d] is not None for d in dims):
+        return w.unknown_op(node, f"the operation {name!r} across units")
+    outputs = []
+    for shape in w.shapes(node):
+        if shape is None:
+            outputs.append(None)
+        elif len(shape) == len(labels):
+            outputs.append(list(labels))
+        elif dim is not None and len(shape) == len(labels) - 1:
+            outputs.append(labels[: dims[0]] + labels[dims[0] + 1 :])
+        else:
+            outputs.append([None] * len(shape))
+    return outputs if isinstance(node.meta.get("val"), list | tuple) else outputs[0]
 
 
 def pool(w: Walker, node: fx.Node) -> list[Label]:
@@ -73,6 +123,9 @@ def pool(w: Walker, node: fx.Node) -> list[Label]:
 
 
 RULES = {
-    **dict.fromkeys(SUMS | AVERAGES, reduce),
+    **dict.fromkeys(SUMS | AVERAGES - {"min", "max"}, reduce),
+    "min": min_max,
+    "max": min_max,
+    **dict.fromkeys(ALONG, along),
     **dict.fromkeys(POOLS, pool),
 }

@@ -98,7 +98,15 @@ def transpose(w: Walker, node: fx.Node) -> list[Label]:
 
 
 def t(w: Walker, node: fx.Node) -> list[Label]:
+    """``x.t()`` and ``x.T`` (``numpy_T``): all axes reversed (a layer written ``x @ W.T``,
+    Falcon's ``FalconLinear``)."""
     return w.labels(node.args[0])[::-1]
+
+
+def matrix_transpose(w: Walker, node: fx.Node) -> list[Label]:
+    """``x.mT`` / ``x.mH`` / ``x.adjoint()``: the last two axes swapped."""
+    labels = w.labels(node.args[0])
+    return labels[:-2] + labels[-2:][::-1]
 
 
 def expand(w: Walker, node: fx.Node) -> list[Label]:
@@ -120,5 +128,9 @@ RULES = {
     "permute": permute,
     "transpose": transpose,
     "t": t,
+    "numpy_T": t,
+    "mT": matrix_transpose,
+    "mH": matrix_transpose,
+    "adjoint": matrix_transpose,
     "expand": expand,
 }

@@ -1,0 +1,127 @@
+"""Expert pruning: whole experts of a mixture-of-experts layer, with their router rows.
+
+Exact against the original with the removed experts' router logits forced to ``-inf``
+(``F.linear`` is wrapped for the router weights only while the original runs), on
+``transformers``' Mixtral and Qwen2-MoE and on a hand-written layer with an
+``nn.ModuleList`` of experts.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import pruning_lessons as pl
+from pruning_lessons.structured.experts import expert_layers, expert_scores
+
+
+class TinyMoE(nn.Module):
+    """Old-style Mixtral block: ``nn.Linear`` router, ``nn.ModuleList`` of experts, top 2."""
+
+    def __init__(self, experts: int = 6) -> None:
+        super().__init__()
+        self.top_k = 2
+        self.gate = nn.Linear(8, experts, bias=False)
+        self.experts = nn.ModuleList(
+            nn.Sequential(nn.Linear(8, 16), nn.SiLU(), nn.Linear(16, 8)) for _ in range(experts)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = self.gate(x).softmax(-1)
+        weights, chosen = probs.topk(self.top_k, dim=-1)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            hit = (chosen == e).any(-1, keepdim=True)
+            weight = (weights * (chosen == e)).sum(-1, keepdim=True)
+            out = out + torch.where(hit, weight * expert(x), 0.0)
+        return out
+
+
+def _removed(model, scores: dict, amount: float) -> dict[str, list[int]]:
+    out = {}
+    for layer in expert_layers(model):
+        count = round(amount * layer.count)
+        out[layer.router] = sorted(
+            torch.sort(scores[layer.name], stable=True).indices[:count].tolist()
+        )
+    return out
+
+
+def _original_with_experts_silenced(model, removed: dict, x):
+    weights = {id(model.get_submodule(r).weight): units for r, units in removed.items()}
+    linear = F.linear
+
+    def masked(inputs, weight, bias=None):
+        out = linear(inputs, weight, bias)
+        if id(weight) in weights:
+            out = out.clone()
+            out[..., weights[id(weight)]] = float("-inf")
+        return out
+
+    F.linear = masked
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        F.linear = linear
+
+
+def _check(model, x, amount):
+    model.eval()
+    scores = expert_scores(model, x)
+    removed = _removed(model, scores, amount)
+    pruned = pl.prune_experts(model, amount, x)
+    want = _original_with_experts_silenced(model, removed, x)
+    with torch.no_grad():
+        got = pruned(x)
+    want, got = (getattr(t, "logits", t) for t in (want, got))
+    assert (want - got).abs().max() <= 1e-5 * want.abs().max()
+    assert pl.count_parameters(pruned) < pl.count_parameters(model)
+    return pruned, removed
+
+
+def test_a_hand_written_moe_loses_whole_experts_exactly():
+    torch.manual_seed(0)
+    model, x = TinyMoE(), torch.randn(32, 8)
+    pruned, removed = _check(model, x, 0.5)
+    assert len(pruned.experts) == 3 and pruned.gate.weight.shape == (3, 8)
+    assert pruned.gate.out_features == 3 and len(removed["gate"]) == 3
+    assert len(model.experts) == 6  # the original is untouched
+
+
+def test_transformers_mixtral_and_qwen2_moe_prune_experts_exactly():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    small = dict(vocab_size=96, hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+    small.update(num_key_value_heads=2, num_experts_per_tok=2)
+    mixtral = transformers.MixtralForCausalLM(
+        transformers.MixtralConfig(**small, intermediate_size=32, num_local_experts=4)
+    )
+    qwen = transformers.Qwen2MoeForCausalLM(
+        transformers.Qwen2MoeConfig(
+            **small,
+            intermediate_size=32,
+            moe_intermediate_size=16,
+            shared_expert_intermediate_size=16,
+            num_experts=4,
+        )
+    )
+    tokens = torch.randint(0, 96, (4, 12), generator=torch.Generator().manual_seed(0))
+    for model, count in ((mixtral, "num_local_experts"), (qwen, "num_experts")):
+        pruned, _ = _check(model, tokens, 0.5)
+        assert getattr(pruned.config, count) == 2
+        block = pruned.model.layers[0].mlp
+        assert block.experts.num_experts == block.gate.num_experts == 2
+        assert block.experts.down_proj.shape[0] == 2
+
+
+def test_expert_pruning_refuses_what_it_cannot_do():
+    model, x = TinyMoE(4), torch.randn(8, 8)
+    with pytest.raises(ValueError, match="fewer than the 2"):
+        pl.prune_experts(model, 0.75, x)
+    with pytest.raises(ValueError, match="no mixture-of-experts"):
+        pl.prune_experts(nn.Sequential(nn.Linear(8, 2)), 0.5, x)
+    with pytest.raises(TypeError, match="amount"):
+        pl.prune_experts(model, 1, x)
