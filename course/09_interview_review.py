@@ -32,12 +32,11 @@
 #   once you have given yours, and a score at the end.
 #
 # Multiple-choice answers are graded exactly. Short answers are **marked by you**: write your
-# answer first, then compare it with the model answer and tick the key points you really made.
-# Next to each key point, "mentioned" or "not yet mentioned" says whether your answer seems to
-# use its terms; it only looks at words, so it counts nothing said inside a negation ("no need
-# to fine-tune"), a reversed claim or a bare list of terms. No program can tell a right answer
-# from one that uses the same words to say the opposite: you are the judge, as in an interview
-# you would be. A mock interview's score adds up your ticks.
+# answer first, then read it beside the model answer and tick the key points you really made,
+# in the same words or in others. No word count can tell a right answer from one that uses the
+# same words to say the opposite, or from a list of terms, and it misses a right answer in other
+# words: so nothing here labels your answer; you are the judge, as in an interview you would
+# be. A mock interview's score adds up your ticks.
 
 # %%
 from collections import Counter

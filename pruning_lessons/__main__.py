@@ -163,23 +163,24 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     grade = commands.add_parser(
         "grade",
         help="run a folder of submitted notebooks and every exercise's check; write a CSV",
-        description="Run each notebook under SUBMISSIONS_DIR (one process each, with a time "
-        "limit), check every exercise it holds, write a CSV (student file, exercise, status, "
-        "message) and print a summary.",
+        description="Check every exercise of each notebook under SUBMISSIONS_DIR (its "
+        "definitions only, one sandboxed process per exercise, with a time limit), write a CSV "
+        "(student file, exercise, status, message) row by row and print a summary.",
     )
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
     grade.add_argument(
         "--csv",
         type=Path,
         metavar="PATH",
-        help="where to write the grades (default: SUBMISSIONS_DIR/grades.csv)",
+        help="where to write the grades, outside SUBMISSIONS_DIR "
+        "(default: SUBMISSIONS_DIR-grades.csv beside the folder)",
     )
     grade.add_argument(
         "--timeout",
         type=_positive,
         default=600,
         metavar="SECONDS",
-        help="time limit per notebook (default: 600)",
+        help="time limit per exercise check (default: 600)",
     )
     lab = commands.add_parser(
         "lab",
@@ -235,9 +236,12 @@ def grade(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     if not args.submissions.is_dir():
         parser.error(f"SUBMISSIONS_DIR {args.submissions} is not a folder")
-    csv_path = args.csv or args.submissions / "grades.csv"
+    folder = args.submissions.resolve()
+    csv_path = args.csv or folder.parent / f"{folder.name}-grades.csv"
     if not csv_path.parent.exists():
         parser.error(f"folder {csv_path.parent} does not exist")
+    if csv_path.resolve().is_relative_to(folder):
+        parser.error(f"--csv {csv_path} is inside SUBMISSIONS_DIR: write the grades elsewhere")
     grades = grade_folder(args.submissions, csv_path, timeout=args.timeout)
     print()
     print(summary(grades))

@@ -1,7 +1,8 @@
 """`python -m pruning_lessons grade SUBMISSIONS_DIR` on a folder of fake submissions (issue #14):
 one correct, one wrong (with an unattempted and a deleted exercise, and a cell that raises),
-one whose kernel dies; every notebook is graded, and the CSV says what happened to each. A
-notebook that never finishes is stopped at its time limit."""
+one whose check process dies; every notebook is graded, and the CSV says what happened to each.
+A check that never finishes is stopped at its time limit. Only a notebook's definitions run
+(issue #23), so code at its top level does not."""
 
 from __future__ import annotations
 
@@ -55,13 +56,24 @@ def submissions(tmp_path):
         "1 / 0  # a cell that raises does not stop the run",
         WRONG_AND_STUB_07,
     )
-    _notebook(folder / "carol" / "05_steps_of_pruning.ipynb", RIGHT_CUBIC, "import os\nos._exit(1)")
+    _notebook(
+        folder / "carol" / "05_steps_of_pruning.ipynb",
+        "import os\n\n\ndef cubic(t, final, steps, initial=0.0):\n    os._exit(1)",
+    )
     return folder
 
 
 def test_grade_a_folder_of_submissions(submissions, tmp_path):
     out = tmp_path / "grades.csv"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    inside = subprocess.run(
+        [sys.executable, "-m", "pruning_lessons", "grade", str(submissions)]
+        + ["--csv", str(submissions / "grades.csv")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert inside.returncode == 2 and "inside SUBMISSIONS_DIR" in inside.stderr
     done = subprocess.run(
         [sys.executable, "-m", "pruning_lessons", "grade", str(submissions), "--csv", str(out)]
         + ["--timeout", "300"],
@@ -83,7 +95,7 @@ def test_grade_a_folder_of_submissions(submissions, tmp_path):
         ("carol/05_steps_of_pruning.ipynb", "05.ex1"): "error",
     }
     assert "threshold" in rows[("bob/07_exercise_weight_pruning.ipynb", "07.ex1")]["message"]
-    assert "kernel" in rows[("carol/05_steps_of_pruning.ipynb", "05.ex1")]["message"].lower()
+    assert "ended" in rows[("carol/05_steps_of_pruning.ipynb", "05.ex1")]["message"]
     assert "alice/05_steps_of_pruning.ipynb" in done.stdout and "05.ex1" in done.stdout
     assert f"saved {out}" in done.stdout
 
@@ -92,14 +104,18 @@ def test_a_notebook_past_its_time_limit_is_stopped_and_reported(tmp_path):
     from pruning_lessons.teaching.grading import grade_notebook
 
     path = tmp_path / "dave" / "05_steps_of_pruning.ipynb"
-    _notebook(path, LINEAR_CUBIC, "while True:\n    pass")
+    _notebook(
+        path,
+        "while True:\n    pass",
+        LINEAR_CUBIC.replace("return", "while True:\n        pass\n    return"),
+    )
     (row,) = grade_notebook(path, tmp_path, timeout=2)
     assert (row.student_file, row.exercise, row.status) == (
         "dave/05_steps_of_pruning.ipynb",
         "05.ex1",
-        "error",
+        "timed out",
     )
-    assert row.message == "the notebook ran longer than 2 s"
+    assert row.message == "the check ran longer than 2 s"
 
 
 def test_grade_refuses_a_missing_folder(tmp_path):
@@ -137,4 +153,6 @@ def test_the_summary_counts_per_student_and_per_exercise():
     text = summary(grades)
     assert "a.ipynb" in text and "05.ex1" in text
     line = next(row for row in text.splitlines() if row.startswith("05.ex1"))
-    assert line.split()[1:] == ["1", "1", "0", "0", "1"]
+    # correct, incorrect, not attempted, missing, error, timed out, flagged
+    assert line.split()[1:] == ["1", "1", "0", "0", "1", "0", "0"]
+    assert text.splitlines()[-1] == "graded 2, failed 1 (of them flagged 0), timed out 0"

@@ -10,9 +10,10 @@ Multiple-choice answers are graded automatically. Short answers are **self-asses
 keyword count can tell a right answer from one that uses the same words to say the opposite, so
 the learner writes an answer, then sees the model answer and its key points as a checklist and
 ticks the points they made (:func:`grade_short` with ``ticked``). A key point lists accepted
-wordings separated by ``|``, e.g. ``"fine-tuning|fine-tune|retrain"``; the optional "mentioned /
-not yet mentioned" aid (``teaching/answer_aid.py``) shows which of them the answer seems to
-state, and never counts one inside a negation, a reversal or a bare list of terms.
+wordings separated by ``|``, e.g. ``"fine-tuning|fine-tune|retrain"`` (its first is its label).
+No word count labels the key points as "mentioned": on reversed claims, keyword lists,
+synonyms and answers in Chinese such labels misled (issue #23), so the learner's answer is shown
+beside the model answer and the learner alone decides.
 
 Modules: :mod:`.bank` (the questions and topics), :mod:`.marking` (grading and the score),
 :mod:`.sessions` (mock interview, flash cards, plain text) and :mod:`.widget` (the widget).

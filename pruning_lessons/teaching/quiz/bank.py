@@ -29,10 +29,8 @@ UI = {
         "covered": "Ticked",
         "missed": "Not ticked",
         "self_check": "Compare your answer with the model answer and tick the key points you "
-        "made. (Mentioned / not yet mentioned only says which terms your answer seems to use; "
-        "you are the judge.)",
-        "mentioned": "mentioned",
-        "not_mentioned": "not yet mentioned",
+        "made, in your words or in others: you are the judge.",
+        "your_answer": "Your answer",
         "unmarked": "{n} short answer(s) not ticked yet count 0 points.",
         "explain": "Points: 1 for each multiple-choice answer that is right; for a short answer, "
         "the share of its key points you ticked. A short answer counts as right from half of "
@@ -60,10 +58,8 @@ UI = {
         "points": "你勾选了 {total} 个要点中的 {hit} 个。",
         "covered": "已勾选",
         "missed": "未勾选",
-        "self_check": "对照参考答案，勾选你答到的要点。"
-        "（“已提到 / 尚未提到”只提示你的回答似乎用到了哪些术语，判断由你自己来做。）",
-        "mentioned": "已提到",
-        "not_mentioned": "尚未提到",
+        "self_check": "对照参考答案，勾选你答到的要点（用词不同也算），判断由你自己来做。",
+        "your_answer": "你的回答",
         "unmarked": "有 {n} 道简答题还没有勾选，计 0 分。",
         "explain": "计分方式：选择题答对得 1 分；简答题的得分是你勾选的要点所占的比例，"
         "勾选到一半及以上算答对。",

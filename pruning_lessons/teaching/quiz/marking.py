@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..answer_aid import Aid, mention_aid
 from .bank import LETTERS, UI, Question, check_language, topic_title, topics
 
 PASS_MARK = 0.5  # a self-assessed short answer counts as right from half its key points ticked
@@ -16,8 +15,8 @@ class Result:
     """The grade of one answer: ``score`` in [0, 1]; ``hits``/``misses`` name key points.
 
     ``marked`` is False for a short answer whose key points the learner has not ticked yet: it is
-    neither right nor wrong, and scores 0. For such a result ``hits`` / ``misses`` are what the
-    aid found mentioned / not yet mentioned; once ticked, they are the ticked / unticked points.
+    neither right nor wrong, and scores 0, with no ``hits`` (every key point is in ``misses``
+    until ticked); once ticked, they are the ticked / unticked points.
     """
 
     question_id: str
@@ -113,13 +112,6 @@ def grade_choice(question: Question, chosen_index: int) -> Result:
     )
 
 
-def aid_for(question: Question, text: str) -> Aid:
-    """The mentioned / not yet mentioned aid for ``text`` as an answer to ``question``."""
-    return mention_aid(
-        question.key_points, text, question.text, lang=question.lang, qid=question.id
-    )
-
-
 def _ticked_indices(question: Question, ticked: Iterable[int | str]) -> set[int]:
     labels = [key_point_label(k) for k in question.key_points]
     chosen = set()
@@ -136,13 +128,21 @@ def _ticked_indices(question: Question, ticked: Iterable[int | str]) -> set[int]
     return chosen
 
 
+def yours(question: Question, text: str) -> str:
+    """The learner's answer, labelled in the question's language, to read beside the model's."""
+    ui = UI[question.lang]
+    return ui["your_answer"] + ui["colon"] + (text.strip() or "-")
+
+
 def grade_short(question: Question, text: str, ticked: Iterable[int | str] | None = None) -> Result:
     """A short answer: the model answer and key points to compare with, scored by the ticks.
 
     Without ``ticked`` the result is *unmarked* (``marked=False``, score 0, never "correct"):
-    the feedback shows the model answer and the checklist, each key point labelled by the aid as
-    mentioned or not yet mentioned. With ``ticked`` (key point indices or labels, the points the
-    learner judges they made) the score is the share ticked, correct from ``PASS_MARK`` on.
+    the feedback shows the learner's answer beside the model answer, and the key points as an
+    unticked checklist. No word count labels them (issue #23 found "mentioned" labels misled on
+    reversed claims, keyword lists, synonyms and Chinese). With ``ticked`` (key point indices
+    or labels, the points the learner judges they made) the score is the share ticked, correct
+    from ``PASS_MARK`` on.
     """
     if question.kind != "short":
         raise ValueError(f"question {question.id} is a multiple-choice question; use grade_choice")
@@ -152,21 +152,19 @@ def grade_short(question: Question, text: str, ticked: Iterable[int | str] | Non
     labels = [key_point_label(k) for k in question.key_points]
     model = ui["model_answer"] + ui["colon"] + question.model_answer
     if ticked is None:
-        aid = aid_for(question, text)
-        found = dict(aid.points)
-        lines = [model, ui["self_check"], (ui["key_points"] + ui["colon"]).rstrip()]
+        lines = [yours(question, text), model, ui["self_check"]]
         lines += [
-            f"  [ ] {label} ({ui['mentioned'] if found[label] else ui['not_mentioned']})"
-            for label in labels
+            (ui["key_points"] + ui["colon"]).rstrip(),
+            *(f"  [ ] {label}" for label in labels),
         ]
         return Result(
             question_id=question.id,
             topic=question.topic,
             correct=False,
             score=0.0,
-            feedback="\n".join([*lines, *aid.notes]),
-            hits=aid.mentioned,
-            misses=tuple(label for label in labels if not found[label]),
+            feedback="\n".join(lines),
+            hits=(),
+            misses=tuple(labels),
             model_answer=question.model_answer,
             marked=False,
         )

@@ -10,12 +10,12 @@ import ipywidgets as widgets
 from .bank import UI, Question, by_id
 from .marking import (
     Result,
-    aid_for,
     grade_choice,
     grade_short,
     key_point_label,
     option_label,
     score,
+    yours,
 )
 from .sessions import back, front, header, plain_text, session_questions
 
@@ -182,10 +182,13 @@ class QuizWidget(widgets.VBox):
         if question.kind == "short":  # the checklist below holds the key points
             ui = UI[question.lang]
             ticked = self.ticks.get(question.id, set())
-            notes = aid_for(question, self.answers[question.id]).notes
-            head = [ui["model_answer"] + ui["colon"] + question.model_answer, ui["self_check"]]
+            head = [
+                yours(question, self.answers[question.id]),
+                ui["model_answer"] + ui["colon"] + question.model_answer,
+                ui["self_check"],
+            ]
             score_line = ui["points"].format(hit=len(ticked), total=len(question.key_points))
-            return "\n".join([*head, *notes, score_line])
+            return "\n".join([*head, score_line])
         return result.feedback
 
     def _end_text(self) -> str:
@@ -207,16 +210,12 @@ class QuizWidget(widgets.VBox):
             self.checklist.children = ()
             _show(self.checklist, False)
             return
-        ui = UI[question.lang]
-        aid = dict(aid_for(question, self.answers[question.id]).points)
         ticked = self.ticks.get(question.id, set())
         boxes = []
         for i, key in enumerate(question.key_points):
-            label = key_point_label(key)
-            seen = ui["mentioned"] if aid[label] else ui["not_mentioned"]
             box = widgets.Checkbox(
                 value=i in ticked,
-                description=f"{label} ({seen})",
+                description=key_point_label(key),
                 indent=False,
                 layout={"width": "auto"},
             )
