@@ -16,6 +16,9 @@ refused with nothing changed.
 * one block's statistics, float64: Wanda ``in`` values per layer; SparseGPT an ``in x in``
   Hessian per layer (and its factor while that layer is solved).
 
+The result's masks (one bool per block weight, so half of fp16 weights) are kept with the
+model so that fine-tuning cannot revive the zeros; ``masks=False`` leaves them out.
+
 None of this grows with the number of blocks. For a 7B Llama (hidden 4096, MLP 11008, 128
 sequences of 2048 tokens, fp16) on one GPU: activations 2 x 128 x 2048 x 4096 x 2 B = 4.3 GB,
 one block 0.4 GB, SparseGPT Hessians 6 x 4096^2 x 8 B + 11008^2 x 8 B = 1.8 GB: about 7 GB, with
@@ -109,6 +112,7 @@ def _prune_block(
     old: dict[str, torch.Tensor],
     amounts: dict[str, float | None],
     prune_layer: PruneLayer,
+    keep_masks: bool = True,
 ) -> dict[str, torch.Tensor]:
     masks = {}
     for name, layer in decoder.layers(i).items():
@@ -122,8 +126,12 @@ def _prune_block(
         with torch.no_grad():
             if new is not None:
                 layer.weight.copy_(as_stored(layer, new))
-        install_mask(layer, "weight", as_stored(layer, keep))
-        masks[key] = layer.weight_mask
+        if keep_masks:
+            install_mask(layer, "weight", as_stored(layer, keep))
+            masks[key] = layer.weight_mask
+        else:  # the zeros only: no mask kept (it would cost 1 byte per weight)
+            with torch.no_grad():
+                layer.weight.mul_(as_stored(layer, keep).to(layer.weight.device))
     return masks
 
 
@@ -136,17 +144,19 @@ def prune_sequentially(
     *,
     hessian: bool = False,
     device: torch.device | None = None,
+    keep_masks: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Prune ``model`` in place, block by block; the keep-masks by parameter name.
 
     ``amounts``: layer name -> its amount (``None`` under N:M); layers not named stay as they
     are. Without ``calibration`` (magnitude) no data runs; the blocks are visited in order.
+    ``keep_masks=False`` writes the zeros without installing masks (and returns ``{}``).
     """
     old = get_masks(model)
     if calibration is None:
         masks = {}
         for i in range(len(decoder.blocks)):
-            masks |= _prune_block(decoder, i, {}, old, amounts, prune_layer)
+            masks |= _prune_block(decoder, i, {}, old, amounts, prune_layer, keep_masks)
         return masks
     stream = capture(model, decoder, calibration, device)
     dry_run(decoder, stream, device, needs=True)
@@ -156,7 +166,7 @@ def prune_sequentially(
         with on_device(block, device):
             with recording(layers, hessian) as stats:
                 stream.run(i, block)
-            masks |= _prune_block(decoder, i, stats, old, amounts, prune_layer)
+            masks |= _prune_block(decoder, i, stats, old, amounts, prune_layer, keep_masks)
             del stats
             stream.hidden = stream.run(i, block)
     return masks
