@@ -181,6 +181,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="time limit per notebook (default: 600)",
     )
+    commands.add_parser(  # its arguments live in llm/cli.py; main() hands it the command line
+        "llm", help="prune a local transformers model folder (see llm --help)", add_help=False
+    )
     return parser
 
 
@@ -347,6 +350,11 @@ def plot_title(settings: dict, sparsities: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["llm"]:
+        from .llm.cli import main as llm_main
+
+        return llm_main(argv[1:], program_name())
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "grade":

@@ -279,6 +279,7 @@ def row_magnitude_prune(
     copy: bool = False,
     device: str | torch.device | None = None,
     masks: bool = True,
+    progress: bool = False,
 ):
     """The baseline: prune the smallest ``|W_ij|`` of each row of every block layer, in place.
 
@@ -301,7 +302,9 @@ def row_magnitude_prune(
     def prune_layer(name, layer, stats, old, share):
         return None, row_mask(weight_matrix(layer).abs(), share, n_m, old)
 
-    result = prune_sequentially(model, decoder, None, prune_layer, amounts, keep_masks=masks)
+    result = prune_sequentially(
+        model, decoder, None, prune_layer, amounts, keep_masks=masks, progress=progress
+    )
     return _result(model, result, copy)
 
 
@@ -315,6 +318,7 @@ def wanda_prune(
     copy: bool = False,
     device: str | torch.device | None = None,
     masks: bool = True,
+    progress: bool = False,
 ):
     """Wanda, in place: prune the lowest ``|W_ij| * ||X_j||_2`` of each row; weights unchanged.
 
@@ -333,7 +337,14 @@ def wanda_prune(
         return None, keep
 
     result = prune_sequentially(
-        model, decoder, calibration, prune_layer, amounts, device=device, keep_masks=masks
+        model,
+        decoder,
+        calibration,
+        prune_layer,
+        amounts,
+        device=device,
+        keep_masks=masks,
+        progress=progress,
     )
     return _result(model, result, copy)
 
@@ -351,6 +362,7 @@ def sparsegpt_prune(
     copy: bool = False,
     device: str | torch.device | None = None,
     masks: bool = True,
+    progress: bool = False,
 ):
     """SparseGPT, in place: OBS pruning with weight updates, block by block.
 
@@ -400,6 +412,7 @@ def sparsegpt_prune(
         hessian=True,
         device=device,
         keep_masks=masks,
+        progress=progress,
     )
     return _result(model, result, copy)
 

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from ..core.train import progress_bar
 from ..weights.masks import get_masks, install_mask
 from .calibrate import InputStats
 from .decoder import Decoder, as_stored, weight_matrix
@@ -145,6 +146,7 @@ def prune_sequentially(
     hessian: bool = False,
     device: torch.device | None = None,
     keep_masks: bool = True,
+    progress: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Prune ``model`` in place, block by block; the keep-masks by parameter name.
 
@@ -161,7 +163,8 @@ def prune_sequentially(
     stream = capture(model, decoder, calibration, device)
     dry_run(decoder, stream, device, needs=True)
     masks = {}
-    for i, block in enumerate(decoder.blocks):
+    for i in progress_bar(range(len(decoder.blocks)), desc="blocks", enabled=progress):
+        block = decoder.blocks[i]
         layers = {name: layer for name, layer in decoder.layers(i).items() if name in amounts}
         with on_device(block, device):
             with recording(layers, hessian) as stats:
