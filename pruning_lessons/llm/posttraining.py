@@ -243,9 +243,7 @@ def _prepare(
     if owl and isinstance(amount, dict):
         raise ValueError("owl=True computes the per-block amounts: give one float amount")
     device = check_device(device)
-    if needs_data or owl:
-        calibration = check_token_ids(calibration, decoder.embedding)
-    elif calibration is not None:
+    if needs_data or owl or calibration is not None:
         calibration = check_token_ids(calibration, decoder.embedding)
     layers = decoder.all_layers()
     check_shapes(layers, n_m, block_size)

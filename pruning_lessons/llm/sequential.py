@@ -19,12 +19,14 @@ refused with nothing changed.
 The result's masks (one bool per block weight, so half of fp16 weights) are kept with the
 model so that fine-tuning cannot revive the zeros; ``masks=False`` leaves them out.
 
-None of this grows with the number of blocks. For a 7B Llama (hidden 4096, MLP 11008, 128
-sequences of 2048 tokens, fp16) on one GPU: activations 2 x 128 x 2048 x 4096 x 2 B = 4.3 GB,
-one block 0.4 GB, SparseGPT Hessians 6 x 4096^2 x 8 B + 11008^2 x 8 B = 1.8 GB: about 7 GB, with
-the 13.5 GB of weights on the CPU. A 70B Llama (hidden 8192, MLP 28672): activations 8.6 GB, one
-block 1.7 GB, Hessians 6 x 8192^2 x 8 B + 28672^2 x 8 B = 9.8 GB: about 20 GB of GPU memory,
-the 140 GB of weights in CPU memory (``benchmarks/results/llm_memory.md`` measures it).
+None of this grows with the number of blocks (``tests/test_llm_memory.py`` holds it). On
+paper, with 128 sequences of 2048 tokens and fp16 weights on the CPU, one block at a time on
+one GPU (``benchmarks/bench_llm_memory.py`` computes the table, GiB): a 7B Llama (hidden 4096,
+MLP 11008) needs activations 4.0, one block 0.4, Wanda's norms almost nothing, SparseGPT's
+Hessians 1.65 plus 1.35 while the widest layer is solved: about 4.4 GiB for Wanda and 7.4 for
+SparseGPT. A 70B Llama (hidden 8192, MLP 28672): activations 8.0, one block 1.8, Hessians 9.1,
+solve 9.2: about 10 GiB for Wanda and 28 GiB for SparseGPT, the 130 GiB of weights in CPU
+memory.
 """
 
 from __future__ import annotations
