@@ -202,7 +202,8 @@ print(f"weights Wanda and magnitude choose differently: {(mine != magnitude).flo
 #
 # Both run **block by block**: the calibration activations pass through the blocks already
 # pruned, so each block is fitted to the inputs it will really receive. All seven projections
-# of every block lose 50 % of each row; the embedding and output layer stay dense.
+# of every block lose 50 % (magnitude and Wanda: of each row; SparseGPT, as in its paper: of
+# each 128-column tile, one threshold, so rows may differ); embedding and output stay dense.
 
 # %%
 live = {}
@@ -593,6 +594,84 @@ llm_explorer(model, test, corpus.train, dense=dense)
 
 # %%
 print(pruned_perplexity(model, test, corpus.train, *DEFAULT, dense=dense))
+
+# %% [markdown]
+# ## 8 · Your own model
+#
+# The same pruners take any decoder-only `transformers` causal LM (Llama, Qwen, Mistral, Gemma,
+# Phi, OPT, GPT-2, GPT-NeoX, Falcon...): `llm.find_decoder` finds its blocks, embedding and
+# head whatever they are called, each block gets the arguments the model itself passes it,
+# and every linear layer inside the blocks is pruned, in place, one block at a time
+# (`device="cuda"` runs each block on the GPU while the others stay in CPU memory). Here on a
+# random-weight Qwen2 built from a config, so nothing is downloaded:
+
+# %%
+import tempfile
+
+import transformers
+
+transformers.logging.set_verbosity_error()
+config = transformers.Qwen2Config(
+    vocab_size=256,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+)
+torch.manual_seed(0)
+qwen = transformers.Qwen2ForCausalLM(config).eval()
+parts = llm.find_decoder(qwen)
+print(f"{parts.model_class}: blocks at {parts.blocks_name}, {len(parts.all_layers())} layers")
+ids = llm.calibration_batches(corpus.train, 8, 64, seed=0)
+llm.sparsegpt_prune(qwen, ids, n_m=(2, 4))
+weights = [m.weight for m in parts.all_layers().values()]
+print("every block layer 2:4:", all(pl.is_nm_sparse(w, 2, 4) for w in weights))
+with tempfile.TemporaryDirectory() as folder:
+    qwen.save_pretrained(folder)
+    back = transformers.AutoModelForCausalLM.from_pretrained(folder)
+    saved = back.state_dict()
+    same = all(torch.equal(v, saved[k]) for k, v in qwen.state_dict().items())
+print("save_pretrained / from_pretrained keeps the zeros:", same)
+
+# %% [markdown]
+# With a real checkpoint in a local folder (config, weights, tokenizer), the command line does
+# the whole job offline: calibration windows from your text, perplexity on its held-out tail
+# before and after, a progress bar per block, the pruned model saved with `save_pretrained`:
+#
+# ```bash
+# pruning-lessons llm ./Qwen2.5-0.5B --method sparsegpt --n-m 2:4 \
+#     --calibration my_text.txt --out ./qwen-2-4
+# ```
+#
+# Here it runs on this lesson's model, saved as a `LlamaForCausalLM` folder
+# (`llm.to_transformers`) with a tokenizer whose ids are bytes:
+
+# %%
+from pruning_lessons.__main__ import main
+
+with tempfile.TemporaryDirectory() as work:
+    llm.to_transformers(model).save_pretrained(f"{work}/model")
+    llm.byte_tokenizer().save_pretrained(f"{work}/model")
+    text = bytes(corpus.test[:60_000].tolist()).decode("utf-8", errors="replace")
+    with open(f"{work}/text.txt", "w", encoding="utf-8") as f:
+        f.write(text)
+    main(
+        [
+            "llm",
+            f"{work}/model",
+            "--method",
+            "wanda",
+            "--sparsity",
+            "0.5",
+            "--calibration",
+            f"{work}/text.txt",
+            "--out",
+            f"{work}/pruned",
+            "--samples",
+            "16",
+        ]
+    )
 
 # %% [markdown]
 # ## Check yourself

@@ -192,6 +192,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     lab.add_argument(
         "--teach", action="store_true", help="keep the grading tools (nbgrader) if installed"
     )
+    commands.add_parser(  # its arguments live in llm/cli.py; main() hands it the command line
+        "llm", help="prune a local transformers model folder (see llm --help)", add_help=False
+    )
     return parser
 
 
@@ -361,6 +364,11 @@ def plot_title(settings: dict, sparsities: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["llm"]:
+        from .llm.cli import main as llm_main
+
+        return llm_main(argv[1:], program_name())
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "lab":

@@ -22,7 +22,7 @@ scores the units; :func:`~pruning_lessons.prune_units` removes them, so there is
 
 from . import speed
 from .calibrate import input_norms
-from .convert import to_transformers
+from .convert import byte_tokenizer, to_transformers
 from .corpus import Corpus, load_corpus, unigram_perplexity
 from .decoder import Decoder, find_decoder
 from .depth import block_influence, blocks_by_influence, drop_blocks
@@ -43,6 +43,7 @@ from .width import prune_heads, prune_mlp_width, prune_model_width, width_scores
 
 __all__ = [
     "block_influence",
+    "byte_tokenizer",
     "blocks_by_influence",
     "calibration_batches",
     "Corpus",

@@ -46,3 +46,30 @@ def to_transformers(model: TinyLlama) -> nn.Module:
         raise ValueError(f"conversion left {leftover} unset and {unexpected} unused")
     device = next(model.parameters()).device
     return hf.to(device).eval()
+
+
+def byte_tokenizer():
+    """A ``PreTrainedTokenizerFast`` whose token ids are the UTF-8 bytes (id = byte value).
+
+    The course model reads bytes (``load_corpus``); this tokenizer gives ``transformers`` tools
+    the same ids, built offline with the ``tokenizers`` library: a byte-level BPE with the 256
+    byte symbols and no merges.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    symbols = pre_tokenizers.ByteLevel.alphabet()
+    to_symbol = {b: c for b, c in enumerate(_byte_symbols())}
+    assert set(to_symbol.values()) == set(symbols)
+    vocab = {to_symbol[b]: b for b in range(256)}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok)
+
+
+def _byte_symbols() -> list[str]:
+    """GPT-2's printable stand-in for each byte value (the ByteLevel pre-tokenizer's alphabet)."""
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    extra = iter(range(256, 512))
+    return [chr(b) if b in printable else chr(next(extra)) for b in range(256)]

@@ -20,6 +20,7 @@ A model that lacks one of these gets a ``ValueError`` naming its class and what 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import torch
@@ -27,11 +28,10 @@ from torch import nn
 
 
 def _conv1d_class() -> type | None:
-    try:  # transformers is optional: the course's own model needs none of it
-        from transformers.pytorch_utils import Conv1D
-    except ImportError:  # pragma: no cover - transformers is in the dev extras
-        return None
-    return Conv1D
+    """``transformers``' ``Conv1D`` if transformers is loaded (a model holding one has loaded it;
+    the course's own model needs no transformers, so it is never imported here)."""
+    module = sys.modules.get("transformers.pytorch_utils")
+    return getattr(module, "Conv1D", None)
 
 
 def is_prunable(module: nn.Module) -> bool:

@@ -20,8 +20,10 @@ at a time runs on ``device=`` while the others stay where they are. ``copy=True`
 returns a copy instead. ``amount`` is a fraction in [0, 1), or a dict giving layers (or whole
 blocks, by name prefix) their own amounts; ``owl=True`` takes per-block amounts from the
 outlier ratios (:func:`~pruning_lessons.llm.owl.owl_sparsities`). Masks are installed with
-:func:`~pruning_lessons.install_mask`, so the zeros hold through fine-tuning; existing masks
-are kept (nothing is un-pruned). Every argument is checked before any change.
+:func:`~pruning_lessons.install_mask`, so the zeros hold through fine-tuning (``masks=False``
+writes only the zeros: a bool mask costs half the memory of fp16 weights); existing masks are
+kept (nothing is un-pruned). The memory model is in ``llm.sequential``. Every argument is
+checked before any change.
 """
 
 from __future__ import annotations
@@ -222,6 +224,7 @@ def _prepare(
     owl: object,
     copy: object,
     device: object,
+    masks: object = True,
     block_size: int | None = None,
     needs_data: bool = True,
 ) -> tuple[nn.Module, Decoder, torch.Tensor | None, dict, torch.device | None]:
@@ -233,14 +236,14 @@ def _prepare(
         raise TypeError(f"owl must be True or False, got {owl!r}")
     if not isinstance(copy, bool):
         raise TypeError(f"copy must be True or False, got {copy!r}")
+    if not isinstance(masks, bool):
+        raise TypeError(f"masks must be True or False, got {masks!r}")
     if owl and n_m is not None:
         raise ValueError("owl=True sets per-block fractions: give amount=..., not n_m")
     if owl and isinstance(amount, dict):
         raise ValueError("owl=True computes the per-block amounts: give one float amount")
     device = check_device(device)
-    if needs_data or owl:
-        calibration = check_token_ids(calibration, decoder.embedding)
-    elif calibration is not None:
+    if needs_data or owl or calibration is not None:
         calibration = check_token_ids(calibration, decoder.embedding)
     layers = decoder.all_layers()
     check_shapes(layers, n_m, block_size)
@@ -273,6 +276,8 @@ def row_magnitude_prune(
     calibration: torch.Tensor | None = None,
     copy: bool = False,
     device: str | torch.device | None = None,
+    masks: bool = True,
+    progress: bool = False,
 ):
     """The baseline: prune the smallest ``|W_ij|`` of each row of every block layer, in place.
 
@@ -281,13 +286,24 @@ def row_magnitude_prune(
     name, or the pruned copy with ``copy=True``.
     """
     model, decoder, calibration, amounts, _ = _prepare(
-        model, calibration, amount, n_m, owl=owl, copy=copy, device=device, needs_data=False
+        model,
+        calibration,
+        amount,
+        n_m,
+        owl=owl,
+        copy=copy,
+        device=device,
+        masks=masks,
+        needs_data=False,
     )
 
     def prune_layer(name, layer, stats, old, share):
         return None, row_mask(weight_matrix(layer).abs(), share, n_m, old)
 
-    return _result(model, prune_sequentially(model, decoder, None, prune_layer, amounts), copy)
+    result = prune_sequentially(
+        model, decoder, None, prune_layer, amounts, keep_masks=masks, progress=progress
+    )
+    return _result(model, result, copy)
 
 
 def wanda_prune(
@@ -299,6 +315,8 @@ def wanda_prune(
     owl: bool = False,
     copy: bool = False,
     device: str | torch.device | None = None,
+    masks: bool = True,
+    progress: bool = False,
 ):
     """Wanda, in place: prune the lowest ``|W_ij| * ||X_j||_2`` of each row; weights unchanged.
 
@@ -309,15 +327,24 @@ def wanda_prune(
     and ``model`` is unchanged.
     """
     model, decoder, calibration, amounts, device = _prepare(
-        model, calibration, amount, n_m, owl=owl, copy=copy, device=device
+        model, calibration, amount, n_m, owl=owl, copy=copy, device=device, masks=masks
     )
 
     def prune_layer(name, layer, stats: InputStats, old, share):
         keep = row_mask(wanda_scores(weight_matrix(layer), stats.norms), share, n_m, old)
         return None, keep
 
-    masks = prune_sequentially(model, decoder, calibration, prune_layer, amounts, device=device)
-    return _result(model, masks, copy)
+    result = prune_sequentially(
+        model,
+        decoder,
+        calibration,
+        prune_layer,
+        amounts,
+        device=device,
+        keep_masks=masks,
+        progress=progress,
+    )
+    return _result(model, result, copy)
 
 
 def sparsegpt_prune(
@@ -332,6 +359,8 @@ def sparsegpt_prune(
     owl: bool = False,
     copy: bool = False,
     device: str | torch.device | None = None,
+    masks: bool = True,
+    progress: bool = False,
 ):
     """SparseGPT, in place: OBS pruning with weight updates, block by block.
 
@@ -349,7 +378,15 @@ def sparsegpt_prune(
     if mask_rule not in MASK_RULES:
         raise ValueError(f"mask_rule must be one of {MASK_RULES}, got {mask_rule!r}")
     model, decoder, calibration, amounts, device = _prepare(
-        model, calibration, amount, n_m, owl=owl, copy=copy, device=device, block_size=block_size
+        model,
+        calibration,
+        amount,
+        n_m,
+        owl=owl,
+        copy=copy,
+        device=device,
+        masks=masks,
+        block_size=block_size,
     )
 
     def prune_layer(name, layer, stats: InputStats, old, share):
@@ -364,10 +401,18 @@ def sparsegpt_prune(
             mask_rule=mask_rule,
         )
 
-    masks = prune_sequentially(
-        model, decoder, calibration, prune_layer, amounts, hessian=True, device=device
+    result = prune_sequentially(
+        model,
+        decoder,
+        calibration,
+        prune_layer,
+        amounts,
+        hessian=True,
+        device=device,
+        keep_masks=masks,
+        progress=progress,
     )
-    return _result(model, masks, copy)
+    return _result(model, result, copy)
 
 
 METHODS = {"magnitude": row_magnitude_prune, "wanda": wanda_prune, "sparsegpt": sparsegpt_prune}

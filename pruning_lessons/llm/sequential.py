@@ -16,12 +16,17 @@ refused with nothing changed.
 * one block's statistics, float64: Wanda ``in`` values per layer; SparseGPT an ``in x in``
   Hessian per layer (and its factor while that layer is solved).
 
-None of this grows with the number of blocks. For a 7B Llama (hidden 4096, MLP 11008, 128
-sequences of 2048 tokens, fp16) on one GPU: activations 2 x 128 x 2048 x 4096 x 2 B = 4.3 GB,
-one block 0.4 GB, SparseGPT Hessians 6 x 4096^2 x 8 B + 11008^2 x 8 B = 1.8 GB: about 7 GB, with
-the 13.5 GB of weights on the CPU. A 70B Llama (hidden 8192, MLP 28672): activations 8.6 GB, one
-block 1.7 GB, Hessians 6 x 8192^2 x 8 B + 28672^2 x 8 B = 9.8 GB: about 20 GB of GPU memory,
-the 140 GB of weights in CPU memory (``benchmarks/results/llm_memory.md`` measures it).
+The result's masks (one bool per block weight, so half of fp16 weights) are kept with the
+model so that fine-tuning cannot revive the zeros; ``masks=False`` leaves them out.
+
+None of this grows with the number of blocks (``tests/test_llm_memory.py`` holds it). On
+paper, with 128 sequences of 2048 tokens and fp16 weights on the CPU, one block at a time on
+one GPU (``benchmarks/bench_llm_memory.py`` computes the table, GiB): a 7B Llama (hidden 4096,
+MLP 11008) needs activations 4.0, one block 0.4, Wanda's norms almost nothing, SparseGPT's
+Hessians 1.65 plus 1.35 while the widest layer is solved: about 4.4 GiB for Wanda and 7.4 for
+SparseGPT. A 70B Llama (hidden 8192, MLP 28672): activations 8.0, one block 1.8, Hessians 9.1,
+solve 9.2: about 10 GiB for Wanda and 28 GiB for SparseGPT, the 130 GiB of weights in CPU
+memory.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from ..core.train import progress_bar
 from ..weights.masks import get_masks, install_mask
 from .calibrate import InputStats
 from .decoder import Decoder, as_stored, weight_matrix
@@ -109,6 +115,7 @@ def _prune_block(
     old: dict[str, torch.Tensor],
     amounts: dict[str, float | None],
     prune_layer: PruneLayer,
+    keep_masks: bool = True,
 ) -> dict[str, torch.Tensor]:
     masks = {}
     for name, layer in decoder.layers(i).items():
@@ -122,8 +129,12 @@ def _prune_block(
         with torch.no_grad():
             if new is not None:
                 layer.weight.copy_(as_stored(layer, new))
-        install_mask(layer, "weight", as_stored(layer, keep))
-        masks[key] = layer.weight_mask
+        if keep_masks:
+            install_mask(layer, "weight", as_stored(layer, keep))
+            masks[key] = layer.weight_mask
+        else:  # the zeros only: no mask kept (it would cost 1 byte per weight)
+            with torch.no_grad():
+                layer.weight.mul_(as_stored(layer, keep).to(layer.weight.device))
     return masks
 
 
@@ -136,27 +147,31 @@ def prune_sequentially(
     *,
     hessian: bool = False,
     device: torch.device | None = None,
+    keep_masks: bool = True,
+    progress: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Prune ``model`` in place, block by block; the keep-masks by parameter name.
 
     ``amounts``: layer name -> its amount (``None`` under N:M); layers not named stay as they
     are. Without ``calibration`` (magnitude) no data runs; the blocks are visited in order.
+    ``keep_masks=False`` writes the zeros without installing masks (and returns ``{}``).
     """
     old = get_masks(model)
     if calibration is None:
         masks = {}
         for i in range(len(decoder.blocks)):
-            masks |= _prune_block(decoder, i, {}, old, amounts, prune_layer)
+            masks |= _prune_block(decoder, i, {}, old, amounts, prune_layer, keep_masks)
         return masks
     stream = capture(model, decoder, calibration, device)
     dry_run(decoder, stream, device, needs=True)
     masks = {}
-    for i, block in enumerate(decoder.blocks):
+    for i in progress_bar(range(len(decoder.blocks)), desc="blocks", enabled=progress):
+        block = decoder.blocks[i]
         layers = {name: layer for name, layer in decoder.layers(i).items() if name in amounts}
         with on_device(block, device):
             with recording(layers, hessian) as stats:
                 stream.run(i, block)
-            masks |= _prune_block(decoder, i, stats, old, amounts, prune_layer)
+            masks |= _prune_block(decoder, i, stats, old, amounts, prune_layer, keep_masks)
             del stats
             stream.hidden = stream.run(i, block)
     return masks
