@@ -121,8 +121,10 @@ def _hidden(state: dict, models: dict) -> bool:
 def _value_text(state: dict) -> str:
     """What a control shows as its value: the chosen label, or the number as read out."""
     labels = state.get("_options_labels")
-    if labels is not None and state.get("index") is not None:
-        index = state["index"]
+    if labels is not None:
+        index = state.get("index")
+        if index is None or index == []:  # nothing chosen yet: the choices
+            return " · ".join(labels)
         return ", ".join(labels[i] for i in index) if isinstance(index, list) else labels[index]
     value = state.get("value")
     spec = state.get("readout_format")
@@ -160,9 +162,12 @@ def still(model_id: str, models: dict) -> str:
     if name == "Output":
         return "".join(_output_html(o) for o in state.get("outputs", []))
     if any(name.endswith(kind) for kind in CONTROLS) and name != "Button":
+        value = _value_text(state)
+        if value in ("", "None"):
+            return ""  # an empty answer box
         label = html.escape(str(state.get("description", "")))
-        value = html.escape(_value_text(state))
-        return f'<div class="pl-still-control">{label}: <b>{value}</b></div>'
+        label = f"{label}: " if label else ""
+        return f'<div class="pl-still-control">{label}<b>{html.escape(value)}</b></div>'
     return ""  # buttons and the rest: nothing to read without a kernel
 
 
