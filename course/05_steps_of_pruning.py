@@ -47,6 +47,7 @@
 # %%
 import copy
 import json
+import statistics
 
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
@@ -357,6 +358,73 @@ plt.show()
 # the right values*, which is what pruning-at-initialisation methods such as SNIP (lesson 04)
 # try to achieve without the repeated training.
 
+
+# %% [markdown]
+# ## 6 · Sparse from the start: dynamic sparse training
+#
+# Every schedule above trains a dense network first, so training costs the full dense memory
+# and compute; only inference gets cheaper. **Dynamic sparse training** keeps the budget sparse
+# from the first step and lets the mask move while the network trains. In every layer it
+# starts from a random mask at the final sparsity, and every few steps drops the active weights
+# with the smallest $|w|$ and regrows as many inactive ones: at random in **SET** (Mocanu et
+# al. 2018), where the dense gradient $|\partial L / \partial w|$ is largest in **RigL** (Evci
+# et al. 2020). Regrown weights start at zero, and the optimizer state of dropped weights is
+# cleared (the rule of lesson 07), so the number of weights per layer never changes.
+# `sparse_train` does it; with `regrow="none"` the random mask never moves, the control that
+# shows what the moving adds.
+
+# %%
+from pruning_lessons.weights.dynamic import sparse_train
+
+dst = {}
+for regrow in ("gradient", "none"):
+    pl.seed_everything(0)
+    net = pl.mlp()
+    masks = sparse_train(net, data, 0.95, regrow=regrow, epochs=30, seed=0)
+    dst[regrow] = (pl.evaluate(net, data.test), masks)
+moved = sum(int((dst["gradient"][1][n] & ~dst["none"][1][n]).sum()) for n in dst["none"][1])
+kept = sum(int(m.sum()) for m in dst["none"][1].values())
+print(
+    f"95 % sparse from the first step, 30 epochs: RigL {dst['gradient'][0]:.1%}, static random "
+    f"mask {dst['none'][0]:.1%}; RigL moved {moved:,} of its {kept:,} weights away from the "
+    "random start"
+)
+
+# %% [markdown]
+# Is it as good as pruning a trained network? Only a comparison at an **equal budget** can
+# say. The saved study (`benchmarks/bench_sparse_training.py`, three seeds) gives every method
+# the same number of epochs: prune-after-training spends two thirds of them dense and the
+# rest fine-tuning; RigL, SET and the static mask spend them all sparse, at the same sparsity
+# in every layer.
+
+# %%
+sparse_study = json.loads(pl.saved_result("sparse_training.json").read_text())
+runs = sparse_study["runs"]
+methods = [m for m in runs[0] if m != "dense"]
+print(f"test accuracy after {sparse_study['epochs']} epochs in all (mean +- std over seeds)")
+print(f"{'':33s}" + "".join(f"{s:>16.0%}" for s in sparse_study["sparsities"]))
+for method in methods:
+    cells = []
+    for s in sparse_study["sparsities"]:
+        values = [r[method][str(s)] for r in runs]
+        cells.append(f"{statistics.fmean(values):.1%} +- {statistics.pstdev(values):.1%}")
+    print(f"{method:33s}" + "".join(f"{c:>16s}" for c in cells))
+for s in sparse_study["sparsities"]:
+
+    def stats(method, s=s):
+        values = [r[method][str(s)] for r in runs]
+        return statistics.fmean(values), statistics.pstdev(values)
+
+    pruned_best = max(methods[:2], key=lambda m: stats(m)[0])
+    print(f"{s:.0%}: " + gap_verdict("RigL", *stats("RigL"), pruned_best, *stats(pruned_best)))
+
+# %% [markdown]
+# Two more ways to learn a mask while training, both in the quiz: **SR-STE** (Zhou et al.
+# 2021) trains N:M masks from scratch (the forward pass uses the N:M-masked weights, the
+# gradient goes straight through to the dense ones, and a decay term pulls the currently
+# pruned weights toward zero), and **regularisation** drives structure to zero through the
+# loss: group lasso on filters (Wen et al. 2016), or L0 penalties with hard-concrete gates
+# (Louizos et al. 2018), which Sheared-LLaMA uses to learn an LLM's target shape.
 
 # %% [markdown]
 # ## Exercise: the cubic schedule
