@@ -222,6 +222,27 @@ print(
 )
 
 # %% [markdown]
+# **What turns pruning into speed, in general.** The runtime decides, not the zeros:
+#
+# * *Smaller dense layers* (structured pruning, as above) are faster with any runtime.
+# * *2:4 sparsity* runs on NVIDIA's sparse tensor cores (Ampere and newer, through
+#   cuSPARSELt or CUTLASS): up to twice the arithmetic, so it pays in compute-bound work such
+#   as a language model's prefill and much less in memory-bound batch-1 decoding (lesson 10).
+# * *Unstructured sparsity* needs a runtime with sparse kernels: a generic CSR multiply breaks
+#   even only at very high sparsity (lesson 02), but CPU engines built for it (Neural Magic's
+#   DeepSparse; XNNPACK's sparse inference, after Elsen et al. 2020, "Fast Sparse ConvNets")
+#   run pruned networks faster on CPUs.
+# * *Latency-aware pruning* targets the measured latency instead of a proxy: NetAdapt (Yang et
+#   al. 2018) shrinks one layer per step, choosing by latencies measured on the device; AMC
+#   (He et al. 2018) lets a reinforcement-learning agent pick per-layer ratios under a
+#   resource budget; HALP (Shen et al. 2022) allocates channels with a latency lookup table.
+#   `fit_to_budget(..., measure="latency")` in section 4 is the simplest form of the idea.
+# * *Fewer tokens* is another axis altogether: ToMe (Bolya et al. 2023) merges similar tokens
+#   inside a vision transformer, and H2O (Zhang et al. 2023) keeps a language model's
+#   key/value cache small by evicting all but the most-attended and the most recent tokens.
+#   Both leave the weights alone and combine with weight pruning.
+
+# %% [markdown]
 # ## 3 · Lower energy, and why MACs are only a proxy
 #
 # Energy is hard to measure in a notebook, so papers count **MACs** (multiply-accumulate

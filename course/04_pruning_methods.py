@@ -26,7 +26,7 @@
 #
 # Every pruning method answers the same question, *which parts of the network can go?*, and
 # the methods differ in the evidence they look at. A useful way to sort them is into four
-# families, plus a fifth, older one that lesson 10 takes up:
+# families, plus two that lesson 10 takes up (the older second-order family, and reconstruction):
 #
 # | family | looks at | in the library |
 # |---|---|---|
@@ -35,6 +35,14 @@
 # | **redundancy** | units that duplicate others | `merge_redundant_neurons`, `"fpgm"` |
 # | **gradient-based** | the loss's reaction to a weight | `"taylor"`, `"snip"`, `"movement"` |
 # | **second-order** | the curvature of an error around a weight | lesson 10 (SparseGPT) |
+# | **reconstruction** | how well the next layer's output survives | lesson 10 (SparseGPT) |
+#
+# **Reconstruction-based** channel pruning (He et al. 2017; ThiNet, Luo et al. 2017) looks at a
+# layer's effect instead of its weights: on sample inputs, keep the channels from which the
+# next layer's output can best be reconstructed (chosen by a LASSO regression in He et al.,
+# greedily in ThiNet), then refit the kept weights by least squares so the output changes as
+# little as possible. SparseGPT's weight update (lesson 10) is the same idea for single
+# weights.
 #
 # The second-order family is the oldest: Optimal Brain Damage (LeCun et al. 1990) scores a
 # weight by the rise in loss its removal causes, $\tfrac{1}{2} H_{qq} w_q^2$ from the diagonal

@@ -439,6 +439,16 @@ print(
 
 
 # %% [markdown]
+# Regularisation is the third way to let training choose what goes: a penalty in the loss
+# drives whole structures to zero, and the pruner then removes what is already (nearly) dead.
+# **Group lasso** (Wen et al. 2016) adds the L2 norm of each unit's weights, not squared, so
+# whole units reach zero the way an L1 penalty zeroes single weights: `pl.group_lasso(model,
+# strength, example_input=x)` builds that penalty over the unit groups of lesson 08, for
+# `pl.fit(..., penalty=...)`. **L0 penalties with hard-concrete gates** (Louizos et al. 2018)
+# learn a gate per unit instead; Sheared-LLaMA uses them to reach a chosen target shape of an
+# LLM before continued pre-training.
+
+# %% [markdown]
 # ## Exercise: the cubic schedule
 #
 # Write Zhu & Gupta's schedule yourself: after `t` of `steps` pruning steps the sparsity is

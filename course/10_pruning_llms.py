@@ -18,8 +18,8 @@
 # > newer); removing heads, width or blocks makes every device faster.
 # >    <br>只把权重置零不会带来加速：2:4 只在稀疏张量核心（NVIDIA Ampere 及更新）上加速；删除注意力头、宽度或整个 Transformer 块才能在所有设备上加速。
 # > 3. Judge by perplexity on held-out text plus downstream tasks, with measured latency;
-# > recover with distillation, quantize last.
-# >    <br>用留出文本上的困惑度加下游任务来评估，并实测延迟；用蒸馏恢复，最后再量化。
+# > recover by fine-tuning, distillation or LoRA (compared at an equal budget), quantize last.
+# >    <br>用留出文本上的困惑度加下游任务来评估，并实测延迟；用微调、蒸馏或 LoRA 恢复（在相同预算下比较），最后再量化。
 
 # %% [markdown]
 # **The interview question:** *How do you prune a large language model, and what does it buy?*
@@ -516,7 +516,8 @@ for r in worse:
 # Two cautions when reading this table. The from-scratch control is a weak one: on so small a
 # budget a fresh model stays near the unigram level (printed in the first cell), so
 # "distillation beats scratch" says little; the fair control, the pruned model fine-tuned on
-# the same budget with the plain next-byte loss, is not in this study yet. And where the
+# the same budget with the plain next-byte loss, is not in this width study (the recovery
+# study at the end of this section makes that comparison for unstructured pruning). And where the
 # activation ranking lost to every random choice (the rows printed above), the score chose
 # worse than chance: for model width, the residual-stream channels with small activations
 # are not the ones the model can spare.
@@ -530,6 +531,39 @@ for kind in ("heads", "mlp", "model"):
     scores = llm.width_scores(model, calibration, kind)
     ratio = sum(float(s.max() / s.median()) for s in scores.values()) / len(scores)
     print(f"{kind:>5}: largest score {ratio:4.1f}x the median (mean over {len(scores)} groups)")
+
+# %% [markdown]
+# **Recovery at an equal budget: fine-tuning, distillation, LoRA.** After unstructured
+# pruning the model keeps its shape, so three cheap repairs are open, and the saved study
+# `benchmarks/bench_llm_recovery.py` gives each the same steps and bytes: plain fine-tuning of
+# every kept weight on the next-byte loss; distillation from the dense model; and **LoRA**
+# (Hu et al. 2022, through the `peft` library): the pruned weights frozen, small low-rank
+# adapters trained beside them, which is how LLM-Pruner recovers. Merging the adapters into
+# the weights for deployment is the catch the last row shows.
+
+# %%
+recovery = json.loads(pl.saved_result("llm_recovery.json").read_text())
+print(
+    f"Wanda {recovery['amount']:.0%}: perplexity {recovery['dense']:.3f} dense -> "
+    f"{recovery['pruned']:.3f} pruned ({recovery['sparsity']:.1%} of the projection weights "
+    f"zero); each recovery: {recovery['steps']} steps, {recovery['tokens']:,} bytes"
+)
+recovered = {}
+for name in ("fine-tuning", "distillation", "LoRA"):
+    values = recovery[name]
+    recovered[name] = statistics.fmean(values)
+    trained = recovery["LoRA trainable"] if name == "LoRA" else recovery["parameters"]
+    print(
+        f"  + {name:12s} {recovered[name]:.3f} (+- {statistics.pstdev(values):.3f} over "
+        f"{len(values)} orders of the windows), {trained:,} parameters trained"
+    )
+merged = statistics.fmean(recovery["LoRA merged sparsity"])
+print(
+    f"lowest perplexity first: {' < '.join(sorted(recovered, key=recovered.get))}; merging the "
+    f"LoRA adapters leaves {merged:.1%} of the projection weights zero (was "
+    f"{recovery['sparsity']:.1%}), so a merged LoRA model is dense again unless its update "
+    "is masked"
+)
 
 # %% [markdown]
 # ## 6 · Where speed comes from
@@ -730,10 +764,11 @@ with tempfile.TemporaryDirectory() as work:
 # > runs on sparse tensor cores of Ampere-or-newer GPUs: up to 2x on the arithmetic, more like
 # > 1.3-1.8x on large matrix multiplies, little in memory-bound batch-1 decoding, and one-shot
 # > it costs a lot (LLaMA-7B: 11.0-11.5 perplexity against 5.68 dense). Removing heads, MLP
-# > width or blocks makes the model faster everywhere but needs recovery, best by
-# > distillation from the dense model. I judge by perplexity and downstream tasks, measure
-# > latency at the real batch size, and quantize last."
+# > width or blocks makes the model faster everywhere but needs recovery: fine-tuning,
+# > distillation from the dense model or LoRA, compared at an equal budget (a merged LoRA
+# > update is dense, so it undoes unstructured sparsity). I judge by perplexity and downstream
+# > tasks, measure latency at the real batch size, and quantize last."
 #
 # **60 秒回答**（面试时可以这样说）：*如何剪枝大语言模型？能换来什么？*
 #
-# > “大模型无法在每一步剪枝后都重新训练，所以我在训练后用少量校准文本一次性剪枝，逐个 Transformer 块进行。Wanda 在每个输出行内用权重幅值乘以对应输入特征的范数打分，不更新权重；SparseGPT 是近似的最优脑外科方法，还会更新保留的权重，靠所有行共用同一个列顺序来降低代价。在大模型上单纯的幅值剪枝会失败，原因是离群特征；如果输入没有离群特征（比如小模型的大多数层），Wanda 相比逐行幅值剪枝几乎没有优势。能换来什么取决于稀疏模式：50% 非结构化稀疏的困惑度代价小，但在稠密计算的硬件上不会变快，只有用稀疏格式存储才省内存；2:4 可以在 Ampere 及更新 GPU 的稀疏张量核心上运行，算术上最多 2 倍，大矩阵乘法上实际约 1.3 到 1.8 倍，在受内存带宽限制的批大小为 1 的解码中收益很小，而且一次性剪成 2:4 代价很大（LLaMA-7B 困惑度 11.0 到 11.5，稠密模型为 5.68）。去掉注意力头、MLP 宽度或整个块能让模型在所有设备上变快，但需要恢复，最好用稠密模型做蒸馏。我用困惑度和下游任务来评估，在实际批大小下测量延迟，最后再量化。”
+# > “大模型无法在每一步剪枝后都重新训练，所以我在训练后用少量校准文本一次性剪枝，逐个 Transformer 块进行。Wanda 在每个输出行内用权重幅值乘以对应输入特征的范数打分，不更新权重；SparseGPT 是近似的最优脑外科方法，还会更新保留的权重，靠所有行共用同一个列顺序来降低代价。在大模型上单纯的幅值剪枝会失败，原因是离群特征；如果输入没有离群特征（比如小模型的大多数层），Wanda 相比逐行幅值剪枝几乎没有优势。能换来什么取决于稀疏模式：50% 非结构化稀疏的困惑度代价小，但在稠密计算的硬件上不会变快，只有用稀疏格式存储才省内存；2:4 可以在 Ampere 及更新 GPU 的稀疏张量核心上运行，算术上最多 2 倍，大矩阵乘法上实际约 1.3 到 1.8 倍，在受内存带宽限制的批大小为 1 的解码中收益很小，而且一次性剪成 2:4 代价很大（LLaMA-7B 困惑度 11.0 到 11.5，稠密模型为 5.68）。去掉注意力头、MLP 宽度或整个块能让模型在所有设备上变快，但需要恢复：微调、用稠密模型做蒸馏或 LoRA，要在相同预算下比较（合并后的 LoRA 更新是稠密的，会抵消非结构化稀疏）。我用困惑度和下游任务来评估，在实际批大小下测量延迟，最后再量化。”

@@ -122,3 +122,12 @@ def test_lesson_10_model_width_ranking_loses_to_every_random_choice_at_50_percen
         r for r in rows if r["kind"] == "model width" and abs(r["removed_share"] - 0.5) < 0.05
     ]
     assert model_half["pruned"] > max(model_half["random"])
+
+
+def test_lesson_10_merged_lora_is_dense_again():
+    """Lesson 10 and quiz llm-18: merging LoRA adapters fills the pruned positions."""
+    recovery = _saved("llm_recovery.json")
+    for merged in recovery["LoRA merged sparsity"]:
+        assert merged < recovery["sparsity"] / 10
+    for name in ("fine-tuning", "distillation", "LoRA"):
+        assert all(v < recovery["pruned"] for v in recovery[name])  # every repair helps
