@@ -224,13 +224,17 @@ print(
 
 # %% exercise="08.ex4"
 def drop_layer(model: nn.Sequential, name: str) -> nn.Sequential:
-    """A copy of model without layer `name` and its ReLU; ValueError if the widths differ."""
+    """A copy of model without layer `name` and the ReLU right after it (if one follows);
+    ValueError if the widths differ."""
     ### BEGIN SOLUTION
     layer = model.get_submodule(name)
     if layer.in_features != layer.out_features:
         raise ValueError(f"{name} changes the width, so removing it breaks its neighbours")
     names = [n for n, _ in model.named_children()]
-    drop = {name, names[names.index(name) + 1]}
+    after = names.index(name) + 1
+    drop = {name}
+    if after < len(names) and isinstance(model[after], nn.ReLU):
+        drop.add(names[after])
     return nn.Sequential(
         OrderedDict((n, copy.deepcopy(m)) for n, m in model.named_children() if n not in drop)
     )

@@ -264,3 +264,16 @@ def test_the_csv_must_be_outside_the_submissions(tmp_path):
     (tmp_path / "subs").mkdir()
     with pytest.raises(ValueError, match="inside SUBMISSIONS_DIR"):
         grade_folder(tmp_path / "subs", tmp_path / "subs" / "grades.csv")
+
+
+def test_the_course_solutions_keep_every_point(tmp_path):
+    """Honest work loses nothing: lessons 07 and 08's solutions, graded like submissions."""
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for lesson in ("07_exercise_weight_pruning", "08_exercise_structural_pruning"):
+        source = root / "solutions" / f"{lesson}.ipynb"
+        (folder / source.name).write_bytes(source.read_bytes())
+    grades = grade_folder(folder, tmp_path / "grades.csv", timeout=300, bwrap=False)
+    assert len(grades) == 9
+    assert [g for g in grades if g.status != "correct"] == []

@@ -8,13 +8,13 @@ process imports the checks *before* any student code, keeps its own handles on t
    plain ``def`` statements and constant assignments; every other top-level statement is
    dropped, so a cell that patches ``Exercise.check``, sets ``fn.learners_function``, prints the
    result marker, execs a notebook or starts a process never runs;
-2. while student code runs (the definitions, and every call the check makes to the function),
-   an audit hook (PEP 578, which code in the process cannot remove) refuses writes outside the
-   scratch folder, reading the other submissions, the solutions or the exercises' source,
-   starting processes, sockets, ctypes, ``gc``'s object walks and ``sys._getframe``; a profiler
-   notes any call of a reference solution's own function object;
-3. after each call it checks that the checker, this package and torch's functions are still the
-   objects they were;
+2. while student code runs (every call the check makes to the function; the definitions run
+   nothing but the imports), an audit hook (PEP 578, which code in the process cannot remove)
+   refuses writes outside the scratch folder, reading the other submissions, the solutions or
+   the exercises' source, starting processes, sockets and ctypes; a profiler notes any call of
+   a reference solution's own function object;
+3. after each call it checks that the checker, this package's functions and methods, the
+   builtins and the torch functions the checks compare with are still the objects they were;
 4. writes one line, ``token + JSON``, to the results descriptor. Any refusal, reference call or
    tampering makes the row ``flagged`` (0 points), whatever the check said.
 """
@@ -52,9 +52,10 @@ def _kept(node: ast.stmt) -> bool:
     return False
 
 
-def definitions(sources: list[str]) -> tuple[str, list[str]]:
-    """The code cells reduced to imports, plain defs and constants; and what was dropped."""
-    kept, dropped = ["from __future__ import annotations"], []
+def definitions(sources: list[str]) -> tuple[list[str], list[str]]:
+    """The code cells reduced to imports, plain defs and constants (one source per statement,
+    in order); and where the dropped statements were."""
+    kept, dropped = [], []
     for number, source in enumerate(sources, start=1):
         try:
             tree = ast.parse(source)
@@ -66,15 +67,15 @@ def definitions(sources: list[str]) -> tuple[str, list[str]]:
             target.append(
                 ast.unparse(node) if target is kept else f"cell {number}, line {node.lineno}"
             )
-    return "\n\n".join(kept), dropped
+    return kept, dropped
 
 
 class Guard:
     """The audit hook and profiler that watch student code (active only while it runs)."""
 
     REFUSED_EVENTS = ("subprocess.", "os.fork", "os.exec", "os.posix_spawn", "os.spawn")
-    REFUSED_EVENTS += ("os.system", "os.kill", "os.killpg", "socket.", "ctypes.", "gc.get_")
-    REFUSED_EVENTS += ("sys._getframe", "sys.addaudithook", "os.chdir", "os.chmod", "pty.")
+    REFUSED_EVENTS += ("os.system", "os.kill", "os.killpg", "socket.", "ctypes.", "pty.")
+    REFUSED_EVENTS += ("sys.addaudithook", "os.chdir", "os.chmod")
 
     def __init__(self, scratch: str, hidden: list[str], references: set[int]) -> None:
         self.scratch = os.path.realpath(scratch)
@@ -117,11 +118,21 @@ class Guard:
             self.violations.append(f"called the reference solution {frame.f_code.co_name}")
 
 
+#: torch functions and tensor methods the checks compare with (torch itself rebinds some others,
+#: such as ``torch.manual_seed``, on first use, so all of torch cannot be watched).
+_TORCH = ("equal", "allclose", "isclose", "is_tensor", "count_nonzero", "argsort", "tensor")
+_TENSOR = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "tolist", "item", "all")
+_TENSOR += ("any", "sum", "abs", "equal", "allclose", "numel", "__bool__")
+
+
 def _snapshot() -> dict:
-    """The identity of every callable the checks rely on (and of this package's classes'
-    methods), to notice a patch."""
-    names = [m for m in sys.modules if m.startswith(("pruning_lessons", "torch", "numpy"))]
-    found = {}
+    """The identity of the callables the checks rely on (this package's functions and its
+    classes' methods, builtins, the torch functions above), to notice a patch."""
+    import torch
+
+    found = {("torch", n): id(getattr(torch, n, None)) for n in _TORCH}
+    found |= {("Tensor", n): id(getattr(torch.Tensor, n, None)) for n in _TENSOR}
+    names = [m for m in sys.modules if m.startswith("pruning_lessons")]
     for module in names + ["builtins", "math", "copy"]:
         namespace = getattr(sys.modules.get(module), "__dict__", None) or {}
         for attr, value in list(namespace.items()):
@@ -160,14 +171,12 @@ def run(config: dict, token: str, results_fd: int) -> None:
     before = _snapshot()
     write(results_fd, (token + READY + "\n").encode())  # the time limit starts now
     namespace: dict = {"__name__": "__submission__"}
-    guard.active = True
-    try:
-        exec(compile(config["source"], "<submission>", "exec"), namespace)  # noqa: S102
-    except BaseException as error:  # noqa: BLE001 -- a broken cell is that student's row
-        guard.active = False
-        report("error", f"the submission's definitions raised {type(error).__name__}: {error}")
-        return
-    guard.active = False
+    for statement in config["statements"]:  # imports, plain defs, constants: nothing of theirs runs
+        try:  # one that fails (a name a dropped cell would have made) is skipped, as in a kernel
+            code = compile("from __future__ import annotations\n" + statement, "<cell>", "exec")
+            exec(code, namespace)  # noqa: S102
+        except Exception:  # noqa: BLE001, S112
+            continue
     name = exercise.reference.__name__
     fn = namespace.get(name)
     if not callable(fn):

@@ -95,11 +95,11 @@ def grade_notebook(
     keys = exercises_in(notebook, path.name)
     if not keys:
         return [Grade(name, "", "error", "no exercise of this course found in the notebook")]
-    source, _ = definitions(cells)
+    statements, _ = definitions(cells)
     program = bubblewrap() if bwrap is True else (bwrap or None)
     rows = []
     for key in keys:
-        config = json.dumps({"key": key, "source": source, "timeout": timeout})
+        config = json.dumps({"key": key, "statements": statements, "timeout": timeout})
         outcome = run_isolated(config, timeout=timeout, hidden=hidden_folders(root), bwrap=program)
         rows.append(_row(name, key, outcome, timeout))
     return rows
