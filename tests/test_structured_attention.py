@@ -217,3 +217,28 @@ def test_transformers_falcon_prunes_its_mlp():
     tokens = torch.randint(0, 96, (2, 10), generator=torch.Generator().manual_seed(0))
     _, _, removed = _judge(transformers.FalconForCausalLM(config), tokens)
     assert any("dense_h_to_4h" in name for name in removed)
+
+
+class OneHead(nn.Module):
+    """A hand-written attention with one head whose width is kept in ``head_dim``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.num_heads, self.head_dim = 1, 16
+        self.q_proj, self.k_proj, self.v_proj = (nn.Linear(16, 16) for _ in range(3))
+        self.o_proj = nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        shape = (b, n, self.num_heads, self.head_dim)
+        q, k, v = (
+            f(x).view(shape).transpose(1, 2) for f in (self.q_proj, self.k_proj, self.v_proj)
+        )
+        y = F.scaled_dot_product_attention(q, k, v, scale=0.25)
+        return x + self.o_proj(y.transpose(1, 2).reshape(b, n, -1))
+
+
+def test_a_hand_written_one_head_attention_updates_its_head_dim():
+    torch.manual_seed(0)
+    pruned, _, removed = _judge(OneHead(), torch.randn(2, 5, 16), 0.25, strict=True)
+    assert pruned.head_dim == pruned.q_proj.out_features == 12 and pruned.num_heads == 1
