@@ -350,11 +350,12 @@ def test_loss_increase_is_ordered_on_the_trained_model(course_model_as_llama):
         return llm.perplexity(m, test)
 
     dense, got = ppl(model), {}
-    for target, kwargs in TARGETS.items():
-        for method in METHODS:
-            pruned = copy.deepcopy(model)
-            llm.prune_llm(pruned, method, ids, **kwargs)
-            got[method, target] = ppl(pruned)
+    with pl.using_threads(1):  # many small ops: one thread is steadier on a busy machine
+        for target, kwargs in TARGETS.items():
+            for method in METHODS:
+                pruned = copy.deepcopy(model)
+                llm.prune_llm(pruned, method, ids, **kwargs)
+                got[method, target] = ppl(pruned)
     for target in TARGETS:
         best, wanda, magnitude = (got[m, target] for m in ("sparsegpt", "wanda", "magnitude"))
         assert dense < best < min(wanda, magnitude), (dense, got)
