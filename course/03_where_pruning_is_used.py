@@ -416,9 +416,12 @@ print(
 # > deployment; unstructured pruning with a sparse format, or structured pruning, both shrink
 # > the file. Second, faster inference: structured pruning of channels or heads gives smaller
 # > dense layers that run faster on ordinary hardware, and N:M sparsity does on GPUs that
-# > support it. Third, energy: fewer operations and less memory traffic per prediction, which
-# > counts on battery devices and at data-centre scale; MACs are the usual proxy, but they
-# > ignore memory-bound layers like normalisation and pooling, so you measure on the target.
+# > support it, mainly in compute-bound work such as a language model's prefill;
+# > unstructured sparsity needs a runtime with sparse kernels; latency-aware methods such as
+# > NetAdapt prune to a measured latency rather than a FLOP count. Third, energy: fewer
+# > operations and less memory traffic per prediction, which counts on battery devices and at
+# > data-centre scale; MACs are the usual proxy, but they ignore memory-bound layers like
+# > normalisation and pooling, so you measure on the target.
 # > Fourth, fitting a budget: from one trained model you derive versions that meet each
 # > device's limit on parameters, compute or latency, then fine-tune them. For a network with
 # > BatchNorm, after removing channels I recalibrate its statistics before I read the
@@ -426,7 +429,7 @@ print(
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “凡是训练好的模型对运行环境来说太大或太慢的地方，都会用到剪枝。第一是压缩：存储和下载体积，这对移动端和嵌入式部署很重要；非结构化剪枝配合稀疏格式，或者结构化剪枝，都能让文件变小。第二是推理加速：对通道或注意力头做结构化剪枝，得到更小的稠密层，在普通硬件上就能更快；N:M 稀疏在支持它的 GPU 上也能加速。第三是能耗：每次预测的运算和内存访问更少，这对电池供电的设备和数据中心规模都很重要；通常用 MACs 作为代理指标，但它忽略了归一化、池化这类受内存带宽限制的层，所以要在目标硬件上实测。第四是满足预算：从同一个训练好的模型出发，得到满足各个设备参数量、计算量或延迟限制的版本，再分别微调。对带 BatchNorm 的网络，剪掉通道后要先重新校准 BatchNorm 的统计量，再看准确率。”
+# > “凡是训练好的模型对运行环境来说太大或太慢的地方，都会用到剪枝。第一是压缩：存储和下载体积，这对移动端和嵌入式部署很重要；非结构化剪枝配合稀疏格式，或者结构化剪枝，都能让文件变小。第二是推理加速：对通道或注意力头做结构化剪枝，得到更小的稠密层，在普通硬件上就能更快；N:M 稀疏在支持它的 GPU 上也能加速，主要是在计算受限的场景，例如大语言模型的预填充阶段；非结构化稀疏需要带稀疏算子的运行时；NetAdapt 这类感知延迟的方法按实测延迟而不是 FLOPs 来剪枝。第三是能耗：每次预测的运算和内存访问更少，这对电池供电的设备和数据中心规模都很重要；通常用 MACs 作为代理指标，但它忽略了归一化、池化这类受内存带宽限制的层，所以要在目标硬件上实测。第四是满足预算：从同一个训练好的模型出发，得到满足各个设备参数量、计算量或延迟限制的版本，再分别微调。对带 BatchNorm 的网络，剪掉通道后要先重新校准 BatchNorm 的统计量，再看准确率。”
 
 # %% [markdown]
 # ## Check yourself

@@ -497,10 +497,13 @@ print(f"{ex1.in_use(cubic)} function agrees with pl.weights.schedules.cubic_spar
 # > An alternative to fine-tuning is lottery-ticket rewinding: after pruning, reset the
 # > surviving weights to their initial values (or values from early in training) and
 # > retrain. It only counts as a ticket if it beats the same mask with a fresh random
-# > initialisation, and it costs several trainings."
+# > initialisation, and it costs several trainings. The other way round is to train sparse
+# > from the start: SET and RigL keep a fixed weight budget and move connections during
+# > training (drop the smallest, regrow at random or by gradient), so training itself stays
+# > sparse; I compare them with prune-after-training at the same sparsity and budget."
 # **60 秒回答**（面试时可以这样说）
 #
-# > “经典的流程是：初始化，把稠密模型训练到需要的准确率，用某种准则剪枝，微调剪枝后的模型让剩下的权重补偿损失，最后在留出集上评估。剪枝和微调可以一次完成，也可以反复进行：迭代式剪枝每轮删除剩余权重中固定的比例，Zhu 和 Gupta 的三次方渐进方案一开始快速提高稀疏度，最后放慢。为了公平比较，我让各方案使用相同的总微调预算和多个随机种子；哪种方案胜出取决于稀疏度：一次性剪枝在最终稀疏度上用完整个预算恢复，渐进方案让网络在两次剪枝之间有时间适应，这在最高稀疏度时可能更重要。微调之外的另一种选择是彩票假设的回退：剪枝后把保留下来的权重重置为初始值（或训练早期的值）再重新训练。只有胜过同一掩码配随机重新初始化的对照，才算找到了中奖彩票，而且它要训练好几次。”
+# > “经典的流程是：初始化，把稠密模型训练到需要的准确率，用某种准则剪枝，微调剪枝后的模型让剩下的权重补偿损失，最后在留出集上评估。剪枝和微调可以一次完成，也可以反复进行：迭代式剪枝每轮删除剩余权重中固定的比例，Zhu 和 Gupta 的三次方渐进方案一开始快速提高稀疏度，最后放慢。为了公平比较，我让各方案使用相同的总微调预算和多个随机种子；哪种方案胜出取决于稀疏度：一次性剪枝在最终稀疏度上用完整个预算恢复，渐进方案让网络在两次剪枝之间有时间适应，这在最高稀疏度时可能更重要。微调之外的另一种选择是彩票假设的回退：剪枝后把保留下来的权重重置为初始值（或训练早期的值）再重新训练。只有胜过同一掩码配随机重新初始化的对照，才算找到了中奖彩票，而且它要训练好几次。反过来也可以从一开始就稀疏训练：SET 和 RigL 保持固定的权重预算，在训练中移动连接（删掉最小的，再随机或按梯度重新长出），所以训练本身也是稀疏的；我会在相同稀疏度和相同预算下把它们与先训练后剪枝比较。”
 
 # %% [markdown]
 # ## Check yourself

@@ -688,11 +688,14 @@ ex2.check(prune_to_budget)
 # > noise or distribution shift, so I test it on perturbed inputs too. Fifth, choosing
 # > per-layer ratios: layers differ in sensitivity, so I run a sensitivity scan on the
 # > validation set, prune the tolerant layers harder, and check the combination, because the
-# > single-layer drops don't add up."
+# > single-layer drops don't add up, and at high sparsity global ranking can starve a whole
+# > layer (layer collapse), which LAMP or a per-layer floor prevents. Last, averages hide who
+# > pays: a pruned model loses some classes and atypical examples far more than others, so I
+# > report per-class accuracy too."
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “第一个挑战是准确率损失：每次剪枝都会减少模型容量，在中等稀疏度下微调能挽回大部分，在高稀疏度下不行，所以我会报告微调前后完整的准确率–稀疏度曲线；带 BatchNorm 的网络要先重新校准统计量，否则“剪枝后”的数字主要反映的是过时的统计量。第二是成本：打分很便宜，但微调，或者彩票假设那样反复训练，才是大头。第三是稳定性：结果随随机种子变化，微调前尤其明显，所以我用多个种子，只相信超出波动范围的差距。第四是泛化：剪枝后的模型在干净数据上可以和稠密模型一样好，但在噪声或分布偏移下退化的方式可能不同，所以还要在扰动后的输入上测试。第五是选择每层的剪枝比例：各层敏感程度不同，所以我在验证集上做敏感度分析，对不敏感的层剪得更多，并检查各层一起剪枝的效果，因为单层的准确率下降不能简单相加。”
+# > “第一个挑战是准确率损失：每次剪枝都会减少模型容量，在中等稀疏度下微调能挽回大部分，在高稀疏度下不行，所以我会报告微调前后完整的准确率–稀疏度曲线；带 BatchNorm 的网络要先重新校准统计量，否则“剪枝后”的数字主要反映的是过时的统计量。第二是成本：打分很便宜，但微调，或者彩票假设那样反复训练，才是大头。第三是稳定性：结果随随机种子变化，微调前尤其明显，所以我用多个种子，只相信超出波动范围的差距。第四是泛化：剪枝后的模型在干净数据上可以和稠密模型一样好，但在噪声或分布偏移下退化的方式可能不同，所以还要在扰动后的输入上测试。第五是选择每层的剪枝比例：各层敏感程度不同，所以我在验证集上做敏感度分析，对不敏感的层剪得更多，并检查各层一起剪枝的效果，因为单层的准确率下降不能简单相加；在高稀疏度下，全局排序还可能把某一层几乎剪空（层坍塌），LAMP 或每层下限可以防止。最后，平均值掩盖了谁在付出代价：剪枝后的模型在某些类别和非典型样本上损失得比其他地方多得多，所以我还会报告每个类别的准确率。”
 
 # %% [markdown]
 # ## Check yourself
