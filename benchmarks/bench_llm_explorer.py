@@ -11,6 +11,8 @@ when its dense perplexity is the lesson's) and results/llm_explorer.md.
 
 from __future__ import annotations
 
+import argparse
+
 import torch
 from _common import markdown_table, write_results
 
@@ -21,6 +23,7 @@ TEST_TOKENS = 8192  # lesson 10's test slice
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     torch.set_num_threads(1)  # as lesson 10
     model = llm.load_tiny_llama()
     corpus = llm.load_corpus(seed=0)

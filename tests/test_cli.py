@@ -185,9 +185,10 @@ def test_plot_title_and_table_legend_name_the_setting():
     assert "not comparable with one-shot" in note and "same budget" in note
 
 
-def _readme_runs() -> list[tuple[list[str], list[str]]]:
-    """Each ``$ pruning-lessons ...`` line in README's command-line section, with its output."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8").split("## Command line", 1)[1]
+def _readme_runs(section: str = "## Command line") -> list[tuple[list[str], list[str]]]:
+    """Each ``$ pruning-lessons ...`` line in one README section, with its output."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split(f"\n{section}\n", 1)[1]
+    text = text.split("\n## ", 1)[0]  # up to the next section
     runs = []
     for block in re.findall(r"```text\n(.*?)```", text, re.S):
         for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
@@ -219,3 +220,20 @@ def test_readme_shows_real_output_of_the_current_command_line(capsys, monkeypatc
         assert column_note(args) in "\n".join(output)
         rows = [line for line in output if line.strip().endswith(tuple("0123456789"))]
         assert [line.split()[0] for line in rows] == [f"{100 * s:.1f}%" for s in args.sparsity]
+
+
+def test_readme_shows_real_errors_of_the_llm_command(capsys, monkeypatch):
+    """The ``llm`` section's failing examples run for real (its pruning run takes minutes)."""
+    runs = _readme_runs("## Pruning your own language model")
+    failing = [(argv, output) for argv, output in runs if output[-1] == "(exit code 2)"]
+    assert runs and failing
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/pruning-lessons"])
+    for argv, output in failing:
+        assert argv[:2] == ["pruning-lessons", "llm"]
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv[1:])
+        captured = capsys.readouterr()
+        printed = (captured.out + captured.err).splitlines() + [
+            f"(exit code {exit_info.value.code})"
+        ]
+        assert printed == output

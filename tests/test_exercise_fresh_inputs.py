@@ -75,7 +75,7 @@ def test_the_vandal_really_edits_what_it_is_given():
     assert (layer.weight == 3).all() and d == {} and items == []
 
 
-def test_only_a_stand_in_made_by_use_is_unwrapped():
+def test_only_a_stand_in_made_by_use_is_unwrapped(capsys):
     exercise = ALL["07.ex1"]
 
     def wrong(weight, threshold):
@@ -84,7 +84,7 @@ def test_only_a_stand_in_made_by_use_is_unwrapped():
     wrong.learners_function = exercise.reference  # a forged stand-in
     assert exercise.check(wrong).status == "incorrect"
     assert exercise.in_use(wrong) == "your"
-    with pytest.warns(UserWarning):
-        stand_in = exercise.use(wrong)
+    stand_in = exercise.use(wrong)
+    assert "uses the reference solution" in capsys.readouterr().out  # the notice, on stdout
     assert exercise.in_use(stand_in) == "the reference"
     assert exercise.check(stand_in).status == "incorrect"  # judges the learner's own code
