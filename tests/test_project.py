@@ -27,7 +27,7 @@ def test_readme_gives_two_setup_commands_and_ci_reads_the_second():
     assert "pip install -e . && pruning-lessons lab" in readme  # install and open the course
     assert 'pip install -e ".[dev]"' in readme  # what the tests need
     assert "conda env create -f environment.yml" in readme
-    assert _readme_test_command() == "python -m pytest"
+    assert _readme_test_command() == "python -m pytest -n 2 --dist loadfile"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "<!-- test-command" in ci and "exit 1" in ci  # reads README; fails on pytest's 5
 
