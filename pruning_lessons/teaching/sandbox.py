@@ -146,9 +146,12 @@ def _command(bwrap: str | None, scratch: str, hidden: list[str], python_args: li
         return command
     wrap = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     wrap += ["--tmpfs", "/tmp"]
-    package = str(Path(__file__).resolve().parents[2])
-    if package.startswith("/tmp/"):
-        wrap += ["--ro-bind", package, package]
+    # what the check must read back after /tmp is emptied: this package and the interpreter's
+    # environment (a CI venv, or any venv, may live under /tmp)
+    needed = {str(Path(__file__).resolve().parents[2]), sys.prefix, sys.base_prefix}
+    for folder in sorted(needed):
+        if folder.startswith("/tmp/"):
+            wrap += ["--ro-bind", folder, folder]
     for folder in hidden:
         if Path(folder).is_dir() and not folder.startswith("/tmp/"):
             wrap += ["--tmpfs", folder]
