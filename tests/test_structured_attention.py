@@ -14,6 +14,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+import zoo_models
 from test_structured_ops import _judge
 from torch import nn
 
@@ -148,20 +149,8 @@ def test_one_head_attention_prunes_its_width_and_updates_head_dim():
 def test_transformers_segformer_and_t5_prune_heads_exactly():
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
-    segformer = transformers.SegformerForImageClassification(
-        transformers.SegformerConfig(
-            num_encoder_blocks=2,
-            depths=[1, 1],
-            sr_ratios=[2, 1],
-            hidden_sizes=[16, 32],
-            num_attention_heads=[1, 2],
-            patch_sizes=[7, 3],
-            strides=[4, 2],
-            mlp_ratios=[2, 2],
-            num_labels=10,
-        )
-    )
-    _judge(segformer, torch.randn(2, 3, 32, 32))
+    segformer, image = zoo_models.segformer()  # the zoo's small SegFormer, one definition
+    _judge(segformer, image)
     t5 = transformers.T5EncoderModel(
         transformers.T5Config(vocab_size=96, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=4)
     )
