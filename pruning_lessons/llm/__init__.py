@@ -3,7 +3,9 @@
 * ``model``: :class:`TinyLlama` (RMSNorm, rotary positions, SwiGLU, grouped-query attention)
   and the course's trained checkpoint (:func:`load_tiny_llama`).
 * ``corpus``: the Python standard library's source as an offline byte corpus.
-* ``evaluate``: :func:`perplexity`, :func:`calibration_batches`.
+* ``evaluate``: :func:`perplexity`, :func:`token_scores`, :func:`calibration_batches`.
+* ``names``: :func:`name_scores`, loss and accuracy on the bytes of names (what perplexity
+  averages away).
 * ``calibrate``: activation statistics collected with forward hooks.
 * ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`,
   in place and block by block (``sequential``, ``stream``) on the course model or any
@@ -27,8 +29,9 @@ from .corpus import Corpus, load_corpus, unigram_perplexity
 from .decoder import Decoder, find_decoder
 from .depth import block_influence, blocks_by_influence, drop_blocks
 from .distill import distill, distill_loss
-from .evaluate import calibration_batches, perplexity
+from .evaluate import calibration_batches, perplexity, token_scores
 from .model import PROJECTIONS, TinyLlama, TinyLlamaConfig, load_tiny_llama, tiny_llama
+from .names import name_scores
 from .owl import owl_sparsities
 from .posttraining import (
     prune_llm,
@@ -55,6 +58,7 @@ __all__ = [
     "input_norms",
     "load_corpus",
     "load_tiny_llama",
+    "name_scores",
     "owl_sparsities",
     "perplexity",
     "PROJECTIONS",
@@ -71,6 +75,7 @@ __all__ = [
     "TinyLlamaConfig",
     "tiny_llama",
     "to_transformers",
+    "token_scores",
     "unigram_perplexity",
     "wanda_prune",
     "wanda_scores",

@@ -54,7 +54,6 @@ def calibration_batches(data: torch.Tensor, n: int, seq_len: int = 128, seed: in
     return random_windows(data, n, seq_len, torch.Generator().manual_seed(seed))
 
 
-@torch.no_grad()
 def perplexity(
     model: nn.Module, data: torch.Tensor, *, seq_len: int = 128, batch_size: int = 16
 ) -> float:
@@ -66,6 +65,20 @@ def perplexity(
     output with ``.logits``, as ``transformers`` models do); it runs in eval mode and its
     train/eval flag is restored.
     """
+    losses, _ = token_scores(model, data, seq_len=seq_len, batch_size=batch_size)
+    return math.exp(losses.double().mean().item())
+
+
+@torch.no_grad()
+def token_scores(
+    model: nn.Module, data: torch.Tensor, *, seq_len: int = 128, batch_size: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per predicted token of ``data[1:]``: its cross-entropy, and whether it was the top guess.
+
+    Two 1-D tensors of ``len(data) - 1`` entries, on the CPU: entry ``i`` is about token
+    ``data[i + 1]``, read from the tokens before it in its window (the windows of
+    :func:`perplexity`). The mean of the first is the log of the perplexity.
+    """
     data = _check_tokens(data)
     seq_len, batch_size = (
         _check_positive(seq_len, "seq_len"),
@@ -74,11 +87,10 @@ def perplexity(
     if len(data) < 2:
         raise ValueError("data needs at least 2 tokens (one to read, one to predict)")
     device = next(model.parameters()).device
-    starts = range(0, len(data) - 1, seq_len)
-    total, count, was_training = 0.0, 0, model.training
+    starts = list(range(0, len(data) - 1, seq_len))
+    losses, hits, was_training = [], [], model.training
     model.eval()
     try:
-        starts = list(starts)
         for i in range(0, len(starts), batch_size):
             chunk = [data[s : s + seq_len + 1] for s in starts[i : i + batch_size]]
             for window in _same_length(chunk):
@@ -91,14 +103,13 @@ def perplexity(
                         f"data holds token id {int(window.max())}, but the model has only "
                         f"{logits.shape[-1]} outputs"
                     )
-                loss = F.cross_entropy(
-                    logits.flatten(0, 1).float(), window[:, 1:].flatten(), reduction="sum"
-                )
-                total += float(loss)
-                count += window[:, 1:].numel()
+                target = window[:, 1:]
+                loss = F.cross_entropy(logits.float().transpose(1, 2), target, reduction="none")
+                losses.append(loss.flatten().cpu())
+                hits.append((logits.argmax(-1) == target).flatten().cpu())
     finally:
         model.train(was_training)
-    return math.exp(total / count)
+    return torch.cat(losses), torch.cat(hits)
 
 
 def _same_length(windows: list[torch.Tensor]) -> list[torch.Tensor]:
