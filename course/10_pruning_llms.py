@@ -195,11 +195,25 @@ print(f"weights Wanda and magnitude choose differently: {(mine != magnitude).flo
 # * **Dampening.** A small multiple of the mean diagonal (1 %) is added to `H` so that it can be
 #   inverted and the updates stay stable (`damp` in `llm.sparsegpt_prune`).
 #
-# With these, OPT-175B was pruned in under 4.5 hours on one GPU. One difference from the
-# reference code: for unstructured sparsity the reference thresholds each 128-column block as
-# a whole (rows may end with different sparsities); this library chooses within each row of
-# the block, so every row loses the same share, the same comparison group as Wanda's.
-#
+# With these, OPT-175B was pruned in under 4.5 hours on one GPU. For unstructured sparsity the
+# paper's code compares the saliencies of a whole 128-column block at once, with one
+# threshold, so rows may end with different sparsities. `llm.sparsegpt_prune` does the same
+# by default (`mask_rule="block"`); `mask_rule="row"` makes every row of the block lose the
+# same share instead, Wanda's comparison group. Which is better is measured, on our model
+# converted to `transformers`' `LlamaForCausalLM` (`benchmarks/bench_llm_transformers.py`):
+
+# %%
+rules = json.loads(pl.saved_result("llm_transformers.json").read_text())
+by_rule = {(r["sparsity"], r["mask_rule"]): r["perplexity"] for r in rules["mask_rules"]}
+for amount in sorted({a for a, _ in by_rule}):
+    block, row = by_rule[amount, "block"], by_rule[amount, "row"]
+    better = "block" if block < row else "row"
+    print(
+        f"{amount:.0%}: one threshold per block {block:.3f}, same share per row {row:.3f} "
+        f"(dense {rules['dense']:.3f}): the {better} rule is better by {abs(block - row):.3f}"
+    )
+
+# %% [markdown]
 # Both run **block by block**: the calibration activations pass through the blocks already
 # pruned, so each block is fitted to the inputs it will really receive. All seven projections
 # of every block lose 50 % (magnitude and Wanda: of each row; SparseGPT, as in its paper: of
