@@ -8,7 +8,10 @@
 * ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`,
   in place and block by block (``sequential``, ``stream``) on the course model or any
   decoder-only ``transformers`` causal LM (``decoder``: :func:`find_decoder`).
-* ``owl``: :func:`owl_sparsities`, per-block sparsity from outlier ratios (OWL).
+* ``owl``: :func:`owl_sparsities`, per-block sparsity from outlier ratios
+  (:func:`owl_outlier_ratios`, OWL).
+* ``slicegpt``: :func:`slice_model` (SliceGPT: fold the norms, rotate the residual stream
+  by its PCA, :func:`residual_pca`, and slice the embedding dimension).
 * ``depth``: :func:`block_influence` (ShortGPT), :func:`drop_blocks`.
 * ``width``: :func:`prune_heads`, :func:`prune_mlp_width`, :func:`prune_model_width`
   (activation importance, Minitron, :func:`width_scores`), removed by
@@ -29,7 +32,7 @@ from .depth import block_influence, blocks_by_influence, drop_blocks
 from .distill import distill, distill_loss
 from .evaluate import calibration_batches, perplexity
 from .model import PROJECTIONS, TinyLlama, TinyLlamaConfig, load_tiny_llama, tiny_llama
-from .owl import owl_sparsities
+from .owl import owl_outlier_ratios, owl_sparsities
 from .posttraining import (
     prune_llm,
     row_magnitude_prune,
@@ -39,6 +42,7 @@ from .posttraining import (
     wanda_prune,
     wanda_scores,
 )
+from .slicegpt import residual_pca, slice_model
 from .width import prune_heads, prune_mlp_width, prune_model_width, width_scores
 
 __all__ = [
@@ -55,6 +59,7 @@ __all__ = [
     "input_norms",
     "load_corpus",
     "load_tiny_llama",
+    "owl_outlier_ratios",
     "owl_sparsities",
     "perplexity",
     "PROJECTIONS",
@@ -62,8 +67,10 @@ __all__ = [
     "prune_llm",
     "prune_mlp_width",
     "prune_model_width",
+    "residual_pca",
     "row_magnitude_prune",
     "row_mask",
+    "slice_model",
     "sparsegpt_prune",
     "sparsegpt_solve",
     "speed",
