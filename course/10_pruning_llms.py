@@ -452,7 +452,8 @@ for method, values in owl["controls"].items():
     first = owl["runs"][level][method]  # the controls use the first calibration sample
     row = ", ".join(f"{name} {v:.3f}" for name, v in values.items())
     print(
-        f"{level} {method:>9}: uniform {first['uniform'][0]:.3f}, OWL {first['owl'][0]:.3f}; {row}"
+        f"{level} {method:>9}, first sample: uniform {first['uniform'][0]:.3f}, "
+        f"OWL {first['owl'][0]:.3f}; {row}"
     )
 reversed_wins = [
     m for m, v in owl["controls"].items() if v["reversed"] < owl["runs"][level][m]["uniform"][0]
