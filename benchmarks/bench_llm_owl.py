@@ -7,7 +7,7 @@ outlier scores (Wanda scores above ``M`` times the block's mean) are pruned less
 more, within ``target +- lambda``, the mean held at the target (``llm.owl_sparsities``; the
 paper's ``M = 5``, ``lambda = 0.08``). For row magnitude, Wanda and SparseGPT at 50 / 60 / 70 %
 unstructured this script measures test perplexity with uniform sparsity (every block at the
-target, as bench_llm.py: the same calibration windows, so the same numbers) and with OWL's
+target; the calibration windows of bench_llm.py) and with OWL's
 sparsities, mean +- std over ``--samples`` calibration samples (uniform magnitude needs no data:
 one value; OWL magnitude needs the calibration for its outlier ratios). It saves each block's
 outlier ratio and the sparsity OWL chose, per sample. At 70 %, on the first sample, two
