@@ -97,6 +97,7 @@ def test_shapes_after_slicing_a_quarter():
         (lambda m, c: llm.slice_model(m, c.float(), 0.25), "calibration"),
         (lambda m, c: llm.slice_model(m, c + 100, 0.25), "calibration"),
         (lambda m, c: rotate(m, torch.eye(8)), "q must be"),
+        (lambda m, c: rotate(m, 2 * torch.eye(16)), "orthonormal"),
     ],
 )
 def test_bad_arguments_raise_naming_the_argument_before_any_change(call, word):

@@ -97,7 +97,7 @@ def residual_pca(model: TinyLlama, calibration: torch.Tensor) -> tuple[torch.Ten
     calibration = check_token_ids(calibration, model.embed_tokens)
     norms = [m for b in model.layers for m in (b.input_layernorm, b.post_attention_layernorm)]
     dim = model.embed_tokens.embedding_dim
-    cov = torch.zeros(dim, dim, dtype=torch.float64)
+    cov = torch.zeros(dim, dim, dtype=torch.float64, device=model.embed_tokens.weight.device)
 
     def collect(norm: nn.Module, args: tuple) -> None:
         x = args[0].detach().reshape(-1, dim).double()
@@ -127,6 +127,9 @@ def rotate(model: TinyLlama, q: torch.Tensor) -> TinyLlama:
         got = tuple(q.shape) if torch.is_tensor(q) else type(q).__name__
         raise ValueError(f"q must be a ({dim}, d) matrix with 1 <= d <= {dim}, got {got}")
     d = q.shape[1]
+    gram = q.double().T @ q.double()
+    if not torch.allclose(gram, torch.eye(d, dtype=gram.dtype, device=gram.device), atol=1e-4):
+        raise ValueError("q must have orthonormal columns (q^T q = I): a rotation, then a slice")
     cfg = folded.config
     sliced = TinyLlama(dataclasses.replace(cfg, dim=d, norm_eps=cfg.norm_eps * dim / d))
     q = q.double()
@@ -148,7 +151,7 @@ def rotate(model: TinyLlama, q: torch.Tensor) -> TinyLlama:
             state[key] = writer(w)
         else:  # a norm, scale-free after folding: keep rms over the original dim
             state[key] = torch.full((d,), (dim / d) ** 0.5, dtype=w.dtype)
-    sliced.load_state_dict(state)
+    sliced.to(folded.embed_tokens.weight.device).load_state_dict(state)
     sliced.record = dict(getattr(model, "record", {}), sliced_from=dim)
     return sliced.eval()
 
