@@ -404,6 +404,90 @@ print(
 # update repairs part of every pruned row's error (the reconstruction errors printed in
 # section 3), which is why it leads at every target here.
 #
+# ### OWL: a sparsity for each block
+#
+# Every pruner so far took the same share from every block. **OWL** (Yin et al. 2024,
+# *outlier-weighted layer-wise sparsity*) gives each block its own share: a block whose
+# weights carry many **outliers**, Wanda scores `|W_ij| * ||X_j||` far above the block's
+# mean, loses more when pruned, so it is pruned less and the others more. For block `l` it
+# counts `D_l`, the share of the block's scores above `M` times their mean; it maps the
+# shares linearly onto a band `2 * lambda` wide (the block with the most outliers at
+# `target - lambda`, the one with the fewest at `target + lambda`) and shifts the band so that
+# the mean over the blocks is exactly the target (here every block has the same number of
+# weights, so that is also the overall sparsity). `M` and `lambda` are its two
+# hyper-parameters, found by a small grid search in the paper; for LLaMA it uses `M = 5` and
+# `lambda = 0.08`, the library's defaults. The sparsities are then handed to any pruner:
+# `owl=True`, or the dict itself as `amount`. On our model, Wanda at 70 %:
+
+# %%
+owl_ratios = llm.owl_outlier_ratios(model, calibration)
+owl_chosen = llm.owl_sparsities(model, calibration, 0.7)
+for block, share in owl_chosen.items():
+    print(f"{block}: outlier ratio {owl_ratios[block]:.2%} -> sparsity {share:.3f}")
+print(f"mean sparsity {statistics.fmean(owl_chosen.values()):.3f}")
+owl_live = {
+    "uniform": llm.perplexity(llm.wanda_prune(model, calibration, 0.7, copy=True), test),
+    "OWL": llm.perplexity(llm.wanda_prune(model, calibration, owl_chosen, copy=True), test),
+}
+print(
+    f"Wanda 70 %: uniform {owl_live['uniform']:.3f}, OWL {owl_live['OWL']:.3f} (dense {dense:.3f})"
+)
+
+# %% [markdown]
+# The saved study `benchmarks/bench_llm_owl.py` does the same for all three methods at 50, 60
+# and 70 %, over three calibration samples, and at 70 % tries `lambda` halved and doubled and
+# OWL **reversed** (the blocks with more outliers pruned *more*), a control that says whether
+# the direction of the rule matters or any spread would do:
+
+# %%
+owl = json.loads(pl.saved_result("llm_owl.json").read_text())
+print(f"test perplexity, {owl['eval_tokens']:,} bytes (dense {owl['dense']:.3f})")
+print(f"{'target':>6} {'method':>10} {'uniform':>8} {'OWL':>8}")
+owl_cells = {"better": [], "worse": [], "tie": []}
+for target, methods in owl["runs"].items():
+    for method, run in methods.items():
+        uniform, chosen = statistics.fmean(run["uniform"]), statistics.fmean(run["owl"])
+        noise = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in run.values())
+        verdict = (
+            "better" if chosen + noise < uniform else "worse" if chosen - noise > uniform else "tie"
+        )
+        owl_cells[verdict].append(f"{method} {target}")
+        print(f"{target:>6} {method:>10} {uniform:8.3f} {chosen:8.3f} ({chosen - uniform:+.3f})")
+ratios_mean = [
+    statistics.fmean(r[b] for r in owl["outlier_ratios"]) for b in owl["outlier_ratios"][0]
+]
+owl_total = sum(map(len, owl_cells.values()))
+print(
+    f"OWL beats uniform (beyond the spread over calibration samples) in "
+    f"{len(owl_cells['better'])} of {owl_total} cells and loses in {len(owl_cells['worse'])}; the "
+    f"blocks' outlier ratios range only from {min(ratios_mean):.2%} to {max(ratios_mean):.2%}"
+)
+level = owl["controls_level"]
+for method, values in owl["controls"].items():
+    first = owl["runs"][level][method]  # the controls use the first calibration sample
+    row = ", ".join(f"{name} {v:.3f}" for name, v in values.items())
+    print(
+        f"{level} {method:>9}, first sample: uniform {first['uniform'][0]:.3f}, "
+        f"OWL {first['owl'][0]:.3f}; {row}"
+    )
+reversed_wins = [
+    m for m, v in owl["controls"].items() if v["reversed"] < owl["runs"][level][m]["uniform"][0]
+]
+print(f"the reversed rule beats uniform at {level} for: {', '.join(reversed_wins) or 'none'}")
+
+# %% [markdown]
+# So on this model OWL does not help; it hurts, and more the wider its band. Its signal is weak
+# here: the six blocks' outlier ratios differ by a fraction of a percentage point, yet the
+# rule stretches any difference to the full `+- lambda`. And the signal points the wrong way:
+# giving the blocks with more outliers *more* sparsity did better than uniform (on one
+# calibration sample), so in this model those blocks are not the fragile ones. The paper
+# measured the opposite at scale, where outlier features are strong and uneven across layers:
+# on LLaMA-7B at 70 % Wanda's WikiText-2 perplexity fell from 85.77 to 24.55 with OWL, and its
+# abstract reports gains of 61.22 over Wanda and 6.80 over SparseGPT at that sparsity. Like
+# Wanda's score, OWL is a bet on outlier features; without them there is nothing to bet on, so
+# measure it on your own model before trusting it.
+
+# %% [markdown]
 # ### What perplexity hides
 #
 # Perplexity is the exponential of the *mean* loss over every byte, and most bytes are easy: a
@@ -656,6 +740,90 @@ print(
 )
 
 # %% [markdown]
+# ### SliceGPT: rotate, then slice the embedding dimension
+#
+# Model width above removed channels of the residual stream, ranked by their activations, and
+# lost badly without recovery. **SliceGPT** (Ashkboos et al. 2024) also makes the residual
+# stream narrower, but it removes *directions* instead of channels. It rests on an invariance
+# of pre-norm transformers. Fold each RMSNorm's scale into the linear layers that read it
+# (`W <- W diag(alpha)`); the norm is then `x / rms(x)`, and an orthogonal `Q` does not change
+# a vector's length, so `norm(x Q) = norm(x) Q`. Rotating the whole stream, `x -> x Q`, is then
+# exact: the embedding becomes `E Q`, every layer that reads the stream `W Q` (input side:
+# `q/k/v_proj`, `gate/up_proj`, `lm_head`), every layer that writes to it `Q^T W` (output
+# side: `o_proj`, `down_proj`). Choose `Q` as the principal directions of the stream on
+# calibration text (a PCA) and the last columns carry the least signal: delete them, and
+# with them rows of the embedding and the writers and columns of the readers. Every matrix is
+# smaller and stays dense, so it is faster on any hardware.
+#
+# The paper computes one `Q` per block and puts `Q_l^T Q_(l+1)` on the residual shortcuts
+# between them. `llm.slice_model` uses **one global `Q`** for the whole stream, from the
+# normalised stream at every norm's input pooled over the blocks, so the sliced model is an
+# ordinary `TinyLlama` with a smaller `dim` (its norms still divide by the original width).
+# First the invariance, then 10, 20 and 30 % of the 128 dimensions sliced, with no recovery:
+
+# %%
+pca_values, pca_q = llm.residual_pca(model, calibration)
+rotate = llm.slicegpt.rotate  # fold the norms, then turn the stream by the columns of a matrix
+with torch.no_grad():
+    turned = (rotate(model, pca_q)(calibration[:2]) - model(calibration[:2])).abs().max()
+print(f"rotated, not sliced: largest change of a logit {turned:.1e} (float32 rounding)")
+energy = pca_values / pca_values.sum()
+channel_energy = (pca_q.pow(2) * pca_values).sum(1).sort(descending=True).values
+channel_energy = channel_energy / channel_energy.sum()
+sliced_live = {}
+for share in (0.1, 0.2, 0.3):
+    kept = model.config.dim - round(share * model.config.dim)
+    sliced = rotate(model, pca_q[:, :kept])
+    sliced_live[share] = llm.perplexity(sliced, test)
+    print(
+        f"{share:.0%} sliced: dim {kept}, {pl.count_parameters(sliced):,} parameters "
+        f"({pl.count_parameters(sliced) / pl.count_parameters(model):.0%}), perplexity "
+        f"{sliced_live[share]:.3f} (dense {dense:.3f}); the top {kept} directions hold "
+        f"{energy[:kept].sum():.2%} of the stream's energy, the top {kept} channels "
+        f"{channel_energy[:kept].sum():.2%}"
+    )
+one_call = llm.slice_model(model, calibration, 0.3)  # PCA, rotation and slicing in one call
+same = all(torch.equal(v, sliced.state_dict()[k]) for k, v in one_call.state_dict().items())
+print(f"llm.slice_model(model, calibration, 0.3) gives the same model: {same}")
+
+# %% [markdown]
+# The saved study `benchmarks/bench_llm_slicegpt.py` slices 10 to 50 % over three calibration
+# samples on the longer test slice and, as a control with exactly the same shape, removes the
+# same number of residual channels with `llm.prune_model_width` (activation ranking), both
+# without recovery:
+
+# %%
+slicing = json.loads(pl.saved_result("llm_slicegpt.json").read_text())
+for share, r in slicing["rows"].items():
+    print(
+        f"{share} of dim sliced ({r['parameters'] / slicing['parameters']:.0%} of the "
+        f"parameters left): SliceGPT {statistics.fmean(r['slicegpt']):.3f}, model width "
+        f"{statistics.fmean(r['width']):.2f} (dense {slicing['dense']:.3f})"
+    )
+slice_wins = [s for s, r in slicing["rows"].items() if max(r["slicegpt"]) < min(r["width"])]
+half = slicing["rows"]["50%"]
+print(
+    f"SliceGPT beats the same shape made by channel removal at {len(slice_wins)} of "
+    f"{len(slicing['rows'])} levels; half the dimensions sliced cost "
+    f"{statistics.fmean(half['slicegpt']) - slicing['dense']:+.3f} perplexity, with "
+    f"{statistics.fmean(half['energy']):.2%} of the energy kept"
+)
+
+# %% [markdown]
+# On this model the residual stream is nearly low-rank: at every level above, the kept
+# directions hold more than 99.8 % of its energy, while as many channels hold far less,
+# because each direction is spread over many channels. Removing channels cuts into every
+# direction; rotating first lines the directions up with the axes, so slicing removes only
+# what the stream barely uses. It also fits the width study's finding that ranking channels
+# did worse than chance for model width: when every direction is spread over many channels,
+# no channel is clearly the one to spare. The paper measured SliceGPT at scale: up to 25 % of
+# the parameters (embeddings included) removed from LLaMA-2 70B, OPT 66B and Phi-2, keeping
+# 99 %, 99 % and 90 % of their zero-shot task accuracy, with recovery fine-tuning as an
+# optional further step. How compressible a stream is depends on the model, so this small
+# model's nearly free 50 % says little about a large one: measure on your model, and on
+# downstream tasks as well as perplexity.
+
+# %% [markdown]
 # ## 6 · Where speed comes from
 #
 # One linear layer, timed on this CPU: at **batch 1** (one token at a time, as when an LLM
@@ -810,6 +978,10 @@ with tempfile.TemporaryDirectory() as work:
 #    from the dense model once?
 # 5. On this model Wanda is slightly worse than row magnitude overall. Does that contradict
 #    the paper?
+# 6. OWL made every method worse on this model, at every target. What does OWL assume about
+#    a model, and what in the saved study shows the assumption fails here?
+# 7. SliceGPT and model-width pruning both leave a model with a narrower residual stream, of
+#    exactly the same shape. Why can SliceGPT's be so much better without any recovery?
 #
 # <details><summary>Answers</summary>
 #
@@ -833,6 +1005,14 @@ with tempfile.TemporaryDirectory() as work:
 #    study (section 4) finds gains and losses of a few thousandths per kind that do not add
 #    up to a win. Large models have strong outlier features in many layers, which is where
 #    the paper's gap comes from (and the paper's magnitude baseline is per-layer).
+# 6. That the blocks differ in how many outlier scores they hold, and that the blocks with
+#    more are the fragile ones. Here the outlier ratios differ by a fraction of a percentage
+#    point, a wider band (larger `lambda`) hurts more, and the reversed rule, which prunes the
+#    outlier-rich blocks more, beat uniform: the signal is weak and points the wrong way.
+# 7. Rotation by an orthogonal `Q` leaves the function unchanged once the norms' scales are
+#    folded into the layers that read them, so slicing loses only what the discarded
+#    directions carry; PCA puts the stream's energy in the first directions. Channel removal
+#    deletes axes, and each axis carries a part of every direction.
 #
 # </details>
 
@@ -849,16 +1029,19 @@ with tempfile.TemporaryDirectory() as work:
 # > approximate Optimal Brain Surgeon that also updates the kept weights, made cheap by one
 # > shared column order. Plain magnitude fails on large models because of outlier features;
 # > where the inputs have none, as in most layers of a small model, Wanda gains little or
-# > nothing over row magnitude. What it buys depends on the pattern. 50 % unstructured costs little
+# > nothing over row magnitude, and OWL, which prunes the layers with more outliers less, can
+# > even hurt. What it buys depends on the pattern. 50 % unstructured costs little
 # > perplexity but is no faster on dense hardware and saves memory only in a sparse format. 2:4
 # > runs on sparse tensor cores of Ampere-or-newer GPUs: up to 2x on the arithmetic, more like
 # > 1.3-1.8x on large matrix multiplies, little in memory-bound batch-1 decoding, and one-shot
 # > it costs a lot (LLaMA-7B: 11.0-11.5 perplexity against 5.68 dense). Removing heads, MLP
 # > width or blocks makes the model faster everywhere but needs recovery: fine-tuning,
 # > distillation from the dense model or LoRA, compared at an equal budget (a merged LoRA
-# > update is dense, so it undoes unstructured sparsity). I judge by perplexity and downstream
+# > update is dense, so it undoes unstructured sparsity). SliceGPT narrows the model without
+# > retraining: it rotates the residual stream onto its principal directions, which changes
+# > nothing, and slices off the weakest ones. I judge by perplexity and downstream
 # > tasks, measure latency at the real batch size, and quantize last."
 #
 # **60 秒回答**（面试时可以这样说）：*如何剪枝大语言模型？能换来什么？*
 #
-# > “大模型无法在每一步剪枝后都重新训练，所以我在训练后用少量校准文本一次性剪枝，逐个 Transformer 块进行。Wanda 在每个输出行内用权重幅值乘以对应输入特征的范数打分，不更新权重；SparseGPT 是近似的最优脑外科方法，还会更新保留的权重，靠所有行共用同一个列顺序来降低代价。在大模型上单纯的幅值剪枝会失败，原因是离群特征；如果输入没有离群特征（比如小模型的大多数层），Wanda 相比逐行幅值剪枝几乎没有优势。能换来什么取决于稀疏模式：50% 非结构化稀疏的困惑度代价小，但在稠密计算的硬件上不会变快，只有用稀疏格式存储才省内存；2:4 可以在 Ampere 及更新 GPU 的稀疏张量核心上运行，算术上最多 2 倍，大矩阵乘法上实际约 1.3 到 1.8 倍，在受内存带宽限制的批大小为 1 的解码中收益很小，而且一次性剪成 2:4 代价很大（LLaMA-7B 困惑度 11.0 到 11.5，稠密模型为 5.68）。去掉注意力头、MLP 宽度或整个块能让模型在所有设备上变快，但需要恢复：微调、用稠密模型做蒸馏或 LoRA，要在相同预算下比较（合并后的 LoRA 更新是稠密的，会抵消非结构化稀疏）。我用困惑度和下游任务来评估，在实际批大小下测量延迟，最后再量化。”
+# > “大模型无法在每一步剪枝后都重新训练，所以我在训练后用少量校准文本一次性剪枝，逐个 Transformer 块进行。Wanda 在每个输出行内用权重幅值乘以对应输入特征的范数打分，不更新权重；SparseGPT 是近似的最优脑外科方法，还会更新保留的权重，靠所有行共用同一个列顺序来降低代价。在大模型上单纯的幅值剪枝会失败，原因是离群特征；如果输入没有离群特征（比如小模型的大多数层），Wanda 相比逐行幅值剪枝几乎没有优势，而 OWL（让离群值多的层剪得少一些）甚至可能更差。能换来什么取决于稀疏模式：50% 非结构化稀疏的困惑度代价小，但在稠密计算的硬件上不会变快，只有用稀疏格式存储才省内存；2:4 可以在 Ampere 及更新 GPU 的稀疏张量核心上运行，算术上最多 2 倍，大矩阵乘法上实际约 1.3 到 1.8 倍，在受内存带宽限制的批大小为 1 的解码中收益很小，而且一次性剪成 2:4 代价很大（LLaMA-7B 困惑度 11.0 到 11.5，稠密模型为 5.68）。去掉注意力头、MLP 宽度或整个块能让模型在所有设备上变快，但需要恢复：微调、用稠密模型做蒸馏或 LoRA，要在相同预算下比较（合并后的 LoRA 更新是稠密的，会抵消非结构化稀疏）。SliceGPT 不用重新训练就能让模型变窄：先把残差流旋转到它的主方向上（这不改变函数），再切掉最弱的方向。我用困惑度和下游任务来评估，在实际批大小下测量延迟，最后再量化。”

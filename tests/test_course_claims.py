@@ -131,3 +131,57 @@ def test_lesson_10_merged_lora_is_dense_again():
         assert merged < recovery["sparsity"] / 10
     for name in ("fine-tuning", "distillation", "LoRA"):
         assert all(v < recovery["pruned"] for v in recovery[name])  # every repair helps
+
+
+def test_lesson_10_owl_is_worse_than_uniform_on_our_model_and_the_controls_say_why():
+    """Lesson 10 section 4 (OWL) and Check yourself 6: said as the saved study measured it."""
+    import statistics
+
+    owl = _saved("llm_owl.json")
+    for methods in owl["runs"].values():
+        for run in methods.values():
+            noise = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in run.values())
+            assert statistics.fmean(run["owl"]) - noise > statistics.fmean(run["uniform"])
+    ratios = [
+        statistics.fmean(r[b] for r in owl["outlier_ratios"]) for b in owl["outlier_ratios"][0]
+    ]
+    assert max(ratios) - min(ratios) < 0.01  # "a fraction of a percentage point"
+    for level, per_sample in owl["sparsities"].items():
+        for chosen in per_sample:
+            assert statistics.fmean(chosen.values()) == pytest.approx(float(level[:-1]) / 100)
+            assert max(chosen.values()) - min(chosen.values()) == pytest.approx(2 * owl["spread"])
+    level = owl["controls_level"]
+    for method, controls in owl["controls"].items():
+        first = owl["runs"][level][method]
+        # "it hurts, and more the wider its band"
+        assert first["uniform"][0] < controls["lambda 0.04"] < first["owl"][0]
+        assert first["owl"][0] < controls["lambda 0.16"]
+        assert controls["reversed"] < first["uniform"][0]  # "the reversed rule ... beat uniform"
+
+
+def test_lesson_10_slicegpt_study_backs_the_text():
+    """Lesson 10 section 5 (SliceGPT): exact rotation, far ahead of channel removal."""
+    import statistics
+
+    study = _saved("llm_slicegpt.json")
+    assert all(abs(v - study["dense"]) < 1e-3 for v in study["rotated_only"])
+    for row in study["rows"].values():
+        assert max(row["slicegpt"]) < min(row["width"])
+    half = study["rows"]["50%"]
+    assert statistics.fmean(half["slicegpt"]) - study["dense"] < 0.1  # "nearly free 50 %"
+
+
+def test_lesson_10_kept_directions_hold_the_energy_and_channels_do_not():
+    """Lesson 10 SliceGPT: on the lesson's calibration, the kept directions hold > 99.8 % of
+    the stream's energy at 10-30 % sliced, as many channels far less."""
+    from pruning_lessons import llm
+
+    model = llm.load_tiny_llama()
+    corpus = llm.load_corpus(seed=0)
+    values, q = llm.residual_pca(model, llm.calibration_batches(corpus.train, 16, 128, seed=0))
+    channels = (q.pow(2) * values).sum(1).sort(descending=True).values
+    for share in (0.1, 0.2, 0.3):
+        kept = 128 - round(share * 128)
+        directions = float(values[:kept].sum() / values.sum())
+        assert directions > 0.998
+        assert float(channels[:kept].sum() / channels.sum()) < directions - 0.05

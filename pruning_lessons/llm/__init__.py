@@ -10,7 +10,10 @@
 * ``posttraining``: :func:`row_magnitude_prune`, :func:`wanda_prune`, :func:`sparsegpt_prune`,
   in place and block by block (``sequential``, ``stream``) on the course model or any
   decoder-only ``transformers`` causal LM (``decoder``: :func:`find_decoder`).
-* ``owl``: :func:`owl_sparsities`, per-block sparsity from outlier ratios (OWL).
+* ``owl``: :func:`owl_sparsities`, per-block sparsity from outlier ratios
+  (:func:`owl_outlier_ratios`, OWL).
+* ``slicegpt``: :func:`slice_model` (SliceGPT: fold the norms, rotate the residual stream
+  by its PCA, :func:`residual_pca`, and slice the embedding dimension).
 * ``depth``: :func:`block_influence` (ShortGPT), :func:`drop_blocks`.
 * ``width``: :func:`prune_heads`, :func:`prune_mlp_width`, :func:`prune_model_width`
   (activation importance, Minitron, :func:`width_scores`), removed by
@@ -32,7 +35,7 @@ from .distill import distill, distill_loss
 from .evaluate import calibration_batches, perplexity, token_scores
 from .model import PROJECTIONS, TinyLlama, TinyLlamaConfig, load_tiny_llama, tiny_llama
 from .names import name_scores
-from .owl import owl_sparsities
+from .owl import owl_outlier_ratios, owl_sparsities
 from .posttraining import (
     prune_llm,
     row_magnitude_prune,
@@ -42,6 +45,7 @@ from .posttraining import (
     wanda_prune,
     wanda_scores,
 )
+from .slicegpt import residual_pca, slice_model
 from .width import prune_heads, prune_mlp_width, prune_model_width, width_scores
 
 __all__ = [
@@ -59,6 +63,7 @@ __all__ = [
     "load_corpus",
     "load_tiny_llama",
     "name_scores",
+    "owl_outlier_ratios",
     "owl_sparsities",
     "perplexity",
     "PROJECTIONS",
@@ -66,8 +71,10 @@ __all__ = [
     "prune_llm",
     "prune_mlp_width",
     "prune_model_width",
+    "residual_pca",
     "row_magnitude_prune",
     "row_mask",
+    "slice_model",
     "sparsegpt_prune",
     "sparsegpt_solve",
     "speed",

@@ -43,28 +43,22 @@ def outlier_ratio(scores: list[torch.Tensor], m: float) -> float:
     return sum(int((s > m * mean).sum()) for s in scores) / total
 
 
-def owl_sparsities(
+def owl_outlier_ratios(
     model: nn.Module,
     calibration: torch.Tensor,
-    amount: float,
     *,
     outlier_m: float = 5.0,
-    spread: float = 0.08,
     device: str | torch.device | None = None,
 ) -> dict[str, float]:
-    """Per-block sparsity by OWL, ``{block name: amount}``; their mean is ``amount``.
+    """Each block's outlier ratio ``D_l``, ``{block name: share}`` (the input of OWL's rule).
 
-    Runs the dense model block by block on ``calibration``; changes nothing. The dict can be
-    given as ``amount=`` to any of the pruners (``owl=True`` does exactly that).
+    The share of the block's Wanda scores above ``outlier_m`` times their mean, on the dense
+    model's own activations, block by block; changes nothing.
     """
     from .decoder import check_token_ids
     from .targets import check_device
 
-    amount = check_fraction(amount)
-    for name, value in (("outlier_m", outlier_m), ("spread", spread)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    check_owl_target(amount, spread)
+    _check_positive("outlier_m", outlier_m)
     decoder = find_decoder(model)
     calibration = check_token_ids(calibration, decoder.embedding)
     ratios: dict[int, float] = {}
@@ -76,9 +70,35 @@ def owl_sparsities(
             ratios[i] = outlier_ratio(scores, outlier_m)
 
     dense_statistics(model, decoder, calibration, measure, check_device(device))
-    return spread_sparsities(
-        {f"{decoder.blocks_name}.{i}": r for i, r in ratios.items()}, amount, spread
-    )
+    return {f"{decoder.blocks_name}.{i}": r for i, r in ratios.items()}
+
+
+def owl_sparsities(
+    model: nn.Module,
+    calibration: torch.Tensor,
+    amount: float,
+    *,
+    outlier_m: float = 5.0,
+    spread: float = 0.08,
+    device: str | torch.device | None = None,
+) -> dict[str, float]:
+    """Per-block sparsity by OWL, ``{block name: amount}``; their mean is ``amount``.
+
+    Runs the dense model block by block on ``calibration`` (:func:`owl_outlier_ratios`);
+    changes nothing. The dict can be given as ``amount=`` to any of the pruners (``owl=True``
+    does exactly that).
+    """
+    amount = check_fraction(amount)
+    for name, value in (("outlier_m", outlier_m), ("spread", spread)):
+        _check_positive(name, value)
+    check_owl_target(amount, spread)
+    ratios = owl_outlier_ratios(model, calibration, outlier_m=outlier_m, device=device)
+    return spread_sparsities(ratios, amount, spread)
+
+
+def _check_positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
 def spread_sparsities(ratios: dict[str, float], amount: float, spread: float) -> dict[str, float]:
