@@ -163,6 +163,11 @@ class HardConcreteGates(nn.Module):
     groups to gate (default: every group that can be; one that cannot is named in a
     :class:`StructureWarning` and left alone). ``seed`` seeds the gates' own random numbers.
     :meth:`set_shape` caps the units each group keeps open at evaluation (a target shape).
+    A gate sits after each layer that produces the group's units (after its BatchNorm, if it
+    has one): a residual stream is gated in every block that writes it, SwiGLU's ``gate * up``
+    in both factors. Groups whose units span several entries (attention heads) are not gated.
+    A ``copy.deepcopy`` of the gated model still calls these gates; the model that
+    :func:`remove_closed_units` returns has none.
     The gates are not part of ``model``'s parameters: train them with it
     (:func:`~.l0_training.train_l0`). ``detach()`` removes the hooks.
     """
