@@ -131,3 +131,19 @@ def test_lesson_10_merged_lora_is_dense_again():
         assert merged < recovery["sparsity"] / 10
     for name in ("fine-tuning", "distillation", "LoRA"):
         assert all(v < recovery["pruned"] for v in recovery[name])  # every repair helps
+
+
+def test_lesson_05_neuron_study_backs_the_text():
+    """Lesson 05 section 6: the L0 gates keep at most the target, the others exactly it, and
+    every recipe ran the same seeds (the verdicts themselves are generated from these numbers)."""
+    study = _saved("sparse_training.json")
+    units = study["units"]
+    assert set(units) == {"after training (L2 norm)", "group lasso", "L0 gates"}
+    for recipe, by_level in units.items():
+        for level, cell in by_level.items():
+            assert len(cell["values"]) == len(study["settings"]["seeds"])
+            kept = cell["kept"]["mean"]
+            if recipe == "L0 gates":
+                assert kept <= float(level) + 1e-9
+            else:
+                assert abs(kept - float(level)) < 1e-9
