@@ -203,3 +203,15 @@ def test_gates_belong_to_their_model():
         remove_closed_units(model, gates)
     with pytest.raises(ValueError, match="sizes"):
         HardConcreteGates(model).set_shape({"fc1": 0})
+
+
+def test_a_norm_without_a_scale_is_not_gated():
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3),
+        torch.nn.BatchNorm2d(4, affine=False),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 2, 3),
+    )
+    x = torch.randn(1, 1, 8, 8)
+    with pytest.raises(ValueError, match="affine=False"):
+        HardConcreteGates(model, example_input=x, layers=["0"])

@@ -137,6 +137,10 @@ def _sites(group: UnitGroup) -> list[Member] | str:
         return f"it is pinned ({group.pinned})"
     if group.grouped:
         return "its units are groups of a grouped convolution"
+    norms = {m.name: m.module for m in group.members if m.role == "norm"}
+    bare = [name for name, norm in norms.items() if getattr(norm, "weight", None) is None]
+    if bare:
+        return f"{bare[0]} has no scale to fold a gate into (affine=False)"
     sites = [m for m in group.norms if m.param == "weight"] or group.producers
     if not sites:
         return "it has no layer whose output could be gated"
