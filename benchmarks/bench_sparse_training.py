@@ -89,7 +89,7 @@ def from_the_start(method: str, data, sparsity: float, args, seed: int) -> float
 def cut_and_fine_tune(model, data, kept: float, args, seed: int) -> tuple[float, float]:
     """Remove ``1 - kept`` of every hidden layer's neurons by L2 norm, fine-tune, evaluate."""
     small = pl.prune_units(model, 1 - kept, importance="l2")
-    return finish(small, data, args, seed), kept
+    return finish(small, data, args, seed), hidden_kept(small)
 
 
 def finish(small, data, args, seed: int) -> float:
