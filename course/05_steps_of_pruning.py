@@ -49,6 +49,7 @@ import copy
 import json
 
 import matplotlib.pyplot as plt
+import torch
 from IPython.display import Image, display
 
 import pruning_lessons as pl
@@ -444,9 +445,97 @@ print(
 # **Group lasso** (Wen et al. 2016) adds the L2 norm of each unit's weights, not squared, so
 # whole units reach zero the way an L1 penalty zeroes single weights: `pl.group_lasso(model,
 # strength, example_input=x)` builds that penalty over the unit groups of lesson 08, for
-# `pl.fit(..., penalty=...)`. **L0 penalties with hard-concrete gates** (Louizos et al. 2018)
-# learn a gate per unit instead; Sheared-LLaMA uses them to reach a chosen target shape of an
-# LLM before continued pre-training.
+# `pl.fit(..., penalty=...)`.
+#
+# **Learned L0 gates** (Louizos et al. 2018) put a gate $z_u \in [0, 1]$ on the output of
+# every unit and learn where each gate sits. A gate is a *hard-concrete* sample: with
+# $u \sim U(0,1)$, $s = \sigma((\log u - \log(1-u) + \log\alpha_u)/\beta)$ with
+# temperature $\beta = 2/3$, stretched to $(\gamma, \zeta) = (-0.1, 1.1)$ and clamped to
+# $[0, 1]$, so it can be exactly 0 (closed) or 1 and is still differentiable in
+# $\log\alpha_u$. The number of open gates (the L0 norm) has no gradient, but its
+# expectation has one in closed form, $P(z_u \neq 0) = \sigma(\log\alpha_u - \beta
+# \log(-\gamma/\zeta))$. At evaluation the gate is deterministic,
+# $\min(1, \max(0, \sigma(\log\alpha_u)(\zeta - \gamma) + \gamma))$.
+# **Sheared-LLaMA** (Xia et al. 2024) steers such gates to a *target shape* of an LLM with a
+# Lagrangian instead of a penalty strength: with $s$ the expected kept fraction and $t$ the
+# target, the loss gains $\lambda_1 (s - t) + \lambda_2 (s - t)^2$, and the multipliers
+# $\lambda_1, \lambda_2$ are trained by gradient *ascent*, so the constraint tightens until it
+# holds. `pl.HardConcreteGates` gates the unit groups of lesson 08, `pl.train_l0` trains
+# weights, gates and multipliers together, and `pl.remove_closed_units` cuts the closed units
+# with the library's surgery (the open gates' values folded into their layers), so the small
+# model computes what the gated one does:
+
+# %%
+pl.seed_everything(0)
+gated = pl.mlp()
+gates = pl.HardConcreteGates(gated)
+l0_run = pl.train_l0(gated, gates, data, 0.25, epochs=10, progress=False)
+small = pl.remove_closed_units(gated, gates)
+x = data.test.tensors[0]
+with torch.no_grad():
+    gap = (small(x) - gated(x)).abs().max().item()
+print(
+    f"target: keep 25 % of each hidden layer; expected kept {l0_run.expected_kept[-1]:.1%}, "
+    f"multipliers { ({n: tuple(round(v, 2) for v in lam) for n, lam in l0_run.lambdas.items()}) }"
+)
+print(
+    f"hidden widths 300, 100 -> {small.fc1.out_features}, {small.fc2.out_features}; test "
+    f"accuracy {pl.evaluate(small, data.test):.1%} before fine-tuning; largest difference from "
+    f"the gated model {gap:.1e}"
+)
+
+# %% [markdown]
+# The study above also removed whole hidden neurons three ways at an equal budget of epochs:
+# prune after dense training (smallest L2 norm), group lasso then the same cut, and learned L0
+# gates then the cut of the closed neurons; each then fine-tuned the same number of epochs.
+
+# %%
+units = sparse_study["units"]
+print(f"{len(sparse_study['settings']['seeds'])} seeds; test accuracy, mean +- std:")
+for recipe, by_level in units.items():
+    print(
+        f"  {recipe:26s}"
+        + "".join(f"{float(k):4.0%} kept: {cell(v):15s}" for k, v in by_level.items())
+    )
+l0_kept = {k: v["kept"]["mean"] for k, v in units["L0 gates"].items()}
+print(
+    "hidden neurons the L0 gates kept: "
+    + ", ".join(f"target {float(k):.0%}: {v:.1%}" for k, v in l0_kept.items())
+)
+for key in units["L0 gates"]:
+    gates_row, lasso_row = units["L0 gates"][key], units["group lasso"][key]
+    after_row = units["after training (L2 norm)"][key]
+    print(
+        f"{float(key):.0%} kept: "
+        + gap_verdict(
+            "L0 gates",
+            gates_row["mean"],
+            gates_row["std"],
+            "group lasso",
+            lasso_row["mean"],
+            lasso_row["std"],
+        )
+        + "; "
+        + gap_verdict(
+            "L0 gates",
+            gates_row["mean"],
+            gates_row["std"],
+            "prune after training",
+            after_row["mean"],
+            after_row["std"],
+        )
+    )
+
+# %% [markdown]
+# Read the last lines with the kept fractions: where the gates kept fewer neurons than the
+# target, they won or lost with a smaller model. They keep fewer when some gates end training
+# between open and closed: the expected L0 counts such a gate as partly open, while the
+# deterministic gate at evaluation closes it (compare the expected kept fraction of the live
+# run with the widths it kept). The gates and group lasso both choose during
+# training which units go, so the network has already adapted to losing them when the cut
+# comes; a cut after dense training removes units that had learned something. Where the lines
+# say they beat the cut after training, that is what paid; where they tie, fine-tuning made up
+# for it. The gates need no penalty strength: the multipliers find it.
 
 # %% [markdown]
 # ## Exercise: the cubic schedule
@@ -500,10 +589,12 @@ print(f"{ex1.in_use(cubic)} function agrees with pl.weights.schedules.cubic_spar
 # > initialisation, and it costs several trainings. The other way round is to train sparse
 # > from the start: SET and RigL keep a fixed weight budget and move connections during
 # > training (drop the smallest, regrow at random or by gradient), so training itself stays
-# > sparse; I compare them with prune-after-training at the same sparsity and budget."
+# > sparse; I compare them with prune-after-training at the same sparsity and budget. To learn
+# > which whole units go, I train a penalty with the network: group lasso, or hard-concrete L0
+# > gates steered to a target shape by a Lagrangian, as Sheared-LLaMA does."
 # **60 秒回答**（面试时可以这样说）
 #
-# > “经典的流程是：初始化，把稠密模型训练到需要的准确率，用某种准则剪枝，微调剪枝后的模型让剩下的权重补偿损失，最后在留出集上评估。剪枝和微调可以一次完成，也可以反复进行：迭代式剪枝每轮删除剩余权重中固定的比例，Zhu 和 Gupta 的三次方渐进方案一开始快速提高稀疏度，最后放慢。为了公平比较，我让各方案使用相同的总微调预算和多个随机种子；哪种方案胜出取决于稀疏度：一次性剪枝在最终稀疏度上用完整个预算恢复，渐进方案让网络在两次剪枝之间有时间适应，这在最高稀疏度时可能更重要。微调之外的另一种选择是彩票假设的回退：剪枝后把保留下来的权重重置为初始值（或训练早期的值）再重新训练。只有胜过同一掩码配随机重新初始化的对照，才算找到了中奖彩票，而且它要训练好几次。反过来也可以从一开始就稀疏训练：SET 和 RigL 保持固定的权重预算，在训练中移动连接（删掉最小的，再随机或按梯度重新长出），所以训练本身也是稀疏的；我会在相同稀疏度和相同预算下把它们与先训练后剪枝比较。”
+# > “经典的流程是：初始化，把稠密模型训练到需要的准确率，用某种准则剪枝，微调剪枝后的模型让剩下的权重补偿损失，最后在留出集上评估。剪枝和微调可以一次完成，也可以反复进行：迭代式剪枝每轮删除剩余权重中固定的比例，Zhu 和 Gupta 的三次方渐进方案一开始快速提高稀疏度，最后放慢。为了公平比较，我让各方案使用相同的总微调预算和多个随机种子；哪种方案胜出取决于稀疏度：一次性剪枝在最终稀疏度上用完整个预算恢复，渐进方案让网络在两次剪枝之间有时间适应，这在最高稀疏度时可能更重要。微调之外的另一种选择是彩票假设的回退：剪枝后把保留下来的权重重置为初始值（或训练早期的值）再重新训练。只有胜过同一掩码配随机重新初始化的对照，才算找到了中奖彩票，而且它要训练好几次。反过来也可以从一开始就稀疏训练：SET 和 RigL 保持固定的权重预算，在训练中移动连接（删掉最小的，再随机或按梯度重新长出），所以训练本身也是稀疏的；我会在相同稀疏度和相同预算下把它们与先训练后剪枝比较。若要学习删除哪些完整的单元，我会在训练时加入惩罚项：group lasso，或者像 Sheared-LLaMA 那样用拉格朗日乘子把 hard-concrete L0 门控引导到目标结构。”
 
 # %% [markdown]
 # ## Check yourself

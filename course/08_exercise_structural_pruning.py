@@ -430,6 +430,73 @@ print(
 )
 
 # %% [markdown]
+# ## 10 · Mixture-of-experts: remove whole experts
+#
+# A mixture-of-experts (MoE) layer, as in Mixtral, replaces one MLP by `E` expert MLPs and a
+# **router**: a linear map whose row `e` scores expert `e` for each token; each token goes to
+# its top `k` experts (Mixtral: 2 of 8), weighted by the softmax of their scores. The unit to
+# prune is then a **whole expert**: its three weight matrices *and* its router row, so the
+# router scores only the experts that are left. Two things must still hold: at least `k`
+# experts per layer (top-`k` must have `k` to pick), and the layer must compute what it did
+# for every token whose experts all stayed. Removing expert `e` is exact in that sense: the
+# pruned model computes what the original computes with `e`'s router logit forced to
+# `-inf` (softmax gives it probability 0, top-`k` never picks it).
+#
+# Which experts? `pl.prune_experts` ranks them by **router statistics**: each expert's mean
+# routing probability over some calibration tokens, the least used first. Lu et al. 2024 ("Not
+# All Experts are Equal", ACL) prune whole experts of Mixtral 8x7B after training and choose
+# them, layer by layer, by how little the layer's output on calibration data changes; they also
+# skip experts dynamically per token. Memory shrinks with every expert removed; the compute
+# per token does not, since each token still runs `k` experts.
+#
+# A small Mixtral (random weights, built from a config: no download), half its experts removed:
+
+# %%
+import transformers
+
+torch.manual_seed(0)
+moe_config = transformers.MixtralConfig(
+    vocab_size=96,
+    hidden_size=32,
+    intermediate_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    num_local_experts=4,
+    num_experts_per_tok=2,
+)
+moe = transformers.MixtralForCausalLM(moe_config).eval()
+tokens = torch.randint(0, 96, (4, 16), generator=torch.Generator().manual_seed(0))
+scores = pl.expert_scores(moe, tokens)
+removed = pl.select_experts(moe, 0.5, tokens)
+small_moe = pl.prune_experts(moe, 0.5, tokens)
+for (layer, share), gone in zip(scores.items(), removed.values(), strict=True):
+    kept = [e for e in range(len(share)) if e not in gone]
+    print(
+        f"{layer}: mean routing probability {[round(p, 3) for p in share.tolist()]}, keeps {kept}"
+    )
+print(
+    f"parameters {pl.count_parameters(moe):,} -> {pl.count_parameters(small_moe):,}; "
+    f"experts per layer {moe.config.num_local_experts} -> {small_moe.config.num_local_experts}, "
+    f"top-{small_moe.config.num_experts_per_tok} still valid"
+)
+with pl.silenced_experts(moe, removed), torch.no_grad():
+    reference = moe(tokens).logits  # the original, removed experts' router logits at -inf
+with torch.no_grad():
+    gap = (small_moe(tokens).logits - reference).abs().max().item()
+    changed = (moe(tokens).logits - reference).abs().max().item()
+print(f"pruned vs original with those experts silenced: largest difference {gap:.1e}")
+print(f"(the original itself differs from that reference by {changed:.2f}: tokens lost experts)")
+
+# %% [markdown]
+# The first difference is rounding: the pruned model *is* the original with those experts
+# switched off. (With random weights the router spreads the tokens almost evenly, about `1/E`
+# each, so the choice here is nearly arbitrary; in trained models some experts matter far
+# less than others, which is the point of Lu et al.'s title.) The second is what pruning
+# changed, for the tokens that had picked a removed expert: with trained weights that is the
+# accuracy cost to measure (and recover by fine-tuning), exactly as for neurons and heads.
+
+# %% [markdown]
 # ## What you built
 #
 # * A unit is a row of its layer and a column of the next: both must go together.
@@ -444,7 +511,9 @@ print(
 # * `pl.prune_units` checks its own result: the pruned copy must compute the original with
 #   the removed units zeroed, or the groups that break it are kept whole and named.
 # * A mixture-of-experts layer (Mixtral, Qwen2-MoE) has one more unit: a whole expert, with its
-#   router row; `pl.prune_experts(model, amount, calibration)` removes the least-routed ones.
+#   router row; `pl.prune_experts(model, amount, calibration)` removes the least-routed ones,
+#   keeps at least top-`k` experts per layer, and computes exactly the original with those
+#   experts' router logits at `-inf`.
 
 # %% [markdown]
 # <!-- model-answer -->
@@ -461,8 +530,9 @@ print(
 # > recalibrate the BatchNorm statistics, fine-tune, and measure the latency: the speed-up usually
 # > stays below the MAC ratio; one clearly above it can be real, since a smaller working set may
 # > now fit in cache and MACs ignore memory traffic, so I re-measure it and explain it before I
-# > quote it."
+# > quote it. In a mixture-of-experts (MoE) model the unit is a whole expert with its router
+# > row; at least top-k experts must stay in each layer."
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “一个单元是本层权重和偏置的一行，也是每个读取它的层的一列。从卷积层删除滤波器时，我要同时切掉它的输出通道、后面 BatchNorm 的权重、偏置、running mean 和 running var，以及下一个卷积的输入通道；在 Flatten 之后，一个通道对应全连接层中连续的 H×W 个输入。我会新建更小的模块，而不是修改 state_dict，并检查前向传播能跑通。只有输入输出形状一致的层（例如残差块）才能整层删除。之后重新校准 BatchNorm 的统计量、微调，并实测延迟：加速比通常低于 MACs 的减少倍数；明显超过它也可能是真的（更小的工作集能放进缓存，而 MACs 不计内存访问），所以我会重新测量并解释原因，然后才引用这个数。”
+# > “一个单元是本层权重和偏置的一行，也是每个读取它的层的一列。从卷积层删除滤波器时，我要同时切掉它的输出通道、后面 BatchNorm 的权重、偏置、running mean 和 running var，以及下一个卷积的输入通道；在 Flatten 之后，一个通道对应全连接层中连续的 H×W 个输入。我会新建更小的模块，而不是修改 state_dict，并检查前向传播能跑通。只有输入输出形状一致的层（例如残差块）才能整层删除。之后重新校准 BatchNorm 的统计量、微调，并实测延迟：加速比通常低于 MACs 的减少倍数；明显超过它也可能是真的（更小的工作集能放进缓存，而 MACs 不计内存访问），所以我会重新测量并解释原因，然后才引用这个数。在混合专家（MoE）模型中，单元是一个完整的专家连同它在路由器中的那一行；每层至少要留下 top-k 个专家。”

@@ -41,11 +41,15 @@ from .structured import (
     remove_blocks,
     remove_layers,
     save_pruned_structure,
+    select_experts,
     select_units,
+    silenced_experts,
     unit_groups,
     unit_scores,
 )
+from .structured.hard_concrete import HardConcreteGates, remove_closed_units
 from .structured.importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
+from .structured.l0_training import train_l0
 from .structured.redundancy import merge_redundant_neurons
 from .structured.regularisation import group_lasso
 from .teaching.glossary import glossary, glossary_table
@@ -112,6 +116,7 @@ __all__ = [
     "get_masks",
     "global_magnitude_masks",
     "group_lasso",
+    "HardConcreteGates",
     "glossary",
     "glossary_table",
     "History",
@@ -153,6 +158,7 @@ __all__ = [
     "random_scores",
     "recalibrate_bn",
     "remove_blocks",
+    "remove_closed_units",
     "remove_layers",
     "replace_mask",
     "ResidualBlock",
@@ -161,11 +167,14 @@ __all__ = [
     "saved_result",
     "ScoreOptions",
     "seed_everything",
+    "select_experts",
     "select_units",
+    "silenced_experts",
     "SMALL_MODEL_PARAMETERS",
     "semi_structured_unavailable",
     "snip_scores",
     "sparse_train",
+    "train_l0",
     "sparsity",
     "sparsity_report",
     "start_nm_training",

@@ -185,3 +185,19 @@ def test_lesson_10_kept_directions_hold_the_energy_and_channels_do_not():
         directions = float(values[:kept].sum() / values.sum())
         assert directions > 0.998
         assert float(channels[:kept].sum() / channels.sum()) < directions - 0.05
+
+
+def test_lesson_05_neuron_study_backs_the_text():
+    """Lesson 05 section 6: the L0 gates keep at most the target, the others exactly it, and
+    every recipe ran the same seeds (the verdicts themselves are generated from these numbers)."""
+    study = _saved("sparse_training.json")
+    units = study["units"]
+    assert set(units) == {"after training (L2 norm)", "group lasso", "L0 gates"}
+    for recipe, by_level in units.items():
+        for level, cell in by_level.items():
+            assert len(cell["values"]) == len(study["settings"]["seeds"])
+            kept = cell["kept"]["mean"]
+            if recipe == "L0 gates":
+                assert kept <= float(level) + 1e-9
+            else:
+                assert abs(kept - float(level)) < 1e-9

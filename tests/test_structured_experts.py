@@ -125,3 +125,22 @@ def test_expert_pruning_refuses_what_it_cannot_do():
         pl.prune_experts(nn.Sequential(nn.Linear(8, 2)), 0.5, x)
     with pytest.raises(TypeError, match="amount"):
         pl.prune_experts(model, 1, x)
+
+
+def test_the_library_names_the_experts_it_removes_and_gives_the_reference():
+    from pruning_lessons.structured.experts import select_experts, silenced_experts
+
+    torch.manual_seed(1)
+    model, x = TinyMoE(), torch.randn(32, 8)
+    model.eval()
+    removed = select_experts(model, 0.5, x)
+    assert removed == _removed(model, expert_scores(model, x), 0.5)
+    with silenced_experts(model, removed), torch.no_grad():
+        reference = model(x)
+    assert torch.equal(reference, _original_with_experts_silenced(model, removed, x))
+    assert F.linear is torch.nn.functional.linear and not torch.equal(reference, model(x))
+    with torch.no_grad():
+        got = pl.prune_experts(model, 0.5, x)(x)
+    assert (reference - got).abs().max() <= 1e-5 * reference.abs().max()
+    with pytest.raises(ValueError, match="fewer than the 2"):
+        select_experts(model, 0.9, x)

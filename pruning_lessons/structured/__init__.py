@@ -24,7 +24,7 @@ from .surgery import remove_units
 from .blocks import remove_blocks, remove_layers
 from .saving import load_pruned_structure, pruned_structure, save_pruned_structure
 from .picture import plot_unit_groups
-from .experts import expert_scores, prune_experts
+from .experts import expert_scores, prune_experts, select_experts, silenced_experts
 from .selection import (
     NEEDS_DATA,
     SCOPES,
@@ -58,7 +58,9 @@ __all__ = [
     "remove_units",
     "save_pruned_structure",
     "SCOPES",
+    "select_experts",
     "select_units",
+    "silenced_experts",
     "StructureWarning",
     "trace",
     "UNIT_IMPORTANCE",

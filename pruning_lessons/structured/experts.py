@@ -18,11 +18,13 @@ first axis has ``E`` entries, with an attribute such as ``num_experts`` saying `
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..core.checks import check_fraction
@@ -129,21 +131,18 @@ def expert_scores(
     return {name: (sums[name] / max(tokens[name], 1)).float() for name in sums}
 
 
-def prune_experts(
+def select_experts(
     model: nn.Module, amount: float, calibration: torch.Tensor | Iterable[torch.Tensor]
-) -> nn.Module:
-    """A copy of ``model`` without the ``round(amount x E)`` least-routed experts of each
-    mixture-of-experts layer (see :func:`expert_scores`), with their router rows removed and
-    the expert counts of the modules and the config updated; ``model`` is not changed.
+) -> dict[str, list[int]]:
+    """The experts :func:`prune_experts` removes: ``router path -> sorted expert indices``.
 
-    The copy computes exactly what ``model`` computes with those experts' router logits
-    forced to ``-inf``. ``ValueError`` if fewer experts than a token's top ``k`` would remain.
+    ``round(amount x E)`` per layer, the lowest :func:`expert_scores` first, ties to the lower
+    index. ``ValueError`` if fewer experts than a token's top ``k`` would remain.
     """
     fraction = check_fraction(amount, "amount", below_one=True)
     scores = expert_scores(model, calibration)
-    pruned = copy.deepcopy(model)
-    kept_counts = set()
-    for layer in expert_layers(pruned):
+    removed = {}
+    for layer in expert_layers(model):
         count = round(fraction * layer.count)
         left = layer.count - count
         if layer.top_k is not None and left < layer.top_k:
@@ -152,13 +151,60 @@ def prune_experts(
                 f"{layer.top_k} each token is routed to; use a smaller amount"
             )
         order = torch.sort(scores[layer.name], stable=True).indices
-        keep = torch.sort(order[count:]).values
+        removed[layer.router] = sorted(order[:count].tolist())
+    return removed
+
+
+def prune_experts(
+    model: nn.Module, amount: float, calibration: torch.Tensor | Iterable[torch.Tensor]
+) -> nn.Module:
+    """A copy of ``model`` without the ``round(amount x E)`` least-routed experts of each
+    mixture-of-experts layer (:func:`select_experts`), with their router rows removed and
+    the expert counts of the modules and the config updated; ``model`` is not changed.
+
+    The copy computes exactly what ``model`` computes with those experts' router logits
+    forced to ``-inf`` (:func:`silenced_experts`). ``ValueError`` if fewer experts than a
+    token's top ``k`` would remain.
+    """
+    removed = select_experts(model, amount, calibration)
+    pruned = copy.deepcopy(model)
+    kept_counts = set()
+    for layer in expert_layers(pruned):
+        gone = torch.tensor(removed[layer.router], dtype=torch.long)
+        keep = torch.arange(layer.count)[~torch.isin(torch.arange(layer.count), gone)]
         _keep_experts(pruned, layer, keep)
-        kept_counts.add((layer.count, left))
+        kept_counts.add((layer.count, len(keep)))
     if len(kept_counts) == 1:
         ((old, new),) = kept_counts
         _fix_config_count(pruned, old, new)
     return pruned
+
+
+@contextlib.contextmanager
+def silenced_experts(model: nn.Module, removed: dict[str, list[int]]) -> Iterator[None]:
+    """Inside the block, ``model``'s routers give the ``removed`` experts a logit of ``-inf``.
+
+    ``removed``: ``router path -> expert indices`` (what :func:`select_experts` returns). The
+    reference that expert pruning must match: the softmax gives those experts probability 0
+    and top-k never picks them. Works for routers that compute their logits with
+    ``F.linear`` on their ``weight`` (``nn.Linear`` and transformers' Mixtral / Qwen2-MoE
+    routers): ``F.linear`` is wrapped, for those weights only, while the block runs.
+    """
+    weights = {id(model.get_submodule(r).weight): list(units) for r, units in removed.items()}
+    linear = F.linear
+
+    def masked(inputs, weight, bias=None):
+        out = linear(inputs, weight, bias)
+        if id(weight) in weights and weights[id(weight)]:
+            out = out.clone()
+            out[..., weights[id(weight)]] = float("-inf")
+        return out
+
+    F.linear = masked
+    try:
+        yield
+    finally:
+        F.linear = linear
 
 
 def _keep_experts(model: nn.Module, layer: ExpertLayer, keep: torch.Tensor) -> None:
