@@ -9,9 +9,9 @@ refused with nothing changed.
 
 **Memory model** (beyond the model itself, which stays where it is, pruned in place):
 
-* the calibration hidden states, ``2 x n x seq_len x hidden`` values in the model's dtype
-  (inputs and outputs of the running block), plus what the model passes its blocks (positions,
-  masks) for each chunk of 16 sequences;
+* the calibration hidden states, ``n x seq_len x hidden`` values in the model's dtype, plus
+  one chunk's output (16 sequences) while a block runs: each chunk's input is released as its
+  output is made; plus what the model passes its blocks (positions, masks) for each chunk;
 * one block's weights on ``device`` when the blocks live elsewhere;
 * one block's statistics, float64: Wanda ``in`` values per layer; SparseGPT an ``in x in``
   Hessian per layer (and its factor while that layer is solved).
@@ -173,7 +173,7 @@ def prune_sequentially(
                 stream.run(i, block)
             masks |= _prune_block(decoder, i, stats, old, amounts, prune_layer, keep_masks)
             del stats
-            stream.hidden = stream.run(i, block)
+            stream.advance(i, block)
     return masks
 
 
@@ -190,5 +190,5 @@ def dense_statistics(
     for i, block in enumerate(decoder.blocks):
         with on_device(block, device):
             with recording(decoder.layers(i), hessian=False) as stats:
-                stream.hidden = stream.run(i, block)
+                stream.advance(i, block)
             measure(i, stats)
