@@ -22,10 +22,10 @@ model so that fine-tuning cannot revive the zeros; ``masks=False`` leaves them o
 None of this grows with the number of blocks (``tests/test_llm_memory.py`` holds it). On
 paper, with 128 sequences of 2048 tokens and fp16 weights on the CPU, one block at a time on
 one GPU (``benchmarks/bench_llm_memory.py`` computes the table, GiB): a 7B Llama (hidden 4096,
-MLP 11008) needs activations 4.0, one block 0.4, Wanda's norms almost nothing, SparseGPT's
-Hessians 1.65 plus 1.35 while the widest layer is solved: about 4.4 GiB for Wanda and 7.4 for
-SparseGPT. A 70B Llama (hidden 8192, MLP 28672): activations 8.0, one block 1.8, Hessians 9.1,
-solve 9.2: about 10 GiB for Wanda and 28 GiB for SparseGPT, the 130 GiB of weights in CPU
+MLP 11008) needs activations 2.25, one block 0.4, Wanda's norms almost nothing, SparseGPT's
+Hessians 1.65 plus 1.35 while the widest layer is solved: about 2.6 GiB for Wanda and 5.6 for
+SparseGPT. A 70B Llama (hidden 8192, MLP 28672): activations 4.5, one block 1.8, Hessians 9.1,
+solve 9.2: about 6.3 GiB for Wanda and 25 GiB for SparseGPT, the 130 GiB of weights in CPU
 memory.
 """
 
