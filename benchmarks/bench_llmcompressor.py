@@ -414,6 +414,8 @@ def report(data: dict) -> str:
         "the library imported). Goals: perplexity within 1 % of llm-compressor's, time and "
         "memory no higher.\n\n"
         + markdown_table(header, table)
+        + "\n\n"
+        + summary(data)
         + "\n\n## Goals, row by row\n\n"
         + verdicts
         + "\n\n"
@@ -467,6 +469,30 @@ def misses(rows: list[dict]) -> str:
         f"{min(maxrss):.0f}-{max(maxrss):.0f} MiB in every run, whatever the setting: a child "
         "keeps the peak of the process that started it across fork and exec (the driver had "
         "loaded the corpus), so the peak is read from `VmHWM` after resetting it instead."
+    )
+
+
+def summary(data: dict) -> str:
+    """One sentence of the key numbers (README quotes it; tests/test_benchmarks.py checks)."""
+    parts = []
+    for r in data["rows"]:
+        ours, theirs = r["ours"], r["llm-compressor"]
+        label = f"{'Wanda' if r['method'] == 'wanda' else 'SparseGPT'} {r['target']}"
+        if theirs.get("error"):
+            parts.append(f"{label} {ours['perplexity']:.3f} (llm-compressor raised)")
+        else:
+            parts.append(
+                f"{label} {ours['perplexity']:.3f} vs {theirs['perplexity']:.3f}, "
+                f"{ours['tensor_peak_mib']:.1f} vs {theirs['tensor_peak_mib']:.1f} MiB, "
+                f"{ours['seconds']:.1f} vs {theirs['seconds']:.1f} s"
+            )
+    return (
+        f"Test perplexity (dense {data['dense_perplexity']:.3f}), tensor peak and median "
+        "pruning time, ours vs llm-compressor "
+        + data["setup"]["llmcompressor"]
+        + ": "
+        + "; ".join(parts)
+        + "."
     )
 
 
