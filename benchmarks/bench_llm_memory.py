@@ -20,6 +20,7 @@ import sys
 MODES = {"in place": {}, "in place, masks=False": {"masks": False}, "copy=True": {"copy": True}}
 METHODS = ("wanda", "sparsegpt")
 WANDA_PARTS = ("activations", "one block", "Wanda statistics")
+CHUNK = 16  # calibration sequences per forward call (llm.stream.CHUNK)
 
 
 def one(blocks: int, hidden: int, method: str, mode: str) -> dict:
@@ -75,7 +76,7 @@ def memory_model(hidden: int, mlp: int, layers: int, n: int, seq: int, wbytes: i
     """GiB of GPU memory to prune one block at a time (llm.sequential's model), by part."""
     gib = 2**30
     block = (4 * hidden * hidden + 3 * hidden * mlp) * wbytes  # q,k,v,o (no GQA saving) + MLP
-    activations = 2 * n * seq * hidden * wbytes
+    activations = (n + CHUNK) * seq * hidden * wbytes  # once, plus one chunk's outputs
     hessians = (6 * hidden**2 + mlp**2) * 8  # float64, one per layer of the block
     solve = 3 * mlp**2 * 4  # the largest layer's float32 copies while SparseGPT solves it
     return {
@@ -174,7 +175,8 @@ def main() -> None:
         "the same extra peak for 2 and 6 blocks, to the byte."
         + "\n\n## The memory model on paper (llm.sequential's docstring)\n\n"
         'Blocks stay in CPU memory and run one at a time on the GPU (`device="cuda"`); on the '
-        "GPU: the calibration hidden states (inputs and outputs of the running block), one "
+        "GPU: the calibration hidden states (once, plus one chunk of 16 sequences of the "
+        "running block's outputs), one "
         "block's weights, and its statistics. The weights row is what the CPU holds.\n\n"
         + model_table
     )

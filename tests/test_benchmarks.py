@@ -22,3 +22,22 @@ def test_benchmark_prints_its_help(script):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout and "--" in done.stdout
+
+
+def test_readme_quotes_the_llm_compressor_comparison_as_measured():
+    """README's numbers are the sentence the benchmark makes from its saved results."""
+    import importlib.util
+    import json
+
+    root = SCRIPTS[0].parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "bench_llmc", root / "benchmarks/bench_llmcompressor.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # stdlib imports only: runs without llm-compressor
+    data = json.loads((root / "benchmarks/results/llm_compressor.json").read_text("utf-8"))
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert bench.summary(data) in readme
+    wanda = [r["masks"] for r in data["rows"] if r["method"] == "wanda" and r["masks"]]
+    assert wanda and all(m["layers_identical"] == m["layers"] == 42 for m in wanda)
+    assert "identical in all 42 layers" in readme

@@ -9,9 +9,9 @@ refused with nothing changed.
 
 **Memory model** (beyond the model itself, which stays where it is, pruned in place):
 
-* the calibration hidden states, ``2 x n x seq_len x hidden`` values in the model's dtype
-  (inputs and outputs of the running block), plus what the model passes its blocks (positions,
-  masks) for each chunk of 16 sequences;
+* the calibration hidden states, ``n x seq_len x hidden`` values in the model's dtype, plus
+  one chunk's output (16 sequences) while a block runs: each chunk's input is released as its
+  output is made; plus what the model passes its blocks (positions, masks) for each chunk;
 * one block's weights on ``device`` when the blocks live elsewhere;
 * one block's statistics, float64: Wanda ``in`` values per layer; SparseGPT an ``in x in``
   Hessian per layer (and its factor while that layer is solved).
@@ -22,10 +22,10 @@ model so that fine-tuning cannot revive the zeros; ``masks=False`` leaves them o
 None of this grows with the number of blocks (``tests/test_llm_memory.py`` holds it). On
 paper, with 128 sequences of 2048 tokens and fp16 weights on the CPU, one block at a time on
 one GPU (``benchmarks/bench_llm_memory.py`` computes the table, GiB): a 7B Llama (hidden 4096,
-MLP 11008) needs activations 4.0, one block 0.4, Wanda's norms almost nothing, SparseGPT's
-Hessians 1.65 plus 1.35 while the widest layer is solved: about 4.4 GiB for Wanda and 7.4 for
-SparseGPT. A 70B Llama (hidden 8192, MLP 28672): activations 8.0, one block 1.8, Hessians 9.1,
-solve 9.2: about 10 GiB for Wanda and 28 GiB for SparseGPT, the 130 GiB of weights in CPU
+MLP 11008) needs activations 2.25, one block 0.4, Wanda's norms almost nothing, SparseGPT's
+Hessians 1.65 plus 1.35 while the widest layer is solved: about 2.6 GiB for Wanda and 5.6 for
+SparseGPT. A 70B Llama (hidden 8192, MLP 28672): activations 4.5, one block 1.8, Hessians 9.1,
+solve 9.2: about 6.3 GiB for Wanda and 25 GiB for SparseGPT, the 130 GiB of weights in CPU
 memory.
 """
 
@@ -173,7 +173,7 @@ def prune_sequentially(
                 stream.run(i, block)
             masks |= _prune_block(decoder, i, stats, old, amounts, prune_layer, keep_masks)
             del stats
-            stream.hidden = stream.run(i, block)
+            stream.advance(i, block)
     return masks
 
 
@@ -190,5 +190,5 @@ def dense_statistics(
     for i, block in enumerate(decoder.blocks):
         with on_device(block, device):
             with recording(decoder.layers(i), hessian=False) as stats:
-                stream.hidden = stream.run(i, block)
+                stream.advance(i, block)
             measure(i, stats)

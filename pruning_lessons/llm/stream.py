@@ -12,8 +12,9 @@ block 0's output, and the last one stops the forward (no head, no loss). What th
 before its blocks (embeddings, masks, positions) is thus the model's own code, for any model.
 
 Memory: the hidden states of all calibration tokens (``n x seq_len x hidden``, in the model's
-dtype), twice while a block runs (inputs and outputs), plus the recorded keyword arguments (one
-set per chunk, shared between blocks where the model shares them); all on ``device``.
+dtype) once, plus one chunk's output while a block runs (:meth:`Stream.advance` replaces the
+chunks one at a time), plus the recorded keyword arguments (one set per chunk, shared between
+blocks where the model shares them); all on ``device``.
 """
 
 from __future__ import annotations
@@ -143,11 +144,21 @@ class Stream:
     def __init__(self, hidden: list[torch.Tensor], calls: list[Calls]) -> None:
         self.hidden, self.calls = hidden, calls
 
-    def run(self, i: int, block: nn.Module, chunk_ids: range | None = None) -> list[torch.Tensor]:
-        """Block ``i`` on every chunk's hidden states (no gradients); the outputs."""
-        ids = range(len(self.hidden)) if chunk_ids is None else chunk_ids
+    def run(self, i: int, block: nn.Module) -> None:
+        """Block ``i`` on every chunk's hidden states, outputs dropped (for hooks that measure)."""
         with torch.no_grad():
-            return [self.calls[i].call(block, c, self.hidden[c]) for c in ids]
+            for c in range(len(self.hidden)):
+                self.calls[i].call(block, c, self.hidden[c])
+
+    def advance(self, i: int, block: nn.Module) -> None:
+        """Replace the hidden states by block ``i``'s outputs, chunk by chunk.
+
+        Each chunk's input is released as soon as its output exists, so the stream holds the
+        hidden states once plus one chunk, never the inputs and outputs of all chunks at once.
+        """
+        with torch.no_grad():
+            for c in range(len(self.hidden)):
+                self.hidden[c] = self.calls[i].call(block, c, self.hidden[c])
 
 
 def capture(
