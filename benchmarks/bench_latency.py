@@ -159,8 +159,8 @@ def page(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps-1", type=int, default=5, help="timed calls at batch 1")
-    parser.add_argument("--reps-32", type=int, default=3, help="timed calls at batch 32")
+    parser.add_argument("--reps-1", type=int, default=3, help="timed calls at batch 1")
+    parser.add_argument("--reps-32", type=int, default=2, help="timed calls at batch 32")
     args = parser.parse_args()
     reps = {1: args.reps_1, 32: args.reps_32}
     rows = [
