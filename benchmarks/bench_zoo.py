@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import re
 import signal
 import statistics
@@ -35,7 +36,8 @@ import warnings
 from pathlib import Path
 
 import torch
-from _common import competing_load, load_average, markdown_table, write_results
+from _common import RESULTS, competing_load, load_average, markdown_table, write_results
+from bench_latency import table as latency_table
 from full_size import full_size_models
 from torch import nn
 
@@ -428,8 +430,16 @@ def main() -> None:
     parser.add_argument(
         "--no-full-size", action="store_true", help="skip the full-size ResNet-50 and ViT-B/16"
     )
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite zoo.md from zoo.json, measuring nothing"
+    )
     args = parser.parse_args()
     CONDITIONS = tuple(args.conditions)
+    if args.render:
+        data = json.loads((RESULTS / "zoo.json").read_text())
+        args.amount, args.rounds = data["amount"], data["rounds"]
+        write_page(data, args)
+        return
     warm, example = build("resnet18")  # first calls of both libraries warm up
     ours(warm, example, args.amount)
     theirs(warm, example, args.amount, False)
@@ -438,6 +448,13 @@ def main() -> None:
         rows.append(study(name, args.amount, args.rounds, args.tp_limit))
         print(name, rows[-1]["ours_status"], rows[-1]["theirs_ok"], flush=True)
     full = [] if args.no_full_size else full_size_study(args.amount, min(args.rounds, 4))
+    data = {"amount": args.amount, "rounds": args.rounds, "rows": rows, "full_size": full}
+    write_page(data, args)
+
+
+def write_page(data: dict, args) -> None:
+    """zoo.md from the measurements, with bench_latency.py's full-size latency table."""
+    rows, full = data["rows"], data["full_size"]
     page = summary(rows, full, args) + "\n\n" + zoo_table(rows)
     if full:
         page += (
@@ -445,12 +462,14 @@ def main() -> None:
             "alternating calls; these models are over 5 M parameters, so ours keeps torch's "
             "default threads too):\n\n" + full_size_table(full)
         )
-    write_results(
-        "zoo",
-        {"amount": args.amount, "rounds": args.rounds, "rows": rows, "full_size": full},
-        page,
-        "Structured pruning on the model zoo (ours vs Torch-Pruning)",
-    )
+    latency = RESULTS / "latency.json"
+    if latency.is_file():
+        page += (
+            "\n\nFull-size latency after pruning (`bench_latency.py`, its own run; see "
+            "latency.md for what is left of each model):\n\n"
+            + latency_table(json.loads(latency.read_text())["rows"])
+        )
+    write_results("zoo", data, page, "Structured pruning on the model zoo (ours vs Torch-Pruning)")
 
 
 if __name__ == "__main__":
