@@ -287,7 +287,7 @@ print(
 # |---|---|---|---|
 # | single weights | best | no | a sparse format; sparse kernels only at very high sparsity |
 # | N:M blocks | close to single weights | with hardware support | e.g. GPUs with 2:4 support |
-# | neurons, filters | lower | yes | nothing: the layers just shrink |
+# | neurons, filters | lower | usually (lesson 03) | nothing: the layers just shrink |
 # | whole layers | lowest | yes | input and output shapes that match |
 #
 # (N:M sparsity keeps at most N non-zero weights in every group of M neighbours; recent
@@ -361,14 +361,15 @@ print(
 # > multiply does the same work on zeros, so you only get speed with sparse kernels at very
 # > high sparsity or with hardware-supported patterns such as 2:4. Structured pruning removes
 # > whole neurons, channels or layers, and with them the matching inputs of the next layer,
-# > so the network is genuinely smaller and runs faster on any hardware with ordinary dense
-# > kernels. The price is accuracy: at the same parameter budget it loses more, because strong
-# > and weak weights go together, so it usually needs more fine-tuning. The choice is a
+# > so the network is genuinely smaller and usually runs faster with ordinary dense kernels
+# > (lesson 03 measures full-size networks, and a case where it does not). The price is
+# > accuracy: at the same parameter budget it loses more, because strong and weak weights go
+# > together, so it usually needs more fine-tuning. The choice is a
 # > trade-off between granularity, accuracy and what your hardware can exploit."*
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “权重剪枝删除单个连接：矩阵保持原来的形状，只是以不规则的方式填满了零。在给定准确率下它能达到最高的稀疏度，用稀疏格式存储时模型文件也会变小；但稠密矩阵乘法对零照样计算，所以只有在稀疏度很高、使用稀疏算子时，或者使用硬件支持的模式（如 2:4）时，才能换来加速。结构化剪枝删除整个神经元、通道或层，同时删除下一层对应的输入，网络真正变小，在任何硬件上用普通的稠密算子就能跑得更快。代价是准确率：在相同的参数预算下损失更大，因为强的和弱的权重被一起删掉，通常需要更多微调。选哪一种，是在粒度、准确率和硬件能利用什么之间的权衡。”
+# > “权重剪枝删除单个连接：矩阵保持原来的形状，只是以不规则的方式填满了零。在给定准确率下它能达到最高的稀疏度，用稀疏格式存储时模型文件也会变小；但稠密矩阵乘法对零照样计算，所以只有在稀疏度很高、使用稀疏算子时，或者使用硬件支持的模式（如 2:4）时，才能换来加速。结构化剪枝删除整个神经元、通道或层，同时删除下一层对应的输入，网络真正变小，用普通的稠密算子通常就能跑得更快（第 03 课实测了全尺寸网络，也有不加速的情形）。代价是准确率：在相同的参数预算下损失更大，因为强的和弱的权重被一起删掉，通常需要更多微调。选哪一种，是在粒度、准确率和硬件能利用什么之间的权衡。”
 
 # %% [markdown]
 # ## Check yourself

@@ -8,10 +8,13 @@ Exact against the original with the removed experts' router logits forced to ``-
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from zoo_models import build, zeroed_copy
 
 import pruning_lessons as pl
 from pruning_lessons.structured.experts import expert_layers, expert_scores
@@ -144,3 +147,51 @@ def test_the_library_names_the_experts_it_removes_and_gives_the_reference():
     assert (reference - got).abs().max() <= 1e-5 * reference.abs().max()
     with pytest.raises(ValueError, match="fewer than the 2"):
         select_experts(model, 0.9, x)
+
+
+class StackedExperts(nn.Module):
+    """Experts stored as one 3-D weight and applied by a grouped matmul (as ``transformers``
+    5 fuses them): ``_grouped_mm`` has no coupling rule."""
+
+    def __init__(self, width: int = 8, experts: int = 2) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(experts, width, width) / width**0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        half = x.shape[0] // 2
+        offs = torch.tensor([half, x.shape[0]], dtype=torch.int32)
+        return torch._grouped_mm(x, self.weight, offs=offs)
+
+
+def test_inner_widths_of_stacked_experts_are_kept_by_name_in_every_layer():
+    """The second block's input carries no units (the first block's output cannot be
+    followed), yet its stacked weight is named too: no expert width is left silently."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 8), StackedExperts(), StackedExperts()
+    ).eval()
+    x = torch.randn(4, 6)
+    with pytest.warns(pl.StructureWarning, match=r"'_grouped_mm' in module '3'.*module '4'"):
+        groups = pl.unit_groups(model, x)
+        removed = pl.select_units(model, 0.5, example_input=x)
+        pruned = pl.prune_units(model, 0.5, example_input=x)
+    assert pruned[0].out_features == 8 and pruned[4].weight.shape == (2, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(pruned(x), zeroed_copy(model, groups, removed)(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mixtral", "qwen2_moe"])
+def test_transformers_experts_inner_widths_are_named_in_every_layer(name):
+    """prune_units on Mixtral / Qwen2-MoE: the fused experts' inner widths stay whole, and the
+    warning names every layer's experts module and the operation."""
+    pytest.importorskip("transformers")
+    model, tokens = build(name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pruned = pl.prune_units(model, 0.3, example_input=tokens)
+    said = " ".join(str(w.message) for w in caught if issubclass(w.category, pl.StructureWarning))
+    assert "'_grouped_mm' in module 'layers.0.mlp.experts'" in said
+    for layer in range(len(model.model.layers)):
+        assert f"module 'layers.{layer}.mlp.experts'" in said
+        dense = model.model.layers[layer].mlp.experts
+        assert pruned.model.layers[layer].mlp.experts.down_proj.shape == dense.down_proj.shape

@@ -805,10 +805,14 @@ BEYOND: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
 }
 
 
+#: Every architecture above, the zoo first: what ``benchmarks/bench_zoo.py`` runs.
+ALL: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {**ZOO, **BEYOND}
+
+
 def build(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
     """Model ``name`` with random weights and non-trivial normalisation statistics, in eval mode."""
     torch.manual_seed(seed)
-    model, example = {**ZOO, **BEYOND}[name]()
+    model, example = ALL[name]()
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():

@@ -54,6 +54,11 @@ def has_space(label: Label) -> bool:
     return any(seg[0] == "space" for seg in label or ())
 
 
+def has_param(label: Label) -> bool:
+    """Whether the axis is a parameter's own (read directly, not yet a layer's units)."""
+    return any(seg[0] == "param" for seg in label or ())
+
+
 class Spaces:
     """Union-find over index spaces; merging keeps the coarsest common unit (gcd)."""
 

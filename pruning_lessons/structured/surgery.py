@@ -30,23 +30,36 @@ def remove_units(
     (``out_features``, ``groups``, an attention module's heads, a config's sizes) are updated
     so that the new model describes itself. ``model`` is not changed.
     """
-    keep: dict[tuple[str, str, int], torch.Tensor] = {}
+    keep = kept_entries(groups, removed)
     new_groups: dict[str, int] = {}
     for group in groups:
-        drop = sorted(set(removed.get(group.name, ())))
-        if not drop:
-            continue
-        gone = torch.tensor(drop, dtype=torch.long)
-        for member in group.members:
-            key = (member.name, member.param, member.dim)
-            kept = ~torch.isin(member.units, gone)
-            keep[key] = keep[key] & kept if key in keep else kept
+        drop = set(removed.get(group.name, ()))
         for conv, count in group.grouped.items():
-            new_groups[conv] = count * (group.size - len(drop)) // group.size
+            if drop:
+                new_groups[conv] = count * (group.size - len(drop)) // group.size
     # the copy takes the sliced tensors in place of the originals (tied names: one tensor)
     pruned = _copy_tree(model, {**_empty_dicts(model), **_sliced_tensors(model, keep)})
     fix_sizes(pruned, new_groups)
     return pruned
+
+
+def kept_entries(
+    groups: list[UnitGroup], removed: dict[str, list[int]]
+) -> dict[tuple[str, str, int], torch.Tensor]:
+    """``(module, tensor name, axis) -> bool mask`` of the entries that stay, for every tensor
+    axis that loses some (an axis in several groups: kept where every group keeps it)."""
+    keep: dict[tuple[str, str, int], torch.Tensor] = {}
+    for group in groups:
+        drop = sorted(set(removed.get(group.name, ())))
+        if not drop:
+            continue
+        gone = torch.zeros(group.size + 1, dtype=torch.bool)  # the last slot: entry -1
+        gone[torch.tensor(drop, dtype=torch.long)] = True
+        for member in group.members:
+            key = (member.name, member.param, member.dim)
+            kept = ~gone[member.units]  # units[e] == -1 (another group's entry) stays
+            keep[key] = keep[key] & kept if key in keep else kept
+    return keep
 
 
 #: Ways a class can take over its own copying; a module class that uses one is deep-copied.

@@ -25,7 +25,7 @@ from torch.func import functional_call
 
 from ..core.device import evaluating
 from .groups import StructureWarning, UnitGroup
-from .surgery import remove_units
+from .surgery import kept_entries, remove_units
 from .tracing import tensors_in
 
 #: Allowed difference, in units of the output dtype's machine epsilon times the output's scale
@@ -39,22 +39,25 @@ def zeroed_tensors(
     groups: list[UnitGroup], removed: dict[str, list[int]]
 ) -> dict[str, torch.Tensor]:
     """``name -> tensor`` for every tensor that loses entries, with those entries zeroed
-    (running statistics are left: a zero scale and shift silence the channel)."""
+    (running statistics are left: a zero scale and shift silence the channel).
+
+    One ``torch.where`` per tensor, over the kept-entry masks :func:`~.surgery.kept_entries`
+    gives the surgery (an axis mask per axis, broadcast against each other).
+    """
+    modules = {m.name: m.module for g in groups for m in g.members}
+    axes: dict[tuple[str, str], list[tuple[int, torch.Tensor]]] = {}
+    for (name, param, dim), kept in kept_entries(groups, removed).items():
+        if not param.startswith("running_"):
+            axes.setdefault((name, param), []).append((dim, kept))
     zeroed: dict[str, torch.Tensor] = {}
-    for group in groups:
-        units = removed.get(group.name)
-        if not units:
-            continue
-        gone = torch.tensor(sorted(units), dtype=torch.long)
-        for member in group.members:
-            if member.param.startswith("running_"):
-                continue
-            key = f"{member.name}.{member.param}".lstrip(".")
-            tensor = zeroed.get(key)
-            if tensor is None:
-                tensor = zeroed[key] = member.tensor.detach().clone()
-            hit = torch.isin(member.units, gone).nonzero().flatten().to(tensor.device)
-            tensor.index_fill_(member.dim, hit, 0)
+    for (name, param), cuts in axes.items():
+        tensor = getattr(modules[name], param).detach()
+        keep = torch.ones((1,) * tensor.dim(), dtype=torch.bool, device=tensor.device)
+        for dim, kept in cuts:
+            shape = [1] * tensor.dim()
+            shape[dim] = -1
+            keep = keep & kept.to(tensor.device).view(shape)
+        zeroed[f"{name}.{param}".lstrip(".")] = torch.where(keep, tensor, 0).to(tensor.dtype)
     return zeroed
 
 

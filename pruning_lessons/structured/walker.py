@@ -22,6 +22,7 @@ from .labels import (
     RuleMismatch,
     Seg,
     Spaces,
+    has_param,
     has_space,
     interleave,
     label_length,
@@ -248,7 +249,9 @@ class Walker:
         touched = False
         for arg in tensor_args(node):
             for label in self.labels(arg):
-                touched = touched or has_space(label)
+                # units of a group, or a parameter's axis (stacked expert weights read by a
+                # grouped matmul): either way something that could be pruned stays whole
+                touched = touched or has_space(label) or has_param(label)
                 self.pin_label(label, reason)
         if touched:
             self.unknown.setdefault((what, where(node)))
