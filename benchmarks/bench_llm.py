@@ -10,10 +10,11 @@ Wanda and SparseGPT at 50 % with 1 / 4 / 16 / 64 / 256 calibration sequences. Th
 evidence for *why* the methods rank as they do: the spread of the input-feature norms
 ``||X_j||`` (outlier features are what break magnitude pruning in large LLMs). Then depth:
 the blocks with the lowest Block Influence dropped (ShortGPT), without recovery (recovery by
-distillation is measured by bench_llm_depth.py and bench_llm_width.py; their rows are summed up
-here). Perplexity is measured on the first ``--eval-tokens`` bytes of the test files (windows
-of 128). Writes results/llm.json, results/llm.md and results/llm.png; ``--report-only``
-rewrites llm.md from the saved JSON files without measuring again.
+distillation, plain fine-tuning and from scratch is measured by bench_llm_depth.py and
+bench_llm_width.py; their rows are summed up here). Perplexity is measured on the first
+``--eval-tokens`` bytes of the test files (windows of 128). Writes results/llm.json,
+results/llm.md and results/llm.png; ``--report-only`` rewrites llm.md from the saved JSON
+files without measuring again.
 """
 
 from __future__ import annotations
@@ -116,31 +117,20 @@ def measure(args, model, corpus) -> dict:
 
 
 def recovery_lines() -> list[str]:
-    """One generated line per row of results/llm_width.json and llm_depth.json, if present."""
-    lines = []
+    """One generated line per row of results/llm_width.json (with its depth rows), if present."""
     width = RESULTS / "llm_width.json"
-    if width.exists():
-        saved = json.loads(width.read_text())
-        for r in saved["rows"] + saved.get("depth_rows", []):
-            verdict = "beats" if r["distilled"] < r["scratch"] else "loses to"
-            lines.append(
-                f"- {r['kind']}, {r['removed_share']:.0%} of the parameters removed: "
-                f"{r['pruned']:.2f} pruned, {r['distilled']:.2f} distilled; distillation "
-                f"{verdict} the same shape from scratch ({r['scratch']:.2f}) on "
-                f"{saved['tokens']:,} bytes."
-            )
-        return lines
-    depth = RESULTS / "llm_depth.json"
-    if depth.exists():
-        saved = json.loads(depth.read_text())
-        for n, d in saved.items():
-            if isinstance(d, dict) and "distilled" in d:
-                verdict = "beats" if d["distilled"] < d["scratch"] else "loses to"
-                lines.append(
-                    f"- depth, {n} blocks: {d['dropped']:.2f} dropped, {d['distilled']:.2f} "
-                    f"distilled; distillation {verdict} the same shape from scratch "
-                    f"({d['scratch']:.2f}) on {saved['tokens']:,} bytes."
-                )
+    if not width.exists():
+        return []
+    saved = json.loads(width.read_text())
+    lines = []
+    for r in saved["rows"] + saved.get("depth_rows", []):
+        verdict = "beats" if r["distilled"] < r["fine_tuned"] else "loses to"
+        lines.append(
+            f"- {r['kind']}, {r['removed_share']:.0%} of the parameters removed: "
+            f"{r['pruned']:.2f} pruned; {r['distilled']:.2f} distilled, {r['fine_tuned']:.2f} "
+            f"fine-tuned on the same {saved['tokens']:,} bytes (distillation {verdict} plain "
+            f"fine-tuning); the same shape from scratch {r['scratch']:.2f}."
+        )
     return lines
 
 
@@ -229,12 +219,13 @@ def render(data: dict, model) -> str:
             "",
             depth_table,
             "",
-            "## Heads, MLP width, model width and depth, with distillation",
+            "## Heads, MLP width, model width and depth, with recovery",
             "",
-            "Structured removal, then distillation from the dense model against training the "
-            "same shape from scratch on an equal budget: results/llm_width.md (heads, MLP "
-            "width, model width, with the depth rows) and results/llm_depth.md. In short "
-            "(generated from their JSON):",
+            "Structured removal, then distillation from the dense model against plain "
+            "fine-tuning of the same pruned model and training the same shape from scratch, "
+            "each on an equal budget: results/llm_width.md (heads, MLP width, model width, "
+            "with the depth rows) and results/llm_depth.md. In short (generated from their "
+            "JSON, means over their seeds):",
             "",
             *recovery,
             "",

@@ -4,10 +4,10 @@
 
 The course's small LLaMA is pruned with Wanda (``--amount`` of every row of every projection,
 64 calibration sequences), then each recovery gets the same budget: ``--steps`` AdamW steps on
-16 random windows of 128 training bytes:
+16 random windows of 128 training bytes, the same windows for each (the same seed):
 
-* **fine-tuning**: every weight trained with the plain next-byte cross-entropy (the masks
-  hold, so the model stays as sparse);
+* **fine-tuning**: every weight trained with the plain next-byte cross-entropy
+  (``llm.fine_tune``; the masks hold, so the model stays as sparse);
 * **distillation**: the same, but matching the dense model's next-byte distribution
   (``llm.distill``, T = 2);
 * **LoRA**: the pruned weights frozen, rank-8 adapters on all seven projections trained with
@@ -25,33 +25,15 @@ import copy
 import statistics
 
 import torch
-import torch.nn.functional as F
 from _common import markdown_table, write_results
 from peft import LoraConfig, get_peft_model
 from tqdm.auto import tqdm
 
 import pruning_lessons as pl
 from pruning_lessons import llm
-from pruning_lessons.llm.evaluate import random_windows
 from pruning_lessons.llm.model import PROJECTIONS
 
 BATCH, SEQ, LR, LORA_LR = 16, 128, 1e-3, 3e-3
-
-
-def lm_fine_tune(model, data, steps: int, seed: int, lr: float) -> None:
-    """AdamW on the next-byte cross-entropy, only over parameters that require a gradient."""
-    generator = torch.Generator().manual_seed(seed)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.0)
-    model.train()
-    for _ in range(steps):
-        batch = random_windows(data, BATCH, SEQ + 1, generator)
-        logits = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    model.eval()
 
 
 def projection_sparsity(model) -> float:
@@ -77,19 +59,19 @@ def measure(args) -> dict:
         "LoRA merged": [],
         "LoRA merged sparsity": [],
     }
+    budget = {"steps": args.steps, "batch_size": BATCH, "seq_len": SEQ, "progress": False}
     for seed in tqdm(range(args.seeds), desc="seeds"):
         tuned = copy.deepcopy(pruned)
-        lm_fine_tune(tuned, corpus.train, args.steps, seed, LR)
+        llm.fine_tune(tuned, corpus.train, seed=seed, lr=LR, **budget)
         out["fine-tuning"].append(llm.perplexity(tuned, test))
         student = copy.deepcopy(pruned)
-        llm.distill(student, dense, corpus.train, 2.0, steps=args.steps, batch_size=BATCH,
-                    seq_len=SEQ, lr=LR, seed=seed, progress=False)  # fmt: skip
+        llm.distill(student, dense, corpus.train, 2.0, seed=seed, lr=LR, **budget)
         out["distillation"].append(llm.perplexity(student, test))
         base = pl.bake_masks(copy.deepcopy(pruned))  # plain zeros: LoRA's merge may fill them
         config = LoraConfig(r=8, lora_alpha=16, target_modules=list(PROJECTIONS), lora_dropout=0.0)
         adapted = get_peft_model(base, config)
         out["LoRA trainable"] = sum(p.numel() for p in adapted.parameters() if p.requires_grad)
-        lm_fine_tune(adapted, corpus.train, args.steps, seed, LORA_LR)
+        llm.fine_tune(adapted, corpus.train, seed=seed, lr=LORA_LR, **budget)
         out["LoRA"].append(llm.perplexity(adapted, test))
         merged = adapted.merge_and_unload()
         out["LoRA merged"].append(llm.perplexity(merged, test))

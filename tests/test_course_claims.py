@@ -122,6 +122,36 @@ def test_lesson_10_model_width_ranking_loses_to_every_random_choice_at_50_percen
         r for r in rows if r["kind"] == "model width" and abs(r["removed_share"] - 0.5) < 0.05
     ]
     assert model_half["pruned"] > max(model_half["random"])
+    # "where the ranking did worse than every random choice (printed above: model width)"
+    worse = [r for r in rows if r["pruned"] > max(r["random"])]
+    assert {r["kind"] for r in worse} == {"model width"}
+    assert all(len(r["random"]) == 3 for r in rows)  # "three seeds"
+
+
+def test_lesson_10_width_study_recovers_every_row_three_ways_on_one_budget():
+    """Lesson 10 section 5: distillation, plain fine-tuning and from scratch on the same steps
+    and seeds, for every width row and for the depth rows repeated from llm_depth.json."""
+    width, depth = _saved("llm_width.json"), _saved("llm_depth.json")
+    assert (width["steps"], width["seeds"]) == (depth["steps"], depth["seeds"])
+    assert {r["kind"] for r in width["rows"]} == {"heads", "MLP width", "model width"}
+    drops = [n for n, d in depth.items() if isinstance(d, dict) and "params_left" in d]
+    assert sorted(r["pruned"] for r in width["depth_rows"]) == sorted(
+        depth[n]["dropped"] for n in drops
+    )
+    for r in width["rows"] + width["depth_rows"]:
+        for arm in ("distilled", "fine_tuned", "scratch"):
+            runs = r["runs"][arm]
+            assert len(runs) == len(width["seeds"])
+            assert r[arm] == pytest.approx(sum(runs) / len(runs))
+        assert max(r["distilled"], r["fine_tuned"]) < r["scratch"]  # both beat from scratch
+
+
+def test_lesson_10_from_scratch_control_stays_near_the_unigram_level():
+    """Lesson 10 section 5: "the from-scratch column sits near the unigram perplexity"."""
+    width = _saved("llm_width.json")
+    for r in width["rows"] + width["depth_rows"]:
+        assert 0.75 * width["unigram"] < r["scratch"] < 1.25 * width["unigram"], r["kind"]
+        assert r["scratch"] > 2 * width["dense"]
 
 
 def test_lesson_10_merged_lora_is_dense_again():

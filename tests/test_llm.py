@@ -1,4 +1,4 @@
-"""Pruning language models: the small LLaMA model, perplexity, Wanda, SparseGPT, depth, distil."""
+"""Pruning language models: the small LLaMA model, perplexity, Wanda, SparseGPT, depth, recovery."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pruning_lessons.llm import (
     calibration_batches,
     distill,
     drop_blocks,
+    fine_tune,
     input_norms,
     load_corpus,
     load_tiny_llama,
@@ -377,6 +378,7 @@ def test_masks_hold_through_fine_tuning(method):
     PRUNERS[method](model, calib(), amount=0.6)
     zeros = {n: p == 0 for n, p in projections(model).items()}
     distill(model, teacher, tokens(400), steps=3, batch_size=2, seq_len=8, lr=1e-2, progress=False)
+    fine_tune(model, tokens(400), steps=3, batch_size=2, seq_len=8, lr=1e-2, progress=False)
     for name, param in projections(model).items():
         assert torch.all(param[zeros[name]] == 0), name
     assert (projections(model)["layers.0.self_attn.q_proj.weight"] != 0).sum() > 0
@@ -515,6 +517,44 @@ def test_distillation_lowers_the_kl_and_leaves_the_teacher_alone():
     assert same_state(teacher, before)
     with pytest.raises(ValueError, match="temperature"):
         distill(student, teacher, data, 0.0)
+
+
+def test_fine_tuning_lowers_the_next_token_loss_on_the_windows_distillation_draws():
+    model, data = small_model(seed=1), tokens(2000)
+    losses = fine_tune(model, data, steps=40, batch_size=8, seq_len=16, lr=5e-3, progress=False)
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+    assert not model.training  # its mode is given back
+
+    def inputs_seen(recover) -> list[torch.Tensor]:
+        seen, student = [], small_model()
+        student.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
+        recover(student)
+        return seen
+
+    budget = {"steps": 3, "batch_size": 4, "seq_len": 12, "seed": 5, "progress": False}
+    tuned = inputs_seen(lambda m: fine_tune(m, data, **budget))
+    distilled = inputs_seen(lambda m: distill(m, small_model(seed=2), data, **budget))
+    assert len(tuned) == len(distilled) == 3
+    for a, b in zip(tuned, distilled, strict=True):  # the same windows, less their last token
+        assert torch.equal(a, b[:, :-1])
+
+
+def test_fine_tuning_trains_only_what_requires_a_gradient_and_checks_its_arguments():
+    model, data = small_model(), tokens(400)
+    model.embed_tokens.weight.requires_grad_(False)
+    frozen = model.embed_tokens.weight.detach().clone()
+    fine_tune(model, data, steps=2, batch_size=2, seq_len=8, lr=1e-2, progress=False)
+    assert torch.equal(model.embed_tokens.weight, frozen)
+    for bad, match in (
+        ({"seq_len": 1}, "seq_len must be at least 2"),
+        ({"lr": 0}, "lr must be a positive"),
+        ({"weight_decay": -0.1}, "weight_decay must be a non-negative"),
+        ({"steps": 0}, "steps must be a positive"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            fine_tune(model, data, **bad)
+    with pytest.raises(TypeError, match="integer tensor"):
+        fine_tune(model, data.float())
 
 
 # ------------------------------------------------------------------ the lesson's slider

@@ -18,7 +18,8 @@
 * ``width``: :func:`prune_heads`, :func:`prune_mlp_width`, :func:`prune_model_width`
   (activation importance, Minitron, :func:`width_scores`), removed by
   :func:`~pruning_lessons.prune_units`.
-* ``distill``: :func:`distill` (KL to the dense teacher) for recovery.
+* ``distill``: :func:`distill` (KL to the dense teacher) and :func:`fine_tune` (the plain
+  next-token loss) for recovery, on the same windows at an equal budget.
 * ``speed``: one linear layer timed dense / with zeros / narrower, and 2:4 on a GPU.
 
 Width pruning (attention heads, MLP width, model width) is structured pruning: ``width`` only
@@ -31,7 +32,7 @@ from .convert import byte_tokenizer, to_transformers
 from .corpus import Corpus, load_corpus, unigram_perplexity
 from .decoder import Decoder, find_decoder
 from .depth import block_influence, blocks_by_influence, drop_blocks
-from .distill import distill, distill_loss
+from .distill import distill, distill_loss, fine_tune
 from .evaluate import calibration_batches, perplexity, token_scores
 from .model import PROJECTIONS, TinyLlama, TinyLlamaConfig, load_tiny_llama, tiny_llama
 from .names import name_scores
@@ -59,6 +60,7 @@ __all__ = [
     "distill_loss",
     "drop_blocks",
     "find_decoder",
+    "fine_tune",
     "input_norms",
     "load_corpus",
     "load_tiny_llama",
