@@ -41,3 +41,13 @@ def test_readme_quotes_the_llm_compressor_comparison_as_measured():
     wanda = [r["masks"] for r in data["rows"] if r["method"] == "wanda" and r["masks"]]
     assert wanda and all(m["layers_identical"] == m["layers"] == 42 for m in wanda)
     assert "identical in all 42 layers" in readme
+    both = [r for r in data["rows"] if not r["llm-compressor"].get("error")]
+    assert all(r["goals"]["perplexity"] and r["goals"]["tensor memory"] for r in both)
+    faster = [r for r in both if r["ours"]["seconds"] < r["llm-compressor"]["seconds"]]
+    slower = [r for r in both if r not in faster]
+    words = {3: "three", 4: "four"}
+    assert f"faster in\n{words[len(faster)]} of the {words[len(both)]}" in readme
+    for r in slower:
+        ratio = r["ours"]["seconds"] / r["llm-compressor"]["seconds"]
+        label = "Wanda" if r["method"] == "wanda" else "SparseGPT"
+        assert f"slower at {label} {r['target']} (median {ratio:.2f}x" in readme
