@@ -10,6 +10,8 @@ Both are sums over tokens, so they are accumulated batch by batch without storin
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -29,18 +31,46 @@ class InputStats:
             else None
         )
 
-    def add(self, x: torch.Tensor) -> None:
-        rows = x.detach().reshape(-1, x.shape[-1]).double()
-        self.tokens += rows.shape[0]
+    def add(self, x: torch.Tensor, shared: SharedSums | None = None) -> None:
+        tokens, squares, xtx = (shared or SharedSums()).sums(x, self.xtx is not None)
+        self.tokens += tokens
         self.batches += 1
-        self.sq_sum += rows.pow(2).sum(0)
+        self.sq_sum += squares
         if self.xtx is not None:
-            self.xtx += rows.T @ rows
+            self.xtx += xtx
 
     @property
     def norms(self) -> torch.Tensor:
         """``||X_j||_2`` over every token seen, per input feature."""
         return self.sq_sum.sqrt()
+
+
+class SharedSums:
+    """One input's sums, reused by every layer that reads the very same tensor.
+
+    In a decoder block ``q_proj``, ``k_proj`` and ``v_proj`` read one normalised hidden state,
+    and so do ``gate_proj`` and ``up_proj``: their ``X^T X`` is computed once. The sums are kept
+    only while that tensor is alive and unchanged (same object, same version counter), so a
+    new input, or an in-place change, is always summed afresh.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._sums: tuple | None = None
+
+    def _forget(self, _ref=None) -> None:
+        self._key = self._sums = None
+
+    def sums(self, x: torch.Tensor, hessian: bool) -> tuple:
+        """``(tokens, sum of squares per feature, X^T X or None)`` of ``x``'s rows (float64)."""
+        if self._key is not None:
+            ref, version, had_hessian = self._key
+            if ref() is x and version == x._version and (had_hessian or not hessian):
+                return self._sums
+        rows = x.detach().reshape(-1, x.shape[-1]).double()
+        self._sums = (rows.shape[0], rows.pow(2).sum(0), rows.T @ rows if hessian else None)
+        self._key = (weakref.ref(x, self._forget), x._version, hessian)
+        return self._sums
 
 
 def linear_layers(block: nn.Module) -> dict[str, nn.Linear]:
@@ -60,8 +90,9 @@ def collect_inputs(
     stats = {
         name: InputStats(m.in_features, m.weight.device, hessian) for name, m in layers.items()
     }
+    shared = SharedSums()
     handles = [
-        module.register_forward_pre_hook(lambda _m, args, s=stats[name]: s.add(args[0]))
+        module.register_forward_pre_hook(lambda _m, args, s=stats[name]: s.add(args[0], shared))
         for name, module in layers.items()
     ]
     try:

@@ -39,7 +39,7 @@ from torch import nn
 
 from ..core.train import progress_bar
 from ..weights.masks import get_masks, install_mask
-from .calibrate import InputStats
+from .calibrate import InputStats, SharedSums
 from .decoder import Decoder, as_stored, weight_matrix
 from .stream import Stream, capture
 
@@ -71,8 +71,12 @@ def recording(layers: dict[str, nn.Module], hessian: bool) -> Iterator[dict[str,
         for name, m in layers.items()
     }
 
+    shared = SharedSums()  # q, k and v (gate and up) read one tensor: sum it once
+
     def hook(stat: InputStats) -> Callable:
-        return lambda _m, args, kwargs: stat.add(args[0] if args else next(iter(kwargs.values())))
+        return lambda _m, args, kwargs: stat.add(
+            args[0] if args else next(iter(kwargs.values())), shared
+        )
 
     handles = [
         m.register_forward_pre_hook(hook(stats[name]), with_kwargs=True)
