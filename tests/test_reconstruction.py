@@ -125,6 +125,8 @@ def test_shapes_and_the_refit_goes_into_the_consumer(tiny):
         ({"selection": "lasso"}, "selection"),
         ({"selection": [0, 12]}, "selection"),
         ({"selection": list(range(12))}, "selection"),
+        ({"selection": [True]}, "selection"),
+        ({"selection": 3}, "selection"),
         ({"inputs": torch.empty(0, 1, 8, 8)}, "inputs"),
     ],
 )
@@ -135,6 +137,14 @@ def test_bad_arguments_are_refused_by_name(tiny, kwargs, word):
     with pytest.raises(ValueError, match=word):
         pl.reconstruction_prune(model, call.pop("amount"), call.pop("inputs"), **call)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_wrong_types_are_refused_by_name(tiny):
+    model, inputs = tiny
+    with pytest.raises(TypeError, match="amount"):
+        pl.reconstruction_prune(model, 1, inputs, layer="fc1")
+    with pytest.raises(TypeError, match="refit"):
+        pl.reconstruction_prune(model, 0.5, inputs, layer="fc1", refit="yes")
 
 
 def test_a_group_it_cannot_handle_is_refused_naming_the_module():

@@ -30,7 +30,7 @@ from .surgery import remove_units
 from .tracing import default_example_input
 from .verify import checked
 
-SELECTIONS = ("thinet", "l1")
+SELECTIONS = ("thinet", "l1")  # or a list of unit indices
 
 
 def thinet_select(contributions: torch.Tensor, count: int) -> list[int]:
@@ -68,7 +68,7 @@ def reconstruction_prune(
     ``"fc1"``); exactly one ``nn.Linear`` may read them. ``inputs``: calibration inputs *of the
     model*; the consumer's inputs ``X`` are recorded on them. ``selection``: ``"thinet"`` (the
     greedy rule above), ``"l1"`` (the lowest L1 norms of the units' incoming weights, as
-    ``prune_units``), or explicit unit indices (``amount`` is then not used, pass ``0.0``).
+    ``prune_units``), or a list of unit indices (then ``amount`` is not used).
     ``refit``: refit the consumer's kept weights and bias by least squares on ``X``.
     The removal is checked as in ``prune_units``; ``model`` is never changed.
     """
@@ -77,7 +77,9 @@ def reconstruction_prune(
         raise ValueError(f"inputs must be a non-empty tensor of model inputs, got {inputs!r:.60}")
     if not isinstance(refit, bool):
         raise TypeError(f"refit must be True or False, got {refit!r}")
-    if isinstance(selection, str) and selection not in SELECTIONS:
+    if not isinstance(selection, (list, tuple)) and not (
+        isinstance(selection, str) and selection in SELECTIONS
+    ):
         raise ValueError(
             f"selection must be one of {SELECTIONS} or unit indices, got {selection!r}"
         )
@@ -86,24 +88,10 @@ def reconstruction_prune(
     group = _group(groups, layer)
     consumer = group.consumers[0]
     X = _consumer_inputs(model, consumer, inputs).cpu().double()
-    columns = consumer.units  # column e of the consumer reads unit columns[e] (-1: another's)
-    if isinstance(selection, str):
-        count = round(amount * group.size)
-        if count >= group.size:
-            raise ValueError(f"amount {amount} would remove all {group.size} units of {layer!r}")
-        if selection == "l1":
-            removed = sorted(torch.sort(l1_importance(group), stable=True).indices[:count].tolist())
-        else:
-            share = torch.zeros(len(columns), group.size, dtype=torch.float64)  # columns -> units
-            share[(columns >= 0).nonzero().flatten(), columns[columns >= 0]] = 1.0
-            W = consumer.tensor.detach().cpu().double()
-            removed = thinet_select(share.T @ ((X.T @ X) * (W.T @ W)) @ share, count)
-    else:
-        removed = sorted(set(_indices(selection, group.size)))
-        if len(removed) >= group.size:
-            raise ValueError(f"selection would remove all {group.size} units of {layer!r}")
+    removed = _removed(selection, amount, group, X)
     plan = {group.name: removed}
     pruned = checked(model, groups, plan, remove_units(model, groups, plan), example)
+    columns = consumer.units  # column e of the consumer reads unit columns[e] (-1: another's)
     kept = ~torch.isin(columns, torch.tensor(removed, dtype=columns.dtype))
     if pruned.get_submodule(consumer.name).in_features != int(kept.sum()):
         raise ValueError(f"the units of {layer!r} could not be removed exactly; model kept whole")
@@ -118,19 +106,16 @@ def _group(groups: list[UnitGroup], layer: object) -> UnitGroup:
     if not found:
         names = [g.name for g in groups if g.pinned is None]
         raise ValueError(f"layer must name a prunable unit group, one of {names}; got {layer!r}")
-    group = found[0]
-    if group.pinned is not None:
-        raise ValueError(f"layer {layer!r} cannot be pruned: {group.pinned}")
-    consumers = group.consumers
-    if len(consumers) != 1 or not isinstance(consumers[0].module, nn.Linear):
-        what = [f"{m.name} ({type(m.module).__name__})" for m in consumers] or ["nothing"]
+    if found[0].pinned is not None:
+        raise ValueError(f"layer {layer!r} cannot be pruned: {found[0].pinned}")
+    readers = found[0].consumers
+    if len(readers) != 1 or not isinstance(readers[0].module, nn.Linear) or readers[0].dim != 1:
+        what = [f"{m.name} ({type(m.module).__name__})" for m in readers] or ["nothing"]
         raise ValueError(
-            f"reconstruction_prune needs exactly one nn.Linear reading the units of {layer!r}; "
-            f"they are read by {', '.join(what)}"
+            f"reconstruction_prune needs exactly one nn.Linear reading the units of {layer!r} "
+            f"as its inputs; they are read by {', '.join(what)}"
         )
-    if consumers[0].param != "weight" or consumers[0].dim != 1:
-        raise ValueError(f"module {consumers[0].name!r} reads the units of {layer!r} otherwise")
-    return group
+    return found[0]
 
 
 def _consumer_inputs(model: nn.Module, consumer, inputs: torch.Tensor) -> torch.Tensor:
@@ -139,34 +124,40 @@ def _consumer_inputs(model: nn.Module, consumer, inputs: torch.Tensor) -> torch.
     handle = consumer.module.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     was_training = model.training
     try:
-        model.eval()
         with torch.no_grad():
-            model(inputs)
+            model.eval()(inputs)
     finally:
         handle.remove()
         model.train(was_training)
     if len(seen) != 1:
-        raise ValueError(
-            f"module {consumer.name!r} ran {len(seen)} times in one forward pass; "
-            "reconstruction_prune needs one call to record its inputs"
-        )
+        raise ValueError(f"module {consumer.name!r} ran {len(seen)} times in one forward pass")
     return seen[0].detach().reshape(-1, seen[0].shape[-1])
 
 
-def _indices(selection: Sequence[int], size: int) -> list[int]:
-    if not isinstance(selection, (list, tuple)) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in selection
-    ):
-        raise ValueError(f"selection must hold int unit indices, got {selection!r}")
-    if any(not 0 <= i < size for i in selection):
-        raise ValueError(f"selection indices must lie in [0, {size}), got {selection!r}")
-    return list(selection)
+def _removed(selection: object, amount: float, group: UnitGroup, X: torch.Tensor) -> list[int]:
+    """The sorted units to remove: chosen by ``selection``, or listed in it."""
+    size, given = group.size, isinstance(selection, (list, tuple))
+    if given and not all(type(i) is int and 0 <= i < size for i in selection):
+        raise ValueError(f"selection must list unit indices in [0, {size}), got {selection!r}")
+    count = len(set(selection)) if given else round(amount * size)
+    if count >= size:
+        what = "selection" if given else f"amount {amount}"
+        raise ValueError(f"{what} would remove all {size} units of layer {group.name!r}")
+    if given:
+        return sorted(set(selection))
+    if selection == "l1":
+        return sorted(torch.sort(l1_importance(group), stable=True).indices[:count].tolist())
+    consumer = group.consumers[0]
+    columns = consumer.units
+    share = torch.zeros(len(columns), size, dtype=torch.float64)  # consumer columns -> units
+    share[(columns >= 0).nonzero().flatten(), columns[columns >= 0]] = 1.0
+    W = consumer.tensor.detach().cpu().double()
+    return thinet_select(share.T @ ((X.T @ X) * (W.T @ W)) @ share, count)
 
 
 def _refit(original: nn.Linear, new: nn.Linear, X: torch.Tensor, kept: torch.Tensor) -> None:
     """Least-squares weights (and bias) of ``new`` reproducing ``original``'s output on ``X``."""
-    W = original.weight.detach().cpu().double()
-    target = X @ W.T
+    target = X @ original.weight.detach().cpu().double().T
     design = X[:, kept]
     if original.bias is not None:
         target = target + original.bias.detach().cpu().double()
