@@ -1,6 +1,6 @@
 """How long every notebook takes to run top to bottom, with both torch builds, idle and busy.
 
-    python benchmarks/bench_notebooks.py [--default-python PATH] [--threads N] [names ...]
+    python benchmarks/bench_notebooks.py [--default-python PATH] [--threads N] [--update] [names]
 
 Executes notebooks/*.ipynb and solutions/*.ipynb with nbclient (TQDM_DISABLE=1), one after
 the other, and times each one, kernel start included. It does so in up to four conditions:
@@ -121,6 +121,11 @@ def main() -> None:
         action="store_true",
         help="rewrite the table from results/notebooks.json without running anything",
     )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="measure only the notebooks named and replace their rows in the saved results",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("names", nargs="*", help="only notebooks whose name starts so")
     args = parser.parse_args()
@@ -141,7 +146,26 @@ def main() -> None:
             run = measure(python, condition, args.names, args.threads)
             runs.append({"build": label, "condition": condition, **run})
             print(f"  {sum(run['seconds'].values()):.1f} s in all", flush=True)
+    if args.update:
+        runs = updated(runs, args.threads)
     report(runs, args.threads)
+
+
+def updated(runs: list[dict], threads: int | None) -> list[dict]:
+    """The saved runs with the notebooks just measured replaced (same builds and conditions)."""
+    saved = json.loads((ROOT / "benchmarks" / "results" / "notebooks.json").read_text())
+    if saved["threads"] != threads:
+        raise SystemExit(f"--update: the saved results ran with threads={saved['threads']}")
+    by_key = {(r["build"], r["condition"]): r for r in saved["runs"]}
+    for run in runs:
+        old = by_key.get((run["build"], run["condition"]))
+        if old is None:
+            raise SystemExit(f"--update: no saved run for {run['build']}, {run['condition']}")
+        old["seconds"].update(run["seconds"])
+        old.setdefault("updated", []).extend(sorted(run["seconds"]))
+    if len(runs) != len(by_key):
+        raise SystemExit("--update: give the same builds as the saved results (--default-python)")
+    return list(by_key.values())
 
 
 def report(runs: list[dict], threads: int | None) -> None:
@@ -177,6 +201,9 @@ def report(runs: list[dict], threads: int | None) -> None:
         if r["condition"] == "idle"
     )
     thread_note = f"OMP_NUM_THREADS={threads}" if threads else "OMP_NUM_THREADS not set"
+    later = sorted({name for r in runs for name in r.get("updated", [])})
+    if later:
+        thread_note += f"; measured again later, after a change: {', '.join(later)}"
     note = (
         f"\n\nSeconds for each notebook, executed top to bottom with nbclient, kernel start "
         f"included, progress bars off, {thread_note}. {builds}. *idle*: nothing else started by "

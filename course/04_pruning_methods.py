@@ -26,7 +26,8 @@
 #
 # Every pruning method answers the same question, *which parts of the network can go?*, and
 # the methods differ in the evidence they look at. A useful way to sort them is into four
-# families, plus two that lesson 10 takes up (the older second-order family, and reconstruction):
+# families, plus two more: the older second-order family (lesson 10) and reconstruction
+# (section 3 runs it on neurons; lesson 10 on single weights):
 #
 # | family | looks at | in the library |
 # |---|---|---|
@@ -35,14 +36,14 @@
 # | **redundancy** | units that duplicate others | `merge_redundant_neurons`, `"fpgm"` |
 # | **gradient-based** | the loss's reaction to a weight | `"taylor"`, `"snip"`, `"movement"` |
 # | **second-order** | the curvature of an error around a weight | lesson 10 (SparseGPT) |
-# | **reconstruction** | how well the next layer's output survives | lesson 10 (SparseGPT) |
+# | **reconstruction** | the next layer's lost output | `reconstruction_prune`; SparseGPT (10) |
 #
 # **Reconstruction-based** channel pruning (He et al. 2017; ThiNet, Luo et al. 2017) looks at a
 # layer's effect instead of its weights: on sample inputs, keep the channels from which the
 # next layer's output can best be reconstructed (chosen by a LASSO regression in He et al.,
 # greedily in ThiNet), then refit the kept weights by least squares so the output changes as
-# little as possible. SparseGPT's weight update (lesson 10) is the same idea for single
-# weights.
+# little as possible (section 3 runs it). SparseGPT's weight update (lesson 10) is the same
+# idea for single weights.
 #
 # The second-order family is the oldest: Optimal Brain Damage (LeCun et al. 1990) scores a
 # weight by the rise in loss its removal causes, $\tfrac{1}{2} H_{qq} w_q^2$ from the diagonal
@@ -148,6 +149,65 @@ with torch.no_grad():
     same = torch.allclose(twin(images), merged(images), atol=1e-5)
 print(f"fc1 neurons: {twin.fc1.out_features} -> {merged.fc1.out_features}")
 print(f"same outputs on every test image: {same}")
+
+# %% [markdown]
+# ### Reconstruction: let the next layer make up for the loss
+#
+# Merging hands a removed neuron's work to one twin. **Reconstruction** hands it to all the
+# neurons that stay. The next layer computes $y = W h + b$ from the hidden activations $h$;
+# removing a set $T$ of neurons changes its output by exactly $-\sum_{c \in T} W_{:,c} h_c$,
+# the sum of their *contributions*. On calibration inputs (here the training images):
+#
+# * **ThiNet** (Luo et al. 2017) chooses $T$ greedily: start empty and repeatedly add the
+#   neuron that keeps $\lVert \sum_{c \in T} W_{:,c} h_c \rVert^2$, summed over the images,
+#   smallest. He et al. (2017) choose with a LASSO regression instead.
+# * Then both **refit** the next layer: the kept columns of $W$ (and here $b$) are solved by
+#   least squares so that its output on the calibration inputs stays as close as possible to
+#   the dense one. No gradient step, one `torch.linalg.lstsq`.
+#
+# `pl.reconstruction_prune(model, amount, inputs, layer="fc1")` does both and removes the
+# neurons with the same surgery as `prune_units`. Below, half and then 80 % of `fc1`'s
+# neurons go, chosen by L1 norm (as `prune_units` does) or by ThiNet's rule, with and
+# without the refit, and *no* fine-tuning.
+
+# %%
+calibration = data.train.tensors[0]  # the next layer's inputs are recorded on these images
+recipes = {
+    "L1 norm": {"selection": "l1", "refit": False},
+    "L1 norm + refit": {"selection": "l1", "refit": True},
+    "ThiNet + refit": {"selection": "thinet", "refit": True},
+}
+rebuilt = {
+    (share, name): pl.evaluate(
+        pl.reconstruction_prune(model, share, calibration, layer="fc1", **options), data.test
+    )
+    for share in (0.5, 0.8)
+    for name, options in recipes.items()
+}
+print(f"fc1 neurons removed, no fine-tuning; test accuracy (dense {dense_accuracy:.1%}):")
+for share in (0.5, 0.8):
+    row = ", ".join(f"{name} {rebuilt[share, name]:.1%}" for name in recipes)
+    print(f"  {share:.0%} removed: {row}")
+for share in (0.5, 0.8):
+    top = max(rebuilt[share, name] for name in recipes)
+    best = [name for name in recipes if rebuilt[share, name] == top]
+    gain = 100 * (top - rebuilt[share, "L1 norm"])
+    versus = 100 * (rebuilt[share, "ThiNet + refit"] - rebuilt[share, "L1 norm + refit"])
+    side = (
+        f"{abs(versus):.1f} points {'above' if versus > 0 else 'below'}" if versus else "level with"
+    )
+    print(
+        f"At {share:.0%}, {' and '.join(best)} {'tie' if len(best) > 1 else 'is'} best at "
+        f"{top:.1%}, {gain:.1f} points above L1 norm alone; with the refit, ThiNet's choice is "
+        f"{side} L1's."
+    )
+print(f"({one_image(len(data.test))}.)")
+
+# %% [markdown]
+# How to read the lines above: the first two columns differ only by the refit, so their gap
+# is what the least-squares solve alone is worth; the last two differ only by *which*
+# neurons went, once the refit is there. ThiNet's greedy rule minimises the next layer's
+# error **before** the refit, so the set it picks need not be the best one **after** it.
 
 # %% [markdown]
 # ## 4 · Gradient-based: ask the loss
@@ -540,13 +600,15 @@ for name, w in pl.prunable_parameters(model).items():
 # > movement keeps the weights fine-tuning pushes away from zero. The oldest family is
 # > **second-order**: OBD and OBS score a weight by the curvature (Hessian) of the loss, and
 # > SparseGPT descends from OBS, with the Hessian of each layer's reconstruction error
-# > instead of the loss. Whatever the method, I
-# > compare it with random pruning at the same sparsity and the same fine-tuning budget,
-# > over several seeds; simple magnitude criteria are surprisingly hard to beat."
+# > instead of the loss. **Reconstruction** methods such as ThiNet remove the channels the
+# > next layer can best do without and refit that layer by least squares on sample inputs.
+# > Whatever the method, I compare it with random pruning at the same sparsity and the same
+# > fine-tuning budget, over several seeds; simple magnitude criteria are surprisingly hard
+# > to beat."
 #
 # **60 秒回答**（面试时可以这样说）
 #
-# > “我按方法所依据的信息来给剪枝方法分类。幅值剪枝删除最小的权重，几乎不花代价，全局排序时是很强的基线；LAMP 在每层内重新缩放分数，保证全局剪枝不会把某一层剪空。结构化剪枝给整个神经元、滤波器或层打分，例如用权重范数或 BatchNorm 的缩放系数（Network Slimming 还在训练时对这些系数加 L1 惩罚），然后删除它们，网络真正变小、变快，但要付出一些准确率。基于冗余的方法删除可以被其他单元替代的单元：把几乎相同的神经元合并成一个，或者用 FPGM 删除最靠近该层几何中位数的滤波器。基于梯度的方法估计损失的变化：Taylor 用（梯度 × 权重）的平方，SNIP 在初始化时就这样打分，在训练之前剪枝，移动剪枝保留微调中朝远离零的方向变化的权重。最早的是二阶方法 OBD 和 OBS，它们用损失的曲率（Hessian）打分；SparseGPT 就源于 OBS，只是用的是每层重建误差的 Hessian，而不是损失的。无论哪种方法，我都会在相同稀疏度、相同微调预算、多个随机种子下与随机剪枝比较；简单的幅值准则出人意料地难以超越。”
+# > “我按方法所依据的信息来给剪枝方法分类。幅值剪枝删除最小的权重，几乎不花代价，全局排序时是很强的基线；LAMP 在每层内重新缩放分数，保证全局剪枝不会把某一层剪空。结构化剪枝给整个神经元、滤波器或层打分，例如用权重范数或 BatchNorm 的缩放系数（Network Slimming 还在训练时对这些系数加 L1 惩罚），然后删除它们，网络真正变小、变快，但要付出一些准确率。基于冗余的方法删除可以被其他单元替代的单元：把几乎相同的神经元合并成一个，或者用 FPGM 删除最靠近该层几何中位数的滤波器。基于梯度的方法估计损失的变化：Taylor 用（梯度 × 权重）的平方，SNIP 在初始化时就这样打分，在训练之前剪枝，移动剪枝保留微调中朝远离零的方向变化的权重。最早的是二阶方法 OBD 和 OBS，它们用损失的曲率（Hessian）打分；SparseGPT 就源于 OBS，只是用的是每层重建误差的 Hessian，而不是损失的。基于重建的方法（如 ThiNet）删除下一层最不依赖的通道，再在样本输入上用最小二乘重新拟合这一层。无论哪种方法，我都会在相同稀疏度、相同微调预算、多个随机种子下与随机剪枝比较；简单的幅值准则出人意料地难以超越。”
 
 # %% [markdown]
 # ## Check yourself

@@ -50,6 +50,7 @@ from .structured import (
 from .structured.hard_concrete import HardConcreteGates, remove_closed_units
 from .structured.importance import bn_l1_penalty, fpgm_importance, taylor_unit_importance
 from .structured.l0_training import train_l0
+from .structured.reconstruction import reconstruction_prune, thinet_select
 from .structured.redundancy import merge_redundant_neurons
 from .structured.regularisation import group_lasso
 from .teaching.glossary import glossary, glossary_table
@@ -157,6 +158,7 @@ __all__ = [
     "random_prune",
     "random_scores",
     "recalibrate_bn",
+    "reconstruction_prune",
     "remove_blocks",
     "remove_closed_units",
     "remove_layers",
@@ -183,6 +185,7 @@ __all__ = [
     "Splits",
     "taylor_scores",
     "taylor_unit_importance",
+    "thinet_select",
     "threads_for",
     "tiny_resnet",
     "TinyResNet",
