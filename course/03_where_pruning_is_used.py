@@ -247,14 +247,25 @@ speedups = {
 for batch in (1, 32):
     values = [v for key, v in speedups.items() if key[2] == batch]
     print(f"batch {batch}: speed-ups from {min(values):.2f}x to {max(values):.2f}x")
+mac_ratios = {
+    (row["model"], amount): row["macs"]["dense"] / row["macs"][amount]
+    for row in latency["rows"]
+    for amount in ("30%", "50%")
+}
+faster = [key for key, v in speedups.items() if v > 1.0]
+short = [key for key, v in speedups.items() if v < mac_ratios[key[0], key[3]]]
+print(
+    f"faster than dense in {len(faster)} of {len(speedups)} settings; the speed-up fell short "
+    f"of the MAC ratio in {len(short)} of {len(speedups)}"
+)
 
 # %% [markdown]
 # **What turns pruning into speed, in general.** The runtime decides, not the zeros:
 #
 # * *Smaller dense layers* (structured pruning, as above) need no special kernel or format.
-#   At full size they were faster in both runtimes at batch 32, but at batch 1 a pruned
-#   ViT-B/16 in frozen TorchScript was no faster (the numbers above): at small batches time
-#   goes to work the MAC count does not see, so measure on your target.
+#   The lines above say how much of the MAC ratio each runtime and batch turned into speed
+#   at full size. Time also goes to work the MAC count does not see (memory traffic, the
+#   framework's own overhead, layers left whole), so measure on your target.
 # * *2:4 sparsity* runs on NVIDIA's sparse tensor cores (Ampere and newer, through
 #   cuSPARSELt or CUTLASS): up to twice the arithmetic, so it pays in compute-bound work such
 #   as a language model's prefill and much less in memory-bound batch-1 decoding (lesson 10).

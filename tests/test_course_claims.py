@@ -234,9 +234,9 @@ def test_lesson_05_neuron_study_backs_the_text():
 
 
 def test_lessons_02_03_full_size_speed_ups_back_the_text():
-    """Lesson 03 section 2 (and lesson 02's "usually runs faster"): at full size, structured
-    pruning was faster in every runtime at batch 32, and at batch 1 a pruned ViT-B/16 in
-    frozen TorchScript was no faster."""
+    """Lesson 02's "usually runs faster (lesson 03)": at full size, structured pruning made
+    ResNet-50 and ViT-B/16 faster in both runtimes and at both batch sizes measured (lesson 03
+    prints the numbers and counts the settings itself)."""
     rows = _saved("latency.json")["rows"]
     speedups = {
         (row["model"], r["runtime"], r["batch"], amount): r["seconds"]["dense"]
@@ -247,8 +247,5 @@ def test_lessons_02_03_full_size_speed_ups_back_the_text():
     }
     assert {key[0] for key in speedups} == {"ResNet-50", "ViT-B/16"}
     assert {key[1] for key in speedups} == {"eager", "TorchScript (frozen)"}
-    assert all(v > 1.2 for key, v in speedups.items() if key[2] == 32)
-    frozen_vit = [
-        v for k, v in speedups.items() if k[:3] == ("ViT-B/16", "TorchScript (frozen)", 1)
-    ]
-    assert max(frozen_vit) <= 1.0
+    assert {key[2] for key in speedups} == {1, 32}
+    assert all(v > 1.0 for v in speedups.values())
