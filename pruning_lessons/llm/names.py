@@ -68,11 +68,12 @@ def name_scores(model: nn.Module, data: torch.Tensor, *, seq_len: int = 128) -> 
     the per-byte top-1 hits of each group (bool tensors, to pair two models on the same bytes).
     """
     losses, hits = token_scores(model, data, seq_len=seq_len)
+    spans = attribute_spans(data, seq_len=seq_len)
     groups = {"all": torch.arange(len(hits))}
     for name, in_context in (("memory", False), ("context", True)):
         rows = [
             i - 1  # entry i - 1 of token_scores predicts byte i
-            for span in attribute_spans(data, seq_len=seq_len)
+            for span in spans
             if span.in_context is in_context
             for i in range(span.start, span.end - 1)  # the name's bytes, not its closing byte
         ]
